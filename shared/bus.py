@@ -1,0 +1,230 @@
+"""Luna's bus: brokerless ZeroMQ pub/sub for events, push/pull for streams.
+
+Why brokerless: every service can be restarted alone (there is no forwarder whose
+restart would cut everyone off), and ZeroMQ reconnects on its own.
+
+* Each publisher binds an XPUB socket at its own endpoint; every subscriber
+  connects to all publishers. XPUB lets us see whether a tap subscribed to stream
+  summaries, so the summary copies cost nothing when nobody is looking.
+* Each stream's consumer binds a PULL socket with a bounded high-water mark;
+  producers connect PUSH with ``IMMEDIATE`` so nothing queues toward a consumer
+  that is not there, and sends never block (a refused send is counted as a drop
+  and the caller decides: ring buffer, retry, or give up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from shared import endpoints
+from shared.messages import (
+    STREAM_PREFIX,
+    Frame,
+    FrameError,
+    decode_event,
+    decode_stream,
+    encode_event,
+    encode_stream,
+    encode_summary,
+    make,
+)
+
+log = logging.getLogger("luna.bus")
+
+#: Sockets close with at most this much linger so a SIGTERM never hangs on a dead peer.
+LINGER_MS = 200
+STREAM_HWM = 200  # frames; 200 x 20 ms audio = 4 s of buffering at most
+EVENT_HWM = 10_000
+MAX_MSG = 16 * 1024 * 1024  # ZMQ_MAXMSGSIZE: a peer that sends more is disconnected
+
+
+class Rejects:
+    """Counts and rate-limits logging of rejected frames (reason -> count)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def add(self, err: FrameError, where: str) -> None:
+        self.counts[err.reason] += 1
+        n = self.counts[err.reason]
+        if n <= 5 or n % 1000 == 0:  # log the first few and then every thousandth
+            log.warning("dropped frame on %s: %s (count %d)", where, err, n)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class Bus:
+    """One process's view of the bus.
+
+    ``name`` is the publisher identity (one of :data:`endpoints.PUBLISHERS`) or
+    None for a listen-only client such as the tap.
+    """
+
+    def __init__(self, name: str | None, ctx: zmq.Context | None = None) -> None:
+        self.name = name or ""
+        # Sending sockets are plain (synchronous) sockets: a NOBLOCK send must raise
+        # at once, never hand back a future. Receiving sockets are asyncio sockets
+        # on a shadow of the same context.
+        self.ctx = ctx or zmq.Context.instance()
+        self.actx = zmq.asyncio.Context(self.ctx)
+        self.rejects = Rejects()
+        self.sent = 0
+        self.dropped: Counter[str] = Counter()
+        self._seq: Counter[str] = Counter()
+        self._pub: zmq.Socket | None = None
+        self._sub: zmq.asyncio.Socket | None = None
+        self._push: dict[str, zmq.Socket] = {}
+        self._pull: dict[str, zmq.asyncio.Socket] = {}
+        self._summary_subs = 0
+        if name:
+            self._pub = self._socket(zmq.XPUB)
+            self._pub.setsockopt(zmq.SNDHWM, EVENT_HWM)
+            self._bind(self._pub, endpoints.event_endpoint(name))
+
+    # -- sockets -------------------------------------------------------------------
+    def _socket(self, kind: int) -> Any:
+        s = (self.actx if kind in (zmq.SUB, zmq.PULL) else self.ctx).socket(kind)
+        s.setsockopt(zmq.LINGER, LINGER_MS)
+        s.setsockopt(zmq.MAXMSGSIZE, MAX_MSG)
+        return s
+
+    @staticmethod
+    def _bind(sock: zmq.Socket, addr: str) -> None:
+        endpoints.check_bind_address(addr)
+        sock.bind(addr)
+
+    def subscribe(self, prefixes: Iterable[bytes] = (b"ev.",), publishers: Iterable[str] | None = None) -> None:
+        """Connect a SUB socket to every publisher, filtered by topic prefix."""
+        if self._sub is None:
+            self._sub = self._socket(zmq.SUB)
+            self._sub.setsockopt(zmq.RCVHWM, EVENT_HWM)
+            for p in publishers or endpoints.PUBLISHERS:
+                self._sub.connect(endpoints.event_endpoint(p))
+        for pre in prefixes:
+            self._sub.setsockopt(zmq.SUBSCRIBE, pre)
+
+    def consume(self, stream: str, hwm: int = STREAM_HWM) -> None:
+        """Bind the PULL socket of ``stream`` (this process is its consumer)."""
+        s = self._socket(zmq.PULL)
+        s.setsockopt(zmq.RCVHWM, hwm)
+        self._bind(s, endpoints.stream_endpoint(stream))
+        self._pull[stream] = s
+
+    def produce(self, stream: str, hwm: int = STREAM_HWM) -> None:
+        """Connect a PUSH socket toward ``stream``'s consumer."""
+        s = self._socket(zmq.PUSH)
+        s.setsockopt(zmq.SNDHWM, hwm)
+        s.setsockopt(zmq.IMMEDIATE, 1)
+        s.connect(endpoints.stream_endpoint(stream))
+        self._push[stream] = s
+
+    # -- sending ---------------------------------------------------------------------
+    def _next_seq(self, key: str) -> int:
+        self._seq[key] += 1
+        return self._seq[key]
+
+    def frame(self, type_: str, *, turn_id: str = "", payload: Any = None, **data: Any) -> Frame:
+        return make(type_, source=self.name, seq=self._next_seq(type_), turn_id=turn_id, payload=payload, **data)
+
+    def publish(self, type_: str, *, turn_id: str = "", payload: Any = None, **data: Any) -> Frame:
+        """Publish an event (never blocks; a full HWM drops and counts)."""
+        f = self.frame(type_, turn_id=turn_id, payload=payload, **data)
+        self.publish_frame(f)
+        return f
+
+    def publish_frame(self, f: Frame) -> None:
+        assert self._pub is not None, "a listen-only bus cannot publish"
+        try:
+            self._pub.send_multipart(encode_event(f), flags=zmq.NOBLOCK, copy=False)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped[f.type] += 1
+
+    def push(self, stream: str, type_: str, *, turn_id: str = "", payload: Any = None, **data: Any) -> bool:
+        """Send a stream frame; returns False (and counts a drop) if the consumer is absent or full."""
+        return self.push_frame(stream, self.frame(type_, turn_id=turn_id, payload=payload, **data))
+
+    def push_frame(self, stream: str, f: Frame) -> bool:
+        try:
+            self._push[stream].send_multipart(encode_stream(f), flags=zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            self.dropped[stream] += 1
+            return False
+        self.sent += 1
+        if self._summary_subs and self._pub is not None:
+            try:
+                self._pub.send_multipart(encode_summary(f), flags=zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+        return True
+
+    def summarize_received(self, f: Frame) -> None:
+        """Consumers call this for stream frames they pull, so the tap sees streams whose producer is a tool."""
+        if self._summary_subs and self._pub is not None:
+            try:
+                self._pub.send_multipart(encode_summary(f), flags=zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+
+    def poll_subscriptions(self) -> None:
+        """Read pending XPUB (un)subscriptions so stream summaries are only built when a tap listens."""
+        if self._pub is None:
+            return
+        while True:
+            try:
+                msg = self._pub.recv(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            topic = msg[1:]
+            if msg and (STREAM_PREFIX.startswith(topic) or topic.startswith(STREAM_PREFIX)):
+                self._summary_subs = max(self._summary_subs + (1 if msg[0] == 1 else -1), 0)
+
+    async def pump_subscriptions(self, every: float = 0.2) -> None:
+        while True:
+            self.poll_subscriptions()
+            await asyncio.sleep(every)
+
+    # -- receiving -------------------------------------------------------------------
+    async def recv_event(self) -> Frame:
+        """Next valid event (or stream summary); malformed frames are counted, logged and skipped."""
+        assert self._sub is not None, "call subscribe() first"
+        while True:
+            parts = await self._sub.recv_multipart(copy=False)
+            try:
+                return decode_event(parts)
+            except FrameError as err:
+                self.rejects.add(err, "events")
+
+    async def recv_stream(self, stream: str) -> Frame:
+        sock = self._pull[stream]
+        while True:
+            parts = await sock.recv_multipart(copy=False)
+            try:
+                return decode_stream(parts)
+            except FrameError as err:
+                self.rejects.add(err, stream)
+
+    def pull_socket(self, stream: str) -> zmq.asyncio.Socket:
+        return self._pull[stream]
+
+    @property
+    def sub_socket(self) -> zmq.asyncio.Socket | None:
+        return self._sub
+
+    @property
+    def pub_socket(self) -> zmq.Socket | None:
+        return self._pub
+
+    def close(self) -> None:
+        for s in [self._pub, self._sub, *self._push.values(), *self._pull.values()]:
+            if s is not None:
+                s.close(linger=LINGER_MS)

@@ -1,0 +1,181 @@
+"""Configuration: one table of every key, loaded from ``.env`` and the environment, validated.
+
+Why a table: the same definitions produce the defaults, the validation and its
+one-line error messages (naming the key), ``.env.example``'s documentation check,
+and the redaction list for logs (every ``*_API_KEY`` value).
+
+Precedence: real environment > ``.env`` (``LUNA_ENV_FILE`` or ./.env) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; ``str()`` is one line naming the key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"config error: {key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any
+    kind: type = str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    secret: bool = False
+    help: str = ""
+
+
+_PROVIDERS_LLM = ("local", "ollama", "embedded", "gemini", "deepseek", "openai")
+
+KEYS: tuple[Key, ...] = (
+    # voice
+    Key("TTS_PROVIDER", "local", str, ("local", "piper", "chatterbox", "elevenlabs"), help="text-to-speech engine"),
+    Key("TTS_LOCAL_ENGINE", "piper", str, ("piper", "chatterbox")),
+    Key("TTS_VOICE", "pt_BR-faber-medium", help="Piper voice name or path to .onnx"),
+    Key("ELEVENLABS_API_KEY", "", secret=True),
+    Key("ELEVENLABS_VOICE_ID", ""),
+    Key("ELEVENLABS_MODEL", "eleven_flash_v2_5"),
+    # ears
+    Key("STT_PROVIDER", "local", str, ("local", "openai")),
+    Key("STT_LOCAL", "small", help="faster-whisper model name or path"),
+    Key("STT_COMPUTE_TYPE", "int8"),
+    Key("STT_LANGUAGE", "pt"),
+    Key("OPENAI_API_KEY", "", secret=True),
+    Key("OPENAI_BASE_URL", ""),
+    Key("STT_OPENAI_MODEL", "whisper-1"),
+    Key("VAD_THRESHOLD", 0.5, float, low=0.0, high=1.0),
+    Key("VAD_MIN_SILENCE_MS", 500, int, low=50, high=5000),
+    Key("ECHO_MODE", "half-duplex", str, ("aec", "half-duplex", "off")),
+    # audio devices
+    Key("CAPTURE_DEVICE", "", help="input device name or index; empty = system default"),
+    Key("CAPTURE_FILE", "", help="read the microphone from this WAV instead of a device"),
+    Key("PLAYBACK_DEVICE", ""),
+    Key("PLAYBACK_FILE", "", help="write what Luna says to this WAV instead of a device"),
+    # brains
+    Key("OLLAMA_HOST", "http://127.0.0.1:11434"),
+    Key("OLLAMA_TIMEOUT", 60.0, float, low=0.1, high=3600),
+    Key("FIRST_TOKEN_TIMEOUT", 30.0, float, low=0.1, high=3600, help="seconds to wait for the first token"),
+    Key("GEMINI_API_KEY", "", secret=True),
+    Key("DEEPSEEK_API_KEY", "", secret=True),
+    Key("DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
+    Key("GEMINI_BASE_URL", ""),
+    Key("LLM_GGUF", "", help="GGUF file for the embedded model; empty = bundled SmolLM2-135M"),
+    Key("CHAT_PROVIDER", "local", str, _PROVIDERS_LLM),
+    Key("CHAT_LOCAL", "dolphin-mistral"),
+    Key("CHAT_GEMINI_MODEL", "gemini-2.5-flash"),
+    Key("CHAT_TEMPERATURE", 0.85, float, low=0.0, high=2.0),
+    Key("CHAT_MAX_TOKENS", 1024, int, low=1, high=131072),
+    Key("CODE_PROVIDER", "local", str, _PROVIDERS_LLM),
+    Key("CODE_LOCAL", "qwen2.5-coder:7b"),
+    Key("CODE_API_MODEL", "deepseek-chat"),
+    Key("CODE_TEMPERATURE", 0.3, float, low=0.0, high=2.0),
+    Key("CODE_MAX_TOKENS", 4096, int, low=1, high=131072),
+    Key("VISION_PROVIDER", "local", str, _PROVIDERS_LLM),
+    Key("VISION_LOCAL", "minicpm-v"),
+    Key("VISION_GEMINI_MODEL", "gemini-2.5-flash"),
+    # ui and logs
+    Key("LANGUAGE", "pt", str, ("pt", "en")),
+    Key("LOG_LEVEL", "INFO", str, ("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+KEY_BY_NAME = {k.name: k for k in KEYS}
+
+
+def _coerce(key: Key, raw: Any) -> Any:
+    if raw is None:
+        return key.default
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if key.kind is str:
+        val: Any = text
+        if key.choices and val.lower() not in key.choices:
+            raise ConfigError(key.name, f"{text!r} is not one of {', '.join(key.choices)}")
+        return val.lower() if key.choices else val
+    if text == "":
+        return key.default
+    try:
+        val = key.kind(text)
+    except ValueError:
+        raise ConfigError(key.name, f"{text!r} is not a {'number' if key.kind is float else 'whole number'}") from None
+    if key.low is not None and val < key.low or key.high is not None and val > key.high:
+        raise ConfigError(key.name, f"{val} is outside {key.low}..{key.high}")
+    return val
+
+
+def env_file() -> Path:
+    return Path(os.environ.get("LUNA_ENV_FILE", ".env"))
+
+
+class Settings(dict):
+    """Validated settings: ``settings["CHAT_PROVIDER"]`` or ``settings.CHAT_PROVIDER``."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def secrets(self) -> list[str]:
+        """Values that must never be logged or put on the bus."""
+        return [str(self[k.name]) for k in KEYS if k.secret and self.get(k.name)]
+
+
+def load(env: dict[str, str] | None = None, path: Path | None = None) -> Settings:
+    """Read ``.env`` plus the environment and validate every key (raises the first ConfigError).
+
+    Used by ``luna check`` / ``make up`` so a bad value stops start-up with one line.
+    """
+    settings, errors = load_lenient(env, path)
+    if errors:
+        raise errors[0]
+    return settings
+
+
+def load_lenient(env: dict[str, str] | None = None, path: Path | None = None) -> tuple[Settings, list[ConfigError]]:
+    """Like :func:`load` but never raises: bad keys fall back to their default and are returned.
+
+    Services use this so a typo in ``.env`` becomes a notice in the UI instead of a
+    crash loop under supervisord.
+    """
+    file_values: dict[str, str | None] = {}
+    p = path or env_file()
+    if p.is_file():
+        file_values = dotenv_values(p)
+    source = {**file_values, **(os.environ if env is None else env)}
+    out = Settings()
+    errors: list[ConfigError] = []
+    for key in KEYS:
+        try:
+            out[key.name] = _coerce(key, source.get(key.name))
+        except ConfigError as err:
+            errors.append(err)
+            out[key.name] = key.default
+    for fn, need in _missing_paid_keys(out):
+        errors.append(ConfigError(fn, f"{out[fn]} needs {need} (set it in .env, or use {fn}=local)"))
+        out[fn] = "local"
+    return out, errors
+
+
+_PAID_KEY = {"gemini": "GEMINI_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "openai": "OPENAI_API_KEY",
+             "elevenlabs": "ELEVENLABS_API_KEY"}
+
+
+def _missing_paid_keys(s: Settings) -> list[tuple[str, str]]:
+    out = []
+    for fn in ("CHAT_PROVIDER", "CODE_PROVIDER", "VISION_PROVIDER", "STT_PROVIDER", "TTS_PROVIDER"):
+        need = _PAID_KEY.get(s[fn])
+        if need and not s[need]:
+            out.append((fn, need))
+    return out

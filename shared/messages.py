@@ -1,0 +1,284 @@
+"""The message catalogue: every frame that travels on Luna's bus, and the wire format.
+
+This module is the *only* place that knows how a frame is laid out on the wire, so
+that a service, the tap, a recording or a fuzz test can never disagree about it.
+
+Wire format
+-----------
+Events (pub/sub) are three or four ZeroMQ parts::
+
+    [topic, envelope, (payload)]
+
+Streams (push/pull) drop the topic::
+
+    [envelope, (payload)]
+
+* ``topic`` is ``b"ev." + type`` for events and ``b"st." + type`` for the summary
+  copy of a stream frame that is published for the tap; SUB prefix filtering
+  means subscribers that do not ask for ``st.`` never receive those copies.
+* ``envelope`` is a msgpack map ``{type, v, ts, turn_id, seq, source, data}``;
+  ``ts`` is ``time.monotonic_ns()`` (CLOCK_MONOTONIC, comparable across the
+  processes of one machine), ``data`` holds the type's fields.
+* ``payload`` is raw bytes (PCM) sent as its own part so it is never copied into
+  msgpack and can be sent zero-copy.
+
+Anything that does not fit (bad msgpack, unknown type, wrong version, missing or
+mistyped fields, oversized parts) raises :class:`FrameError` with a short reason
+that the receiver counts and logs before dropping the frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+EVENT = "event"
+STREAM = "stream"
+
+#: Largest envelope we accept; a text reply token or a transcript is far smaller.
+MAX_ENVELOPE_BYTES = 256 * 1024
+#: Largest payload (one PCM block); a 30 s block of 48 kHz int16 stereo is 5.8 MB.
+MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
+
+EVENT_PREFIX = b"ev."
+STREAM_PREFIX = b"st."
+
+_ANY = object()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one frame type looks: its name, version, transport and fields.
+
+    ``fields`` maps a field name to a type (or tuple of types) it must have;
+    ``optional`` fields may be absent or None. ``payload`` says whether the frame
+    carries a binary part.
+    """
+
+    name: str
+    v: int
+    kind: str
+    fields: dict[str, Any]
+    optional: dict[str, Any] = field(default_factory=dict)
+    payload: bool = False
+    doc: str = ""
+
+
+_S, _I, _F, _B, _D, _L = str, int, (int, float), bool, dict, list
+_NUM = (int, float)
+
+CATALOGUE: dict[str, Spec] = {}
+
+
+def _spec(name: str, v: int, kind: str, fields: dict[str, Any], optional: dict[str, Any] | None = None,
+          payload: bool = False, doc: str = "") -> None:
+    CATALOGUE[name] = Spec(name, v, kind, fields, optional or {}, payload, doc)
+
+
+# --- service life ----------------------------------------------------------------
+_spec("ready", 1, EVENT, {"service": _S}, {"detail": _D}, doc="service finished loading its model")
+_spec("heartbeat", 1, EVENT, {"service": _S, "state": _S, "counters": _D},
+      {"info": _D, "pid": _I}, doc="every second: state (starting/ready/no-device/degraded/stopping) and counters")
+_spec("notice", 1, EVENT, {"service": _S, "level": _S, "text": _S}, {"code": _S},
+      doc="a one-line message a person should see (missing model, provider down, fallback used)")
+_spec("stopping", 1, EVENT, {"service": _S}, doc="service is shutting down on purpose")
+
+# --- conversation ----------------------------------------------------------------
+_spec("user-text", 1, EVENT, {"text": _S}, {"image": _S, "spoken": _B, "conversation_id": _S},
+      doc="the user said or typed something; image is a file path")
+_spec("command", 1, EVENT, {"name": _S}, {"args": _D},
+      doc="control: cancel, mute, unmute, new-conversation, config-set, history-list, history-open, ...")
+_spec("reply-start", 1, EVENT, {"intent": _S, "provider": _S, "model": _S}, {"epoch": _I, "notice": _S})
+_spec("token", 1, EVENT, {"text": _S}, {"epoch": _I})
+_spec("reply-end", 1, EVENT, {"ok": _B}, {"text": _S, "error": _S, "epoch": _I, "provider": _S,
+                                          "model": _S, "timings": _D, "cancelled": _B})
+_spec("status", 1, EVENT, {"service": _S, "data": _D}, doc="service-specific state the UI shows (providers, models)")
+
+# --- voice -----------------------------------------------------------------------
+_spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
+_spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
+_spec("transcript-partial", 1, EVENT, {"text": _S})
+_spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S})
+_spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I})
+_spec("idle", 1, EVENT, {}, {"epoch": _I, "text": _S, "played": _B})
+_spec("turn-metrics", 1, EVENT, {"stages": _D}, {"epoch": _I})
+
+# --- streams ---------------------------------------------------------------------
+_spec("audio", 1, STREAM, {"rate": _I, "channels": _I}, {"t_capture_ns": _I}, payload=True,
+      doc="microphone PCM, int16 little-endian, capture -> stt")
+_spec("sentence", 1, STREAM, {"text": _S, "epoch": _I}, {"final": _B, "index": _I},
+      doc="one sentence to speak, brain -> tts")
+_spec("pcm", 1, STREAM, {"rate": _I, "epoch": _I}, {"text": _S, "first": _B, "last": _B, "index": _I},
+      payload=True, doc="synthesized PCM int16 mono, tts -> playback")
+_spec("flush", 1, STREAM, {"epoch": _I}, doc="drop everything older than epoch (sent on a stream so it stays in order)")
+
+
+class FrameError(ValueError):
+    """A frame that cannot be accepted; ``reason`` is a short stable label for counters."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Frame:
+    """One decoded bus frame."""
+
+    type: str
+    data: dict[str, Any]
+    source: str = ""
+    seq: int = 0
+    turn_id: str = ""
+    ts: int = 0
+    v: int = 1
+    payload: bytes | memoryview | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    @property
+    def spec(self) -> Spec:
+        return CATALOGUE[self.type]
+
+
+def make(type_: str, *, source: str = "", seq: int = 0, turn_id: str = "",
+         payload: bytes | memoryview | None = None, **data: Any) -> Frame:
+    """Build a frame and validate it against the catalogue (raises FrameError)."""
+    f = Frame(type=type_, data=data, source=source, seq=seq, turn_id=turn_id,
+              ts=time.monotonic_ns(), v=CATALOGUE[type_].v if type_ in CATALOGUE else 0, payload=payload)
+    validate(f)
+    return f
+
+
+def validate(f: Frame) -> None:
+    """Check a frame against its spec; raise FrameError naming what is wrong."""
+    spec = CATALOGUE.get(f.type)
+    if spec is None:
+        raise FrameError("unknown-type", repr(f.type)[:60])
+    if f.v != spec.v:
+        raise FrameError("bad-version", f"{f.type} v{f.v}, expected v{spec.v}")
+    for name, typ in spec.fields.items():
+        if name not in f.data:
+            raise FrameError("missing-field", f"{f.type}.{name}")
+        if typ is not _ANY and not isinstance(f.data[name], typ):
+            raise FrameError("bad-field", f"{f.type}.{name}")
+    for name, typ in spec.optional.items():
+        val = f.data.get(name)
+        if val is not None and not isinstance(val, typ):
+            raise FrameError("bad-field", f"{f.type}.{name}")
+    if spec.payload and f.payload is None:
+        raise FrameError("missing-payload", f.type)
+    if f.payload is not None and len(f.payload) > MAX_PAYLOAD_BYTES:
+        raise FrameError("oversized", f"payload {len(f.payload)} bytes")
+
+
+def _envelope(f: Frame) -> bytes:
+    return msgpack.packb({"type": f.type, "v": f.v, "ts": f.ts, "turn_id": f.turn_id,
+                          "seq": f.seq, "source": f.source, "data": f.data}, use_bin_type=True)
+
+
+def encode_event(f: Frame) -> list[bytes | memoryview]:
+    """Frame -> multipart message for a PUB socket."""
+    parts: list[bytes | memoryview] = [EVENT_PREFIX + f.type.encode(), _envelope(f)]
+    if f.payload is not None:
+        parts.append(f.payload)
+    return parts
+
+
+def encode_stream(f: Frame) -> list[bytes | memoryview]:
+    """Frame -> multipart message for a PUSH socket."""
+    parts: list[bytes | memoryview] = [_envelope(f)]
+    if f.payload is not None:
+        parts.append(f.payload)
+    return parts
+
+
+def encode_summary(f: Frame) -> list[bytes]:
+    """A stream frame's tap copy: its envelope plus the payload size, never the payload itself.
+
+    The tap shows type, seq, bytes and rate of streams without the bus carrying
+    the microphone twice.
+    """
+    data = {k: v for k, v in f.data.items()}
+    data["_bytes"] = len(f.payload) if f.payload is not None else 0
+    env = msgpack.packb({"type": f.type, "v": f.v, "ts": f.ts, "turn_id": f.turn_id,
+                         "seq": f.seq, "source": f.source, "data": data}, use_bin_type=True)
+    return [STREAM_PREFIX + f.type.encode(), env]
+
+
+def _bytes(part: Any) -> bytes | memoryview:
+    # zmq.Frame exposes .buffer (zero copy); plain bytes pass through.
+    buf = getattr(part, "buffer", None)
+    return buf if buf is not None else part
+
+
+def _decode_envelope(raw: Any, payload: Any, *, summary: bool = False) -> Frame:
+    raw = _bytes(raw)
+    if len(raw) > MAX_ENVELOPE_BYTES:
+        raise FrameError("oversized", f"envelope {len(raw)} bytes")
+    try:
+        env = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many types for garbage input
+        raise FrameError("bad-msgpack", type(exc).__name__) from None
+    if not isinstance(env, dict):
+        raise FrameError("bad-envelope", "not a map")
+    try:
+        f = Frame(type=env["type"], v=env["v"], ts=env["ts"], turn_id=env["turn_id"], seq=env["seq"],
+                  source=env["source"], data=env["data"], payload=None if payload is None else _bytes(payload))
+    except KeyError as exc:
+        raise FrameError("bad-envelope", f"missing {exc.args[0]}") from None
+    if not (isinstance(f.type, str) and isinstance(f.v, int) and isinstance(f.ts, int)
+            and isinstance(f.turn_id, str) and isinstance(f.seq, int) and isinstance(f.source, str)
+            and isinstance(f.data, dict)):
+        raise FrameError("bad-envelope", "field types")
+    if summary:
+        if f.type not in CATALOGUE:
+            raise FrameError("unknown-type", repr(f.type)[:60])
+        return f
+    validate(f)
+    return f
+
+
+def decode_event(parts: list[Any]) -> Frame:
+    """Multipart from a SUB socket -> Frame (events, and stream summaries for the tap)."""
+    if len(parts) not in (2, 3):
+        raise FrameError("bad-parts", f"{len(parts)} parts")
+    topic = bytes(_bytes(parts[0]))
+    summary = topic.startswith(STREAM_PREFIX)
+    if not (summary or topic.startswith(EVENT_PREFIX)):
+        raise FrameError("bad-topic", repr(topic[:40]))
+    f = _decode_envelope(parts[1], parts[2] if len(parts) == 3 else None, summary=summary)
+    if topic[3:] != f.type.encode():
+        raise FrameError("bad-topic", "topic does not match type")
+    expected = STREAM if summary else EVENT
+    if f.spec.kind != expected:
+        raise FrameError("wrong-transport", f.type)
+    return f
+
+
+def decode_stream(parts: list[Any]) -> Frame:
+    """Multipart from a PULL socket -> Frame."""
+    if len(parts) not in (1, 2):
+        raise FrameError("bad-parts", f"{len(parts)} parts")
+    f = _decode_envelope(parts[0], parts[1] if len(parts) == 2 else None)
+    if f.spec.kind != STREAM:
+        raise FrameError("wrong-transport", f.type)
+    return f
+
+
+def describe() -> str:
+    """Human-readable catalogue (``luna catalogue``)."""
+    lines = []
+    for s in CATALOGUE.values():
+        fields = ", ".join(list(s.fields) + [f"{k}?" for k in s.optional])
+        extra = " +payload" if s.payload else ""
+        lines.append(f"{s.name:<20} v{s.v} {s.kind:<6} {{{fields}}}{extra}  {s.doc}")
+    return "\n".join(lines)

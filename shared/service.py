@@ -1,0 +1,244 @@
+"""The service base every Luna process builds on.
+
+It gives each service the same life: heartbeats from the first second (state
+``starting`` while a model loads), ``ready`` once :meth:`Service.setup` returns,
+counters on every heartbeat, a view of its peers' health, and a SIGTERM that
+finishes the frame in hand, says ``stopping`` and closes the sockets with a
+bounded linger. Producers call :meth:`Service.wait_ready` on their consumer
+before streaming, because supervisord starts programs in priority order but
+never waits for readiness (Supervisor issue #122).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from typing import Any
+
+from shared import config, logs
+from shared.bus import Bus
+from shared.endpoints import STREAM_OWNER
+from shared.messages import Frame
+
+HEARTBEAT_S = 1.0
+#: A peer whose heartbeat is older than this is shown as down.
+PEER_TIMEOUT_S = 3.0
+STOP_GRACE_S = 5.0
+
+
+class Peers:
+    """Last heartbeat of every other service: ``state`` and when we heard it."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, str] = {}
+        self.seen: dict[str, float] = {}
+        self.info: dict[str, dict[str, Any]] = {}
+        self.changed = asyncio.Event()
+
+    def update(self, f: Frame) -> None:
+        svc = f.get("service", f.source)
+        if f.type == "heartbeat":
+            self.state[svc] = f["state"]
+            self.info[svc] = {**f.get("info", {}) or {}, "counters": f["counters"]}
+        elif f.type == "ready":
+            self.state[svc] = "ready"
+        elif f.type == "stopping":
+            self.state[svc] = "down"
+        else:
+            return
+        self.seen[svc] = time.monotonic()
+        self.changed.set()
+
+    def status(self, svc: str, now: float | None = None) -> str:
+        """``up`` states as reported, ``down`` when silent for PEER_TIMEOUT_S or never heard."""
+        seen = self.seen.get(svc)
+        if seen is None or (now or time.monotonic()) - seen > PEER_TIMEOUT_S:
+            return "down"
+        return self.state.get(svc, "down")
+
+    def is_ready(self, svc: str) -> bool:
+        return self.status(svc) in ("ready", "degraded", "no-device")
+
+
+class Service:
+    """Base class: subclasses set ``name``, ``consumes``/``produces`` and override the hooks."""
+
+    name: str = "service"
+    consumes: tuple[str, ...] = ()
+    produces: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.settings, self.config_errors = config.load_lenient()
+        logs.add_secrets(self.settings.secrets())
+        self.log = logs.setup(self.name, self.settings.LOG_LEVEL)
+        self.bus = Bus(self.name)
+        self.bus.subscribe()
+        for s in self.consumes:
+            self.bus.consume(s)
+        for s in self.produces:
+            self.bus.produce(s)
+        self.state = "starting"
+        self.counters: Counter[str] = Counter()
+        self.info: dict[str, Any] = {}
+        self.problems: dict[str, str] = {e.key: str(e) for e in self.config_errors}
+        self.peers = Peers()
+        self.stopping = asyncio.Event()
+        self._busy = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- hooks -----------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Load models and devices. Runs while heartbeats say ``starting``; ``ready`` follows."""
+
+    async def on_event(self, f: Frame) -> None:
+        """Called for every event on the bus (including our own)."""
+
+    async def on_stream(self, stream: str, f: Frame) -> None:
+        """Called for every frame pulled from a stream this service consumes."""
+
+    async def main(self) -> None:
+        """Optional long-running work (a capture loop); runs after ``ready``."""
+        await self.stopping.wait()
+
+    async def teardown(self) -> None:
+        """Release devices and models after the loops stopped."""
+
+    def queue_depth(self) -> int:
+        return 0
+
+    # -- helpers ---------------------------------------------------------------------
+    def publish(self, type_: str, **kw: Any) -> Frame:
+        self.counters["frames_out"] += 1
+        return self.bus.publish(type_, **kw)
+
+    def notice(self, level: str, text: str, code: str = "") -> None:
+        """One line for the person at the keyboard (and the log)."""
+        self.log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, text,
+                     extra={"fields": {"code": code}})
+        self.publish("notice", service=self.name, level=level, text=logs.redact(text), code=code)
+
+    async def wait_ready(self, service: str, timeout: float | None = None) -> bool:
+        """Wait until ``service`` says it is ready (its ``ready`` event or heartbeat)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.peers.is_ready(service):
+            if self.stopping.is_set():
+                return False
+            self.peers.changed.clear()
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.peers.changed.wait(), timeout=min(left or 1.0, 1.0))
+        return True
+
+    def consumer_of(self, stream: str) -> str:
+        return STREAM_OWNER[stream]
+
+    def heartbeat_frame(self) -> dict[str, Any]:
+        counters = dict(self.counters)
+        counters["rejected"] = self.bus.rejects.total
+        counters["drops"] = counters.get("drops", 0) + sum(self.bus.dropped.values())
+        counters["queue"] = self.queue_depth()
+        info = dict(self.info)
+        if self.problems:
+            info["problems"] = list(self.problems.values())
+        if self.bus.rejects.counts:
+            info["rejects"] = dict(self.bus.rejects.counts)
+        return {"service": self.name, "state": self.state, "counters": counters, "info": info, "pid": os.getpid()}
+
+    # -- loops -----------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            self.publish("heartbeat", **self.heartbeat_frame())
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _event_loop(self) -> None:
+        while True:
+            f = await self.bus.recv_event()
+            self._busy += 1
+            try:
+                self.peers.update(f)
+                await self.on_event(f)
+            except Exception:
+                self.log.exception("event handler failed on %s", f.type)
+            finally:
+                self._busy -= 1
+            if self.stopping.is_set():
+                return
+
+    async def _stream_loop(self, stream: str) -> None:
+        while True:
+            f = await self.bus.recv_stream(stream)
+            self.counters["frames_in"] += 1
+            self._busy += 1
+            try:
+                self.bus.summarize_received(f)
+                await self.on_stream(stream, f)
+            except Exception:
+                self.log.exception("stream handler failed on %s", f.type)
+            finally:
+                self._busy -= 1
+            if self.stopping.is_set():
+                return
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        t = asyncio.create_task(coro, name=name)
+        self._tasks.append(t)
+        return t
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        for err in self.config_errors:
+            self.log.error(str(err))
+        self._spawn(self.bus.pump_subscriptions(), "xpub")
+        self._spawn(self._heartbeat(), "heartbeat")
+        self._spawn(self._event_loop(), "events")
+        setup = asyncio.create_task(self.setup())
+        await asyncio.wait([setup, asyncio.create_task(self.stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if setup.done() and setup.exception() is None:
+            if self.state == "starting":
+                self.state = "ready"
+            self.publish("ready", service=self.name, detail=self.info)
+            self.log.info("ready", extra={"fields": {"info": self.info}})
+            for s in self.consumes:
+                self._spawn(self._stream_loop(s), f"stream-{s}")
+            main = self._spawn(self.main(), "main")
+            await asyncio.wait([main, asyncio.create_task(self.stopping.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            if main.done() and not main.cancelled() and main.exception() is not None:
+                self.log.error("main loop failed: %s", main.exception())
+        elif setup.done():
+            exc = setup.exception()
+            self.log.error("setup failed: %s", exc, exc_info=exc)
+            self.notice("error", f"{self.name} could not start: {exc}", "setup-failed")
+            self.state = "failed"
+            self.publish("heartbeat", **self.heartbeat_frame())
+            await asyncio.sleep(0.2)
+        await self._shutdown(setup)
+
+    async def _shutdown(self, setup: asyncio.Task[Any]) -> None:
+        self.state = "stopping"
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self._busy and time.monotonic() < deadline:  # finish the frame in hand
+            await asyncio.sleep(0.01)
+        setup.cancel()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.teardown(), timeout=STOP_GRACE_S)
+        self.publish("stopping", service=self.name)
+        await asyncio.sleep(0.05)
+        self.bus.close()
+        self.log.info("stopped")
+
+    def run(self) -> None:
+        """Entry point for ``python -m services.<name>``."""
+        asyncio.run(self._run())
