@@ -44,7 +44,7 @@ class Peers:
         svc = f.get("service", f.source)
         if f.type == "heartbeat":
             self.state[svc] = f["state"]
-            self.info[svc] = {**f.get("info", {}) or {}, "counters": f["counters"]}
+            self.info[svc] = {**(f.get("info") or {}), "counters": f["counters"]}
         elif f.type == "ready":
             self.state[svc] = "ready"
         elif f.type == "stopping":
