@@ -63,6 +63,14 @@ KEYS: tuple[Key, ...] = (
     Key("CAPTURE_FILE", "", help="read the microphone from this WAV instead of a device"),
     Key("PLAYBACK_DEVICE", ""),
     Key("PLAYBACK_FILE", "", help="write what Luna says to this WAV instead of a device"),
+    # --- voice additions
+    Key("CAPTURE_FAST", "0", str, ("0", "1"), help="with CAPTURE_FILE: read as fast as stt takes it, not real time"),
+    Key("CAPTURE_RING_S", 3.0, float, low=0.1, high=600, help="seconds of newest audio kept while stt is down"),
+    Key("VAD_MIN_SPEECH_MS", 250, int, low=0, high=5000, help="shorter bursts are ignored"),
+    Key("VAD_SPEECH_PAD_MS", 200, int, low=0, high=2000, help="audio kept before speech starts"),
+    Key("STT_MAX_UTTERANCE_S", 30.0, float, low=1, high=600, help="longer speech is cut into pieces"),
+    Key("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
+    Key("ELEVENLABS_OUTPUT_FORMAT", "pcm_22050", str, ("pcm_16000", "pcm_22050", "pcm_24000")),
     # brains
     Key("OLLAMA_HOST", "http://127.0.0.1:11434"),
     Key("OLLAMA_TIMEOUT", 60.0, float, low=0.1, high=3600),

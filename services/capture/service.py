@@ -1,0 +1,182 @@
+"""capture: microphone (or WAV) -> 16 kHz mono int16, 20 ms frames on the ``audio`` stream.
+
+Frames go into a bounded ring first. They leave it only while stt is ready and
+accepting, so capture started before Whisper loads keeps the newest audio and
+counts what it had to drop (seed section 11.2, problem 3). While Luna speaks the
+frames are gated (half-duplex) unless ECHO_MODE=off; a mute is always available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from shared.messages import Frame
+from shared.service import Service
+
+from services.capture.resample import FRAME_SAMPLES, OUT_RATE
+from services.capture.ring import Ring
+from services.capture.sources import DeviceSource, FileSource, NoDevice
+
+POLL_S = 0.01
+#: After playback says idle, keep the gate shut this long (room echo, output buffer).
+ECHO_TAIL_S = 0.3
+REOPEN_S = 3.0
+
+
+class CaptureService(Service):
+    name = "capture"
+    produces = ("audio",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        s = self.settings
+        self.ring = Ring(int(s.CAPTURE_RING_S * OUT_RATE / FRAME_SAMPLES))
+        self.source: DeviceSource | FileSource | None = None
+        self.muted = False
+        self.speaking = False
+        self.gate_until = 0.0
+        self.echo_mode = s.ECHO_MODE
+        if self.echo_mode == "aec":
+            self.problems["ECHO_MODE"] = ("ECHO_MODE=aec: echo cancellation is not available yet; "
+                                          "using half-duplex (no listening while Luna speaks)")
+            self.echo_mode = "half-duplex"
+        self._last_reopen = 0.0
+        self._raw_drops_seen = 0
+
+    # -- source ------------------------------------------------------------------------
+    def _open(self) -> None:
+        s = self.settings
+        try:
+            if s.CAPTURE_FILE:
+                self.source = FileSource(s.CAPTURE_FILE, fast=s.CAPTURE_FAST == "1")
+            else:
+                self.source = DeviceSource(s.CAPTURE_DEVICE)
+        except (NoDevice, OSError, ValueError, EOFError) as exc:
+            self._no_device(str(exc))
+            return
+        except Exception as exc:  # PortAudioError and friends
+            self._no_device(f"cannot open input device: {exc}")
+            return
+        self.problems.pop("device", None)
+        self.state = "ready" if self.state != "starting" else "starting"
+        self.info.update(source=self.source.kind, device=self.source.name, rate=self.source.rate)
+        self.log.info("capturing from %s at %d Hz", self.source.name, self.source.rate)
+
+    def _no_device(self, why: str) -> None:
+        first = "device" not in self.problems
+        self.source = None
+        self.state = "no-device"
+        self.problems["device"] = f"microphone: {why}; text chat still works"
+        self.info.update(source="none", device="")
+        if first:
+            self.notice("warning", self.problems["device"], "no-device")
+
+    async def setup(self) -> None:
+        self.info.update(echo_mode=self.echo_mode, muted=False, gated=False)
+        self._open()
+
+    # -- events ------------------------------------------------------------------------
+    async def on_event(self, f: Frame) -> None:
+        if f.type == "command":
+            name = f["name"]
+            if name in ("mute", "unmute", "mute-toggle"):
+                self.muted = (not self.muted) if name == "mute-toggle" else name == "mute"
+                self.info["muted"] = self.muted
+                self.publish("status", service=self.name, data={"muted": self.muted})
+                self.log.info("microphone %s", "muted" if self.muted else "unmuted")
+        elif f.type == "speaking":
+            self.speaking = True
+        elif f.type == "idle":
+            self.speaking = False
+            self.gate_until = time.monotonic() + ECHO_TAIL_S
+
+    def gated(self) -> bool:
+        """Half-duplex: no frames while Luna's voice may reach the microphone."""
+        if self.echo_mode == "off":
+            return False
+        if self.speaking and self.peers.status("playback") == "down":
+            self.speaking = False  # playback died mid-sentence: never stay deaf forever
+        return self.speaking or time.monotonic() < self.gate_until
+
+    # -- loops -------------------------------------------------------------------------
+    def queue_depth(self) -> int:
+        return len(self.ring)
+
+    def _collect(self) -> None:
+        src = self.source
+        if src is None:
+            return
+        if not src.alive:
+            src.close()
+            self._no_device("the input device stopped (unplugged?)")
+            return
+        if isinstance(src, FileSource) and src.fast:
+            room = self.ring.maxlen - len(self.ring)
+            frames = src.read(max_frames=room) if room > 0 else []
+        else:
+            frames = src.read()
+        gated = self.gated()
+        self.info["gated"] = gated
+        for pcm, t in frames:
+            if self.muted:
+                self.counters["muted"] += 1
+            elif gated:
+                self.counters["gated"] += 1
+            else:
+                self.ring.push((pcm, t))
+        raw = src.raw_dropped
+        if raw > self._raw_drops_seen:
+            self.counters["drops"] += raw - self._raw_drops_seen
+            self._raw_drops_seen = raw
+        if src.finished and "file" not in self.info.get("ended", ""):
+            self.info["ended"] = "file"
+
+    def _send(self) -> None:
+        while len(self.ring):
+            pcm, t = self.ring.peek()
+            ok = self.bus.push("audio", "audio", rate=OUT_RATE, channels=1, t_capture_ns=int(t),
+                               payload=pcm.tobytes())
+            if not ok:  # stt absent or full: the frame stays in the ring (newest kept)
+                self.bus.dropped["audio"] -= 1
+                return
+            self.ring.pop()
+            self.counters["frames_out"] += 1
+
+    async def main(self) -> None:
+        sender = asyncio.create_task(self._sender())
+        try:
+            while not self.stopping.is_set():
+                if self.source is None and not self.settings.CAPTURE_FILE \
+                        and time.monotonic() - self._last_reopen > REOPEN_S:
+                    self._last_reopen = time.monotonic()
+                    self._open()
+                self._collect()
+                self._account()
+                await asyncio.sleep(POLL_S)
+        finally:
+            sender.cancel()
+
+    def _account(self) -> None:
+        self.counters["ring_drops"] = self.ring.dropped
+        self.counters["drops"] = self.ring.dropped + self._raw_drops_seen
+
+    async def _sender(self) -> None:
+        stt = self.consumer_of("audio")
+        while True:
+            if not self.peers.is_ready(stt):
+                self.info["waiting_for"] = stt
+                await self.wait_ready(stt)
+                self.info.pop("waiting_for", None)
+            self._send()
+            await asyncio.sleep(POLL_S)
+
+    async def teardown(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+    def heartbeat_frame(self) -> dict[str, Any]:
+        hb = super().heartbeat_frame()
+        hb["counters"]["ring"] = len(self.ring)
+        return hb

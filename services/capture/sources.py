@@ -1,0 +1,206 @@
+"""Where microphone audio comes from: a sounddevice input, or a WAV file (tests, debugging)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from services.capture.resample import FRAME_SAMPLES, OUT_RATE, Framer
+
+Frames = list[tuple[np.ndarray, int]]  # (320 int16 samples, t_capture_ns of the first sample)
+
+
+class NoDevice(RuntimeError):
+    """No usable input device; the message says what was looked for."""
+
+
+def _stamp(frames: list[np.ndarray], t_end_ns: int, pending: int) -> Frames:
+    """Give each frame the capture time of its first sample, counting back from the block end."""
+    n = len(frames)
+    step = FRAME_SAMPLES * 1_000_000_000 // OUT_RATE
+    t_last_end = t_end_ns - pending * 1_000_000_000 // OUT_RATE
+    return [(f, t_last_end - (n - i) * step) for i, f in enumerate(frames)]
+
+
+def find_input_device(spec: str, sd: Any) -> tuple[int, dict[str, Any]]:
+    """Resolve CAPTURE_DEVICE (empty, an index, or part of a name) to (index, info)."""
+    try:
+        devices = list(sd.query_devices())
+    except Exception as exc:  # PortAudio without any host API
+        raise NoDevice(f"cannot list audio devices: {exc}") from None
+    inputs = [(i, d) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
+    if not inputs:
+        raise NoDevice("no input device found (is a microphone or PulseAudio available?)")
+    spec = (spec or "").strip()
+    if spec == "":
+        try:
+            idx = sd.default.device[0]
+        except Exception:
+            idx = -1
+        if idx is None or idx < 0 or idx >= len(devices) or devices[idx].get("max_input_channels", 0) <= 0:
+            return inputs[0]
+        return idx, devices[idx]
+    if spec.lstrip("-").isdigit():
+        idx = int(spec)
+        for i, d in inputs:
+            if i == idx:
+                return i, d
+        raise NoDevice(f"CAPTURE_DEVICE={spec}: no input device with that index")
+    for i, d in inputs:
+        if spec.lower() in str(d.get("name", "")).lower():
+            return i, d
+    names = ", ".join(str(d.get("name")) for _, d in inputs)
+    raise NoDevice(f"CAPTURE_DEVICE={spec!r}: no input device by that name (have: {names})")
+
+
+class DeviceSource:
+    """A sounddevice InputStream whose callback only copies into a bounded deque (never blocks)."""
+
+    kind = "device"
+
+    def __init__(self, spec: str, max_blocks: int = 200) -> None:
+        import sounddevice as sd  # PortAudio is initialised here, after any PulseAudio daemon started
+
+        self.index, info = find_input_device(spec, sd)
+        self.name = str(info.get("name"))
+        self.rate = int(info.get("default_samplerate") or 16000)
+        self.raw: deque[tuple[np.ndarray, int]] = deque(maxlen=max_blocks)
+        self.raw_dropped = 0
+        self.status_flags = 0
+        self.framer = Framer(self.rate)
+        self.stream = sd.InputStream(device=self.index, samplerate=self.rate, channels=1, dtype="float32",
+                                     blocksize=max(1, self.rate // 50), callback=self._callback)
+        self.stream.start()
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # Runs on PortAudio's thread: copy, stamp, append. No locks, no allocation beyond the copy.
+        if status:
+            self.status_flags += 1
+        if len(self.raw) == self.raw.maxlen:
+            self.raw_dropped += 1
+        self.raw.append((indata.copy(), time.monotonic_ns()))
+
+    def read(self) -> Frames:
+        out: Frames = []
+        while self.raw:
+            block, t_end = self.raw.popleft()
+            frames = self.framer.feed(block)
+            out.extend(_stamp(frames, t_end, self.framer.pending))
+        return out
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.stream.active) and not self.stream.closed
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        try:
+            self.stream.abort()
+            self.stream.close()
+        except Exception:
+            pass
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """Whole WAV file -> (samples shaped (n, channels), rate); 8/16/32-bit PCM."""
+    with wave.open(str(path), "rb") as w:
+        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+        raw = w.readframes(n)
+    if width == 2:
+        a = np.frombuffer(raw, dtype="<i2")
+    elif width == 4:
+        a = np.frombuffer(raw, dtype="<i4")
+    elif width == 1:
+        a = np.frombuffer(raw, dtype=np.uint8)
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
+        a = ((b[:, 0].astype(np.int32) << 8) | (b[:, 1].astype(np.int32) << 16) | (b[:, 2].astype(np.int32) << 24))
+    else:
+        raise ValueError(f"{path}: {width * 8}-bit samples are not supported")
+    return a.reshape(-1, ch), rate
+
+
+class FileSource:
+    """Reads a WAV as if it were a microphone: real-time paced, or as fast as the consumer takes it.
+
+    After the file, one second of silence follows so the VAD can close the last utterance.
+    """
+
+    kind = "file"
+
+    def __init__(self, path: str, fast: bool = False, tail_s: float = 1.0) -> None:
+        self.path = path
+        self.name = f"file:{Path(path).name}"
+        data, self.rate = read_wav(path)
+        self.channels = data.shape[1]
+        self.fast = fast
+        self.framer = Framer(self.rate)
+        self._data = data
+        self._pos = 0
+        self._tail = np.zeros((int(self.rate * tail_s), self.channels), dtype=data.dtype)
+        self._block = max(1, self.rate // 50)
+        self._t0 = time.monotonic_ns()
+        self._emitted = 0  # output samples handed out
+        self.raw_dropped = 0
+        self.done = False
+        self._lock = threading.Lock()
+
+    def _take(self, n: int) -> np.ndarray:
+        total = len(self._data) + len(self._tail)
+        end = min(self._pos + n, total)
+        if self._pos < len(self._data):
+            part = self._data[self._pos:min(end, len(self._data))]
+            rest = end - self._pos - len(part)
+            block = np.concatenate([part, self._tail[:rest]]) if rest > 0 else part
+        else:
+            s = self._pos - len(self._data)
+            block = self._tail[s:s + (end - self._pos)]
+        self._pos = end
+        return block
+
+    def read(self, max_frames: int | None = None) -> Frames:
+        """Frames due now (real time) or up to ``max_frames`` (fast mode)."""
+        if self.done:
+            return []
+        total = len(self._data) + len(self._tail)
+        if self.fast:
+            want_in = (max_frames or 50) * self._block
+        else:
+            elapsed = (time.monotonic_ns() - self._t0) / 1e9
+            want_in = int(elapsed * self.rate) - self._pos
+        if want_in <= 0:
+            return []
+        block = self._take(want_in)
+        last = self._pos >= total
+        frames = self.framer.feed(block, last=last)
+        if last:
+            self.done = True
+        out: Frames = []
+        for f in frames:
+            if self.fast:
+                t = time.monotonic_ns()
+            else:
+                t = self._t0 + self._emitted * 1_000_000_000 // OUT_RATE
+            self._emitted += len(f)
+            out.append((f, t))
+        return out
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+    def close(self) -> None:
+        pass

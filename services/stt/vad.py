@@ -1,0 +1,166 @@
+"""Voice activity: silero VAD's ONNX model through onnxruntime (no torch), and a segmenter.
+
+The silero-vad Python package imports torch, so only its bundled ``data/silero_vad.onnx``
+is used, found through the package's spec without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+CHUNK = 512  # samples per silero call at 16 kHz (32 ms)
+CONTEXT = 64  # silero v5 looks at the previous 64 samples too
+
+
+def silero_model_path() -> Path:
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("silero-vad is not installed (pip install --no-deps silero-vad)")
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / "data" / "silero_vad.onnx"
+        if p.is_file():
+            return p
+    raise FileNotFoundError("silero-vad is installed but data/silero_vad.onnx is missing")
+
+
+class SileroVAD:
+    """Speech probability for each 512-sample chunk of 16 kHz audio (stateful, streaming)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path or silero_model_path()), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
+        self._sr = np.array(RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+
+    def prob(self, chunk: np.ndarray) -> float:
+        """``chunk``: 512 float32 samples in [-1, 1]."""
+        x = np.concatenate([self._context, chunk.astype(np.float32, copy=False)])[None, :]
+        out, self._state = self.session.run(None, {"input": x, "state": self._state, "sr": self._sr})
+        self._context = x[0, -CONTEXT:]
+        return float(out[0, 0])
+
+
+@dataclass
+class Event:
+    kind: str  # "start" | "end"
+    t_ns: int  # capture time: first voiced sample (start) or end of last voiced chunk (end)
+    audio: np.ndarray | None = None  # int16, the whole utterance (end only)
+    forced: bool = False  # cut because it ran past the maximum length
+
+
+@dataclass
+class Segmenter:
+    """Cuts a stream of 16 kHz int16 frames into utterances using VAD probabilities.
+
+    Speech starts when a chunk crosses ``threshold``; it ends after ``min_silence_ms``
+    below ``threshold - 0.15`` (hysteresis). Bursts shorter than ``min_speech_ms``
+    are discarded; ``pad_ms`` of audio before the start is kept so the first
+    phoneme is not clipped. Utterances longer than ``max_s`` are cut.
+    """
+
+    vad: SileroVAD
+    threshold: float = 0.5
+    min_silence_ms: int = 500
+    min_speech_ms: int = 250
+    pad_ms: int = 200
+    max_s: float = 30.0
+    _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    _buf_t: int = 0  # capture time of _buf[0]
+    _pre: list[np.ndarray] = field(default_factory=list)
+    _speech: list[np.ndarray] = field(default_factory=list)
+    in_speech: bool = False
+    _silence: int = 0  # samples of silence since the last voiced chunk
+    _voiced: int = 0  # voiced samples in the current utterance
+    _start_t: int = 0
+    _last_voice_t: int = 0
+    _announced: bool = False
+    last_prob: float = 0.0
+
+    @property
+    def neg_threshold(self) -> float:
+        return max(self.threshold - 0.15, 0.01)
+
+    def feed(self, pcm: np.ndarray, t_ns: int) -> list[Event]:
+        """Feed int16 frames (any length) with the capture time of their first sample."""
+        if len(self._buf) == 0:
+            self._buf_t = t_ns
+        self._buf = np.concatenate([self._buf, pcm])
+        events: list[Event] = []
+        while len(self._buf) >= CHUNK:
+            chunk, self._buf = self._buf[:CHUNK], self._buf[CHUNK:]
+            t = self._buf_t
+            self._buf_t += CHUNK * 1_000_000_000 // RATE
+            events.extend(self._chunk(chunk, t))
+        return events
+
+    def _chunk(self, chunk: np.ndarray, t: int) -> list[Event]:
+        p = self.vad.prob(chunk.astype(np.float32) / 32768.0)
+        self.last_prob = p
+        chunk_ns = CHUNK * 1_000_000_000 // RATE
+        if not self.in_speech:
+            self._pre.append(chunk)
+            keep = max(1, int(self.pad_ms * RATE / 1000 / CHUNK) + 1)
+            del self._pre[:-keep]
+            if p >= self.threshold:
+                self.in_speech = True
+                self._speech = list(self._pre)
+                self._pre = []
+                self._silence = 0
+                self._voiced = CHUNK
+                self._start_t = t
+                self._last_voice_t = t + chunk_ns
+                self._announced = False
+                return self._maybe_announce()
+            return []
+        self._speech.append(chunk)
+        if p >= self.neg_threshold:
+            self._silence = 0
+            if p >= self.threshold:
+                self._voiced += CHUNK
+            self._last_voice_t = t + chunk_ns
+        else:
+            self._silence += CHUNK
+        events = self._maybe_announce()
+        total = sum(len(c) for c in self._speech)
+        if self._silence * 1000 >= self.min_silence_ms * RATE:
+            return events + self._close(forced=False)
+        if total >= self.max_s * RATE:
+            return events + self._close(forced=True)
+        return events
+
+    def _maybe_announce(self) -> list[Event]:
+        # speech-start only once enough voiced audio came: a click must not cut Luna off
+        if not self._announced and self._voiced * 1000 >= max(self.min_speech_ms, 1) * RATE:
+            self._announced = True
+            return [Event("start", self._start_t)]
+        return []
+
+    def _close(self, forced: bool) -> list[Event]:
+        audio = np.concatenate(self._speech) if self._speech else np.zeros(0, dtype=np.int16)
+        if not forced and self._silence > 0:
+            # keep ~pad of the trailing silence, drop the rest
+            keep = len(audio) - self._silence + int(self.pad_ms * RATE / 1000)
+            audio = audio[:max(keep, 0)]
+        announced = self._announced
+        self.in_speech = False
+        self._announced = False
+        self._speech = []
+        self._silence = 0
+        self._voiced = 0
+        if not announced:
+            return []  # too short: a click or a cough, not speech
+        return [Event("end", self._last_voice_t, audio, forced)]

@@ -1,0 +1,86 @@
+"""Copying with two paths: OSC 52 through the terminal (Textual) and pyperclip (xclip/xsel/wl-copy).
+
+The notification says which worked or why neither did.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+from services.ui.i18n import t
+
+
+@dataclass
+class CopyResult:
+    osc52: bool
+    pyperclip: bool
+    why_osc: str = ""
+    why_pyperclip: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.osc52 or self.pyperclip
+
+    def message(self, what: str) -> str:
+        if self.osc52 and self.pyperclip:
+            return t("copied_both", what=what)
+        if self.osc52:
+            return t("copied_osc", what=what, why=self.why_pyperclip)
+        if self.pyperclip:
+            return t("copied_pc", what=what, why=self.why_osc)
+        return t("copy_failed", why=f"OSC 52: {self.why_osc}; pyperclip: {self.why_pyperclip}")
+
+
+def tmux_blocks_osc52() -> str:
+    """A reason string when we run inside tmux with ``set-clipboard off``, else ''."""
+    if not os.environ.get("TMUX"):
+        return ""
+    try:
+        out = subprocess.run(["tmux", "show-options", "-gv", "set-clipboard"], capture_output=True,
+                             text=True, timeout=0.5).stdout.strip()
+    except Exception:
+        return ""
+    return "tmux set-clipboard off" if out == "off" else ""
+
+
+def pyperclip_copy(text: str) -> str:
+    """Copy with pyperclip; '' on success or the reason it failed."""
+    try:
+        import pyperclip
+    except ImportError:
+        return "pyperclip not installed"
+    try:
+        pyperclip.copy(text)
+    except Exception as exc:  # PyperclipException when no xclip/xsel/wl-copy
+        msg = str(exc).split("\n")[0]
+        if "copy/paste mechanism" in msg or "xclip" in msg or "xsel" in msg:
+            return "no xclip/xsel/wl-clipboard installed"
+        return msg[:120] or type(exc).__name__
+    return ""
+
+
+def pyperclip_paste() -> str:
+    try:
+        import pyperclip
+
+        return pyperclip.paste() or ""
+    except Exception:
+        return ""
+
+
+def copy_text(app, text: str) -> CopyResult:  # noqa: ANN001 - a Textual App
+    """Copy ``text`` both ways and report."""
+    why_osc = ""
+    osc = False
+    try:
+        app.copy_to_clipboard(text)
+        osc = True
+        blocked = tmux_blocks_osc52()
+        if blocked:
+            osc, why_osc = False, blocked
+    except Exception as exc:
+        why_osc = str(exc)[:80] or type(exc).__name__
+    why_pc = pyperclip_copy(text)
+    return CopyResult(osc52=osc, pyperclip=not why_pc, why_osc=why_osc, why_pyperclip=why_pc)

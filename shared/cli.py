@@ -1,0 +1,364 @@
+"""``luna``: the command line around the services.
+
+``luna up`` (start supervisord, wait for every service, open the UI), ``down``,
+``status``, ``restart SERVICE``, ``logs``, ``wait``, ``check`` (validate .env),
+``tap`` (watch the bus live), ``send`` (one chat turn from a script), ``route``
+(which model would answer), ``catalogue`` (every frame type).
+
+Why in Python rather than the Makefile: the same code finds the private runtime
+directory, the log directory and the interpreter for every command, so ``make``
+and ``luna`` can never disagree about where the bus lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "supervisord.conf"
+
+
+# -- environment shared with supervisord -----------------------------------------------
+def stack_env() -> dict[str, str]:
+    """Environment for supervisord and its children: where the bus, logs and python are."""
+    from shared import endpoints, logs
+
+    run = endpoints.runtime_dir()
+    logdir = logs.state_dir()
+    logdir.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "LUNA_RUN_DIR": str(run), "LUNA_LOG_DIR": str(logdir),
+            "LUNA_PYTHON": os.environ.get("LUNA_PYTHON", sys.executable), "PYTHONUNBUFFERED": "1"}
+
+
+def supervisorctl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(CONF), *args],
+                          env=stack_env(), text=True, capture_output=True, check=check)
+
+
+def supervisord_running() -> bool:
+    env = stack_env()
+    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | None:
+    env = stack_env()
+    cmd = [sys.executable, "-m", "supervisor.supervisord", "-c", str(CONF)]
+    if foreground:
+        return subprocess.Popen([*cmd, "-n"], env=env, cwd=ROOT)
+    subprocess.run(cmd, env=env, cwd=ROOT, check=True)
+    return None
+
+
+# -- waiting for readiness ---------------------------------------------------------------
+async def wait_ready(services: list[str], timeout: float, quiet: bool = False) -> dict[str, str]:
+    """Listen to heartbeats until every service is ready; print one progress line per change."""
+    from shared.bus import Bus
+    from shared.service import Peers
+
+    bus = Bus(None)
+    bus.subscribe([b"ev.heartbeat", b"ev.ready", b"ev.stopping"])
+    peers = Peers()
+    shown: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            for s in services:
+                st = peers.status(s)
+                if shown.get(s) != st:
+                    shown[s] = st
+                    if not quiet:
+                        detail = peers.info.get(s, {}).get("problems")
+                        extra = f"  ({'; '.join(detail)})" if detail else ""
+                        print(f"  {s:<9} {st}{extra}", flush=True)
+            if all(peers.is_ready(s) for s in services):
+                return shown
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return shown
+            with contextlib.suppress(asyncio.TimeoutError):
+                peers.update(await asyncio.wait_for(bus.recv_event(), timeout=min(left, 0.5)))
+    finally:
+        bus.close()
+
+
+# -- tap --------------------------------------------------------------------------------
+class Rate:
+    """Frames per second per (source, type) over the last two seconds, for stream summaries."""
+
+    def __init__(self) -> None:
+        self.times: dict[tuple[str, str], deque[float]] = defaultdict(lambda: deque(maxlen=200))
+
+    def tick(self, key: tuple[str, str]) -> float:
+        now = time.monotonic()
+        q = self.times[key]
+        q.append(now)
+        while q and now - q[0] > 2.0:
+            q.popleft()
+        span = now - q[0] if len(q) > 1 else 0
+        return (len(q) - 1) / span if span > 0 else 0.0
+
+
+def format_frame(f: Any, summary: bool, rate: float = 0.0) -> str:
+    t = time.strftime("%H:%M:%S")
+    head = f"{t} {f.source or '?':<8} {f.type:<18} #{f.seq:<6}"
+    if f.turn_id:
+        head += f" turn={f.turn_id[:8]}"
+    if summary:
+        d = dict(f.data)
+        nbytes = d.pop("_bytes", 0)
+        fields = " ".join(f"{k}={_short(v)}" for k, v in d.items())
+        return f"{head} [stream] {nbytes}B {rate:.1f}/s {fields}"
+    return f"{head} {json.dumps(f.data, ensure_ascii=False, default=str)[:400]}"
+
+
+def _short(v: Any) -> str:
+    s = str(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+async def tap(services: set[str], types: set[str], record: Path | None, count: int | None) -> int:
+    from shared import logs
+    from shared.bus import Bus
+    from shared.messages import STREAM
+
+    bus = Bus(None)
+    bus.subscribe([b""])
+    rate = Rate()
+    out = record.open("a", encoding="utf-8") if record else None
+    n = 0
+    print("luna tap: listening on the bus (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    try:
+        while count is None or n < count:
+            f = await bus.recv_event()
+            if services and f.source not in services:
+                continue
+            if types and f.type not in types:
+                continue
+            summary = f.spec.kind == STREAM
+            r = rate.tick((f.source, f.type)) if summary else 0.0
+            print(logs.redact(format_frame(f, summary, r)), flush=True)
+            if out:
+                out.write(logs.redact(json.dumps({"type": f.type, "v": f.v, "ts": f.ts, "turn_id": f.turn_id,
+                                                   "seq": f.seq, "source": f.source, "data": f.data},
+                                                  ensure_ascii=False, default=str)) + "\n")
+                out.flush()
+            n += 1
+    finally:
+        bus.close()
+        if out:
+            out.close()
+    return 0
+
+
+# -- send -------------------------------------------------------------------------------
+async def send(text: str, image: str | None, timeout: float) -> int:
+    """Publish one user-text as ``ctl`` and stream the reply to stdout."""
+    from shared.bus import Bus
+
+    bus = Bus("ctl")
+    bus.subscribe([b"ev.reply-start", b"ev.token", b"ev.reply-end"])
+    await asyncio.sleep(0.5)  # let subscriptions reach the publishers (ZeroMQ slow joiner)
+    tid = uuid.uuid4().hex
+    kw: dict[str, Any] = {"text": text}
+    if image:
+        kw["image"] = image
+    bus.publish("user-text", turn_id=tid, **kw)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                f = await asyncio.wait_for(bus.recv_event(), timeout=deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                break
+            if f.turn_id != tid:
+                continue
+            if f.type == "token":
+                print(f["text"], end="", flush=True)
+            elif f.type == "reply-end":
+                print()
+                if not f["ok"]:
+                    print(f"error: {f.get('error')}", file=sys.stderr)
+                    return 1
+                return 0
+        print("\nerror: no reply within timeout (is the brain running? `make status`)", file=sys.stderr)
+        return 2
+    finally:
+        bus.close()
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared import config
+
+    try:
+        config.load()
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if not supervisord_running():
+        print("starting services (supervisord)...", flush=True)
+        start_supervisord()
+    else:
+        print("services already running; waiting for them...", flush=True)
+    from shared.endpoints import SUPERVISED
+
+    shown = asyncio.run(wait_ready(list(SUPERVISED), args.timeout))
+    not_ready = [s for s, st in shown.items() if st not in ("ready", "degraded", "no-device")]
+    if not_ready:
+        print(f"not ready after {args.timeout:.0f}s: {', '.join(not_ready)} (see `make logs`)", flush=True)
+    else:
+        print("all services ready", flush=True)
+    if args.no_ui:
+        return 0 if not not_ready else 1
+    os.execv(sys.executable, [sys.executable, "-m", "services.ui"])
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    if not supervisord_running():
+        print("not running")
+        return 0
+    r = supervisorctl("shutdown")
+    print(r.stdout.strip() or r.stderr.strip())
+    env = stack_env()
+    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
+    for _ in range(150):
+        if not pidfile.exists():
+            break
+        time.sleep(0.1)
+    return 0
+
+
+def cmd_ctl(*words: str) -> int:
+    if not supervisord_running():
+        print("Luna is not running (start it with `make up`)")
+        return 1
+    r = supervisorctl(*words)
+    print((r.stdout + r.stderr).strip())
+    return 0 if r.returncode in (0, 3) else r.returncode
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    logdir = Path(stack_env()["LUNA_LOG_DIR"])
+    files = sorted(logdir.glob(f"{args.service or '*'}.out.log"))
+    if not files:
+        print(f"no logs in {logdir}")
+        return 1
+    cmd = ["tail", "-n", str(args.lines)] + (["-F"] if args.follow else []) + [str(f) for f in files]
+    with contextlib.suppress(KeyboardInterrupt):
+        return subprocess.call(cmd)
+    return 0
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    from shared import config
+
+    try:
+        config.load()
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print("config ok")
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from services.brain.router import route_main  # the brain owns routing; this is only a front door
+
+    return route_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="luna", description="Luna: local-first voice and terminal assistant")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="start the services and open the UI")
+    up.add_argument("--no-ui", action="store_true", help="start and wait, but do not open the UI")
+    up.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for readiness")
+    sub.add_parser("down", help="stop every service")
+    sub.add_parser("status", help="state of each service")
+    r = sub.add_parser("restart", help="restart one service; the others keep running")
+    r.add_argument("service")
+    lg = sub.add_parser("logs", help="show service logs")
+    lg.add_argument("service", nargs="?")
+    lg.add_argument("-n", "--lines", type=int, default=40)
+    lg.add_argument("-f", "--follow", action="store_true")
+    w = sub.add_parser("wait", help="wait until services are ready")
+    w.add_argument("services", nargs="*")
+    w.add_argument("--timeout", type=float, default=600.0)
+    sub.add_parser("check", help="validate .env")
+    t = sub.add_parser("tap", help="watch every frame on the bus")
+    t.add_argument("-s", "--service", action="append", default=[], help="only frames from this service")
+    t.add_argument("-t", "--type", action="append", default=[], help="only frames of this type")
+    t.add_argument("--record", type=Path, help="also append decoded frames to this JSON-lines file")
+    t.add_argument("-n", "--count", type=int, help="stop after N frames")
+    s = sub.add_parser("send", help="send one message and print the streamed reply")
+    s.add_argument("text")
+    s.add_argument("--image")
+    s.add_argument("--timeout", type=float, default=120.0)
+    ro = sub.add_parser("route", help="print which intent (chat/code/vision/system) a text gets")
+    ro.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("catalogue", help="list every frame type on the bus")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        if args.cmd == "up":
+            return cmd_up(args)
+        if args.cmd == "down":
+            return cmd_down(args)
+        if args.cmd == "status":
+            return cmd_ctl("status")
+        if args.cmd == "restart":
+            return cmd_ctl("restart", args.service)
+        if args.cmd == "logs":
+            return cmd_logs(args)
+        if args.cmd == "wait":
+            from shared.endpoints import SUPERVISED
+
+            svcs = args.services or list(SUPERVISED)
+            shown = asyncio.run(wait_ready(svcs, args.timeout))
+            return 0 if all(st in ("ready", "degraded", "no-device") for st in shown.values()) else 1
+        if args.cmd == "check":
+            return cmd_check(args)
+        if args.cmd == "tap":
+            return asyncio.run(tap(set(args.service), set(args.type), args.record, args.count))
+        if args.cmd == "send":
+            return asyncio.run(send(args.text, args.image, args.timeout))
+        if args.cmd == "route":
+            return cmd_route(args)
+        if args.cmd == "catalogue":
+            from shared.messages import describe
+
+            print(describe())
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, never a traceback at the user
+        print(f"luna {args.cmd}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
