@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 STRINGS: dict[str, dict[str, str]] = {
     "pt": {
         "title": "Luna",

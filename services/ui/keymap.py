@@ -11,8 +11,32 @@ The file maps binding ids to keys, e.g.::
 from __future__ import annotations
 
 import os
-import tomllib
+import re
 from pathlib import Path
+from typing import Any
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ImportError:  # pragma: no cover - Python 3.10 without tomli
+    try:
+        import tomli as _toml  # type: ignore[no-redef]
+    except ImportError:
+        _toml = None  # type: ignore[assignment]
+
+_LINE = re.compile(r'^\s*([A-Za-z0-9_.-]+)\s*=\s*"([^"]*)"\s*(#.*)?$')
+
+
+def _parse(text: str) -> dict[str, Any]:
+    if _toml is not None:
+        return _toml.loads(text)
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+        elif line.strip() and not line.strip().startswith(("#", "[")):
+            raise ValueError(f"cannot read line: {line.strip()[:40]}")
+    return out
 
 
 def config_dir() -> Path:
@@ -30,7 +54,7 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str]:
     if not p.is_file():
         return {}, ""
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = _parse(p.read_text(encoding="utf-8"))
     except Exception as exc:
         return {}, f"{p}: {exc}"
     table = data.get("keymap", data)

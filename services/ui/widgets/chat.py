@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -53,11 +54,14 @@ class UserMessage(Static):
         self.spoken = spoken
         self.image = image
         self.text = text
-        super().__init__(self._render_text(), markup=False, classes="partial" if partial else "")
-        self.border_title = t("you_spoken") if spoken else t("you")
+        super().__init__(self._render_text(), classes="partial" if partial else "")
 
-    def _render_text(self) -> str:
-        return self.text + (f"\n📎 {self.image}" if self.image else "")
+    def _render_text(self) -> Text:
+        out = Text(t("you_spoken") if self.spoken else t("you"), style="bold")
+        out.append("\n" + self.text)
+        if self.image:
+            out.append(f"\n📎 {self.image}", style="italic")
+        return out
 
     def set_text(self, text: str, final: bool = False) -> None:
         self.text = text

@@ -1,0 +1,533 @@
+"""LunaApp: the whole Luna experience in the terminal, talking to the other services over the bus."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static, TextArea
+
+from services.ui import i18n
+from services.ui.attach import check_image
+from services.ui.busclient import SERVICES, BusClient, BusEvent
+from services.ui.clipboard import CopyResult, copy_text, pyperclip_paste
+from services.ui.codeextract import FenceExtractor
+from services.ui.i18n import t
+from services.ui.keymap import load_keymap
+from services.ui.screens.history import HistoryScreen
+from services.ui.screens.settings import SettingsScreen
+from services.ui.screens.soul import SoulScreen
+from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
+from services.ui.widgets.code_output import CodeOutputPanel
+from services.ui.widgets.context_menu import ContextMenu
+from services.ui.widgets.prompt import PromptInput
+from services.ui.widgets.status import Indicator, StatusBar, mic_level
+from shared import config
+
+#: Seconds to wait for reply-start before saying the brain is not running.
+REPLY_START_TIMEOUT = 5.0
+
+SLASH_QUIT = ("/sair", "/quit", "/exit")
+SLASH_SOUL = ("/alma", "/soul")
+SLASH_NEW = ("/nova", "/new")
+SLASH_HISTORY = ("/historico", "/histórico", "/history")
+SLASH_CONFIG = ("/config", "/configuracoes", "/settings")
+SLASH_HELP = ("/ajuda", "/help")
+SLASH_CODE = ("/codigo", "/código", "/code")
+
+
+def _bindings() -> list[Binding]:
+    return [
+        Binding("ctrl+q", "quit", t("quit"), id="quit", priority=True),
+        Binding("ctrl+c", "copy", t("copy"), show=False, id="copy", priority=True),
+        Binding("ctrl+v", "paste", t("paste"), show=False, id="paste", priority=True),
+        Binding("ctrl+a", "select_all", t("select_all"), show=False, id="select_all", priority=True),
+        Binding("ctrl+t", "new_conversation", t("new_conversation"), id="new_conversation", priority=True),
+        Binding("f2,ctrl+h", "history", t("history"), id="history"),
+        Binding("ctrl+e", "soul", t("soul"), id="soul", priority=True),
+        Binding("f3", "code_mode", t("code_mode"), id="code_mode"),
+        Binding("f4", "mute", t("mute"), id="mute"),
+        Binding("f5", "settings", t("settings"), id="settings"),
+        Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
+    ]
+
+
+class LunaApp(App):
+    TITLE = "Luna"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #attachment { height: auto; color: $accent; padding: 0 1; display: none; }
+    #attachment.shown { display: block; }
+    CodeOutputPanel { display: none; }
+    LunaApp.code-mode CodeOutputPanel { display: block; }
+    LunaApp.code-mode ChatLog { display: none; }
+    """
+    BINDINGS = _bindings()
+
+    def __init__(self, *, connect: bool = True, language: str | None = None, keymap_file: Path | None = None,
+                 reply_timeout: float = REPLY_START_TIMEOUT) -> None:
+        settings, self.config_errors = config.load_lenient()
+        i18n.set_language(language or settings.LANGUAGE)
+        type(self).BINDINGS = _bindings()  # labels in the chosen language
+        super().__init__()
+        self.connect = connect
+        self.client = BusClient(self)
+        self.keymap_file = keymap_file
+        self.reply_timeout = reply_timeout
+        self.turns: dict[str, LunaMessage] = {}
+        self.current: LunaMessage | None = None
+        self.functions: dict[str, dict[str, Any]] = {}
+        self.image: str = ""
+        self.muted = False
+        self.speaking = False
+        self.listening = False
+        self.latency_ms: float | None = None
+        self.partial: UserMessage | None = None
+        self.conversation_id: str | None = None
+        self.code_fx: dict[str, FenceExtractor] = {}
+        self.last_copy: CopyResult | None = None
+
+    # -- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Indicator(id="indicator")
+        with Vertical(id="main"):
+            yield ChatLog(id="chat")
+            yield CodeOutputPanel(id="code-output")
+        yield Static("", id="attachment", markup=False)
+        yield PromptInput(id="prompt", placeholder=t("placeholder"))
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def chat(self) -> ChatLog:
+        return self.query_one(ChatLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def indicator(self) -> Indicator:
+        return self.query_one(Indicator)
+
+    @property
+    def code_panel(self) -> CodeOutputPanel:
+        return self.query_one(CodeOutputPanel)
+
+    def on_mount(self) -> None:
+        keymap, err = load_keymap(self.keymap_file)
+        if keymap:
+            self.set_keymap(keymap)
+        if err:
+            self.notify(err, severity="error", timeout=8)
+        for e in self.config_errors:
+            self.notify(str(e), severity="warning", timeout=8)
+        if self.connect and not self.client.start():
+            self.chat.add(SystemLine(t("bus_down", err=self.client.error), classes="error", markup=False))
+        self.prompt.focus()
+        self.refresh_status()
+        self.set_interval(0.5, self.refresh_status)
+
+    async def on_unmount(self) -> None:
+        await self.client.stop()
+
+    # -- keys / actions -------------------------------------------------------------
+    def get_key_display(self, binding: Binding) -> str:
+        shown = super().get_key_display(binding)
+        return shown.upper() if len(shown) <= 3 and shown[:1] in "fF" and shown[1:].isdigit() else shown
+
+    def shortcut(self, binding_id: str) -> str:
+        """The key currently bound to ``binding_id`` (after keymap overrides), for menus."""
+        keys = self._keymap.get(binding_id) if hasattr(self, "_keymap") else None
+        if not keys:
+            for b in self.BINDINGS:
+                if isinstance(b, Binding) and b.id == binding_id:
+                    keys = b.key
+                    break
+        first = (keys or "").split(",")[0].strip()
+        return "+".join(p.capitalize() if len(p) > 1 else p.upper() for p in first.split("+"))
+
+    def copy_with_notice(self, text: str, what: str) -> CopyResult:
+        res = copy_text(self, text)
+        self.last_copy = res
+        self.notify(res.message(what), severity="information" if res.ok else "error", timeout=3)
+        return res
+
+    def action_copy(self) -> None:
+        """Ctrl+C: copy the selection (input or screen); never quits."""
+        text = ""
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.selected_text:
+            text = focused.selected_text
+        if not text:
+            try:
+                text = self.screen.get_selected_text() or ""
+            except Exception:
+                text = ""
+        if not text:
+            self.notify(t("nothing_selected"), timeout=2)
+            return
+        self.copy_with_notice(text, t("selection"))
+
+    def action_paste(self) -> None:
+        """Ctrl+V: paste the app clipboard (or the system one through pyperclip) into the input."""
+        text = self.clipboard or pyperclip_paste()
+        if not text:
+            self.notify(t("nothing_to_paste"), timeout=2)
+            return
+        target = self.focused if isinstance(self.focused, TextArea) and not self.focused.read_only else None
+        if target is None:
+            target = self.prompt if isinstance(self.screen, type(self.screen)) and not isinstance(
+                self.screen, ModalScreen) else None
+        if target is None:
+            return
+        from services.ui.attach import looks_like_image_path
+
+        if target is self.prompt and looks_like_image_path(text):
+            self.attach_image(text)
+            return
+        target.focus()
+        start, end = target.selection
+        target.replace(text, start, end, maintain_selection_offset=False)
+
+    def action_select_all(self) -> None:
+        """Ctrl+A: select the whole input (or the whole chat when the input is empty)."""
+        focused = self.focused
+        if isinstance(focused, TextArea) and focused.text:
+            focused.select_all()
+            return
+        if isinstance(self.screen, ModalScreen):
+            return
+        try:
+            self.chat.text_select_all()
+        except Exception:
+            pass
+
+    def action_new_conversation(self) -> None:
+        self.client.command("new-conversation")
+        self.conversation_id = None
+        self.chat.remove_children()
+        self.code_panel.clear()
+        self.turns.clear()
+        self.current = None
+        self.notify(t("new_conv_done"), timeout=1.5)
+
+    def action_history(self) -> None:
+        if isinstance(self.screen, HistoryScreen):
+            return
+
+        def opened(conv_id: str | None) -> None:
+            if conv_id:
+                self.open_conversation(conv_id)
+
+        self.push_screen(HistoryScreen(), opened)
+        self.client.command("history-list")
+
+    def open_conversation(self, conv_id: str) -> None:
+        self.conversation_id = conv_id
+        self.client.command("history-open", id=conv_id)
+        self.chat.remove_children()
+        self.code_panel.clear()
+        self.turns.clear()
+        self.current = None
+
+    def action_soul(self) -> None:
+        if not isinstance(self.screen, SoulScreen):
+            self.push_screen(SoulScreen())
+
+    def soul_saved(self) -> None:
+        self.client.command("soul-reload")
+        self.notify(t("soul_saved"), timeout=2)
+
+    def action_settings(self) -> None:
+        if not isinstance(self.screen, SettingsScreen):
+            self.client.command("config-get")
+            self.push_screen(SettingsScreen(self.functions))
+
+    def config_set(self, function: str, provider: str, model: str) -> None:
+        self.client.command("config-set", function=function, provider=provider, model=model)
+        self.notify(t("settings_sent", fn=function, provider=provider, model=model), timeout=3)
+
+    def action_code_mode(self) -> None:
+        self.toggle_class("code-mode")
+        if self.has_class("code-mode"):
+            self.code_panel.area.scroll_end(animate=False)
+
+    def action_mute(self) -> None:
+        self.muted = not self.muted
+        self.client.command("mute" if self.muted else "unmute")
+        self.notify(t("muted") if self.muted else t("unmuted"), timeout=1.5)
+        self.refresh_status()
+
+    @property
+    def busy(self) -> bool:
+        return any(not m.done for m in self.turns.values()) or self.speaking
+
+    def action_cancel(self) -> None:
+        """Escape: close the open modal, else cancel the running reply and Luna's speech."""
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+            return
+        if not self.busy:
+            return
+        running = [m for m in self.turns.values() if not m.done]
+        tid = running[-1].turn_id if running else ""
+        self.client.command("cancel", turn_id=tid)
+        for m in running:
+            self.call_later(m.finish, False, cancelled=True)
+        self.speaking = False
+        self.update_indicator()
+
+    # -- mouse ----------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        if event.button == 3 and not isinstance(self.screen, ModalScreen):
+            event.stop()
+            self.open_context_menu(event.screen_x, event.screen_y)
+
+    def open_context_menu(self, x: int, y: int) -> None:
+        ids = ("copy", "paste", "select_all", "new_conversation", "history", "quit")
+        menu = ContextMenu(x, y, {i: self.shortcut(i) for i in ids})
+
+        def chosen(action: str | None) -> None:
+            if action:
+                self.call_later(self.run_action, action)
+
+        self.push_screen(menu, chosen)
+
+    # -- input ----------------------------------------------------------------------
+    @on(PromptInput.ImagePasted)
+    def _image_pasted(self, event: PromptInput.ImagePasted) -> None:
+        self.attach_image(event.path)
+
+    def attach_image(self, text: str) -> bool:
+        path, err = check_image(text)
+        box = self.query_one("#attachment", Static)
+        if err:
+            self.notify(err, severity="error", timeout=4)
+            self.chat.add(SystemLine(err, classes="error", markup=False))
+            return False
+        self.image = path
+        box.update(t("img_attached", name=Path(path).name))
+        box.add_class("shown")
+        return True
+
+    @on(PromptInput.Submitted)
+    def _submitted(self, event: PromptInput.Submitted) -> None:
+        self.submit(event.text)
+
+    def submit(self, text: str) -> None:
+        stripped = text.strip()
+        if not stripped:
+            return
+        if stripped.startswith("/"):
+            cmd, _, arg = stripped.partition(" ")
+            cmd = cmd.lower()
+            if cmd in SLASH_QUIT:
+                self.exit()
+                return
+            if cmd in SLASH_SOUL:
+                self.action_soul()
+                return
+            if cmd == "/img":
+                self.attach_image(arg)
+                return
+            if cmd in SLASH_NEW:
+                self.action_new_conversation()
+                return
+            if cmd in SLASH_HISTORY:
+                self.action_history()
+                return
+            if cmd in SLASH_CONFIG:
+                self.action_settings()
+                return
+            if cmd in SLASH_CODE:
+                self.action_code_mode()
+                return
+            if cmd in SLASH_HELP:
+                self.chat.add(HelpMessage(t("help")))
+                return
+        self.send_user_text(text)
+
+    def send_user_text(self, text: str) -> str:
+        image = self.image
+        self.image = ""
+        box = self.query_one("#attachment", Static)
+        box.remove_class("shown")
+        self.chat.add(UserMessage(text, image=Path(image).name if image else ""))
+        tid = self.client.send_text(text, image=image or None, conversation_id=self.conversation_id)
+        msg = LunaMessage(tid)
+        self.turns[tid] = msg
+        self.current = msg
+        self.chat.add(msg)
+        if not self.client.ok:
+            msg.fail(t("bus_down", err=self.client.error or "-"))
+        else:
+            self.set_timer(self.reply_timeout, lambda: self._check_started(tid))
+        self.update_indicator()
+        return tid
+
+    def _check_started(self, tid: str) -> None:
+        msg = self.turns.get(tid)
+        if msg is not None and msg.pending and not msg.done:
+            msg.fail(t("brain_down"))
+            self.update_indicator()
+
+    # -- bus events -----------------------------------------------------------------
+    def _message_for(self, f: Any, create: bool = False) -> LunaMessage | None:
+        msg = self.turns.get(f.turn_id) if f.turn_id else None
+        epoch = f.get("epoch")
+        if msg is None and epoch is not None:
+            msg = next((m for m in self.turns.values() if m.epoch == epoch), None)
+        if msg is None and create:
+            msg = LunaMessage(f.turn_id)
+            self.turns[f.turn_id or f"epoch-{epoch}"] = msg
+            self.chat.add(msg)
+        return msg
+
+    async def on_bus_event(self, event: BusEvent) -> None:
+        f = event.frame
+        try:
+            await self.handle_frame(f)
+        except Exception as exc:  # a strange frame must never take the UI down
+            self.log.error(f"frame {f.type} failed: {exc!r}")
+
+    async def handle_frame(self, f: Any) -> None:  # noqa: C901 - one switch over the catalogue
+        typ = f.type
+        if typ == "token":
+            msg = self._message_for(f, create=True)
+            if msg is not None and not msg.done:
+                if msg.first_token_at is None:
+                    self.latency_ms = (time.monotonic() - msg.started_at) * 1000
+                await msg.add_token(f["text"])
+                fx = self.code_fx.setdefault(msg.turn_id, FenceExtractor())
+                self.code_panel.append(fx.feed(f["text"]))
+                self.chat.follow()
+        elif typ == "reply-start":
+            msg = self._message_for(f, create=True)
+            if msg is not None:
+                msg.epoch = f.get("epoch")
+                msg.start(f["provider"], f["model"], f.get("notice") or "", f.get("intent") or "")
+                if f.get("notice"):
+                    self.notify(f["notice"], severity="warning", timeout=5)
+            self.update_indicator()
+        elif typ == "reply-end":
+            msg = self._message_for(f, create=False)
+            if msg is None and f.get("ok") is False:
+                msg = self._message_for(f, create=True)
+            if msg is not None:
+                timings = f.get("timings") or {}
+                footer = ""
+                total = timings.get("total_ms") or timings.get("total")
+                if isinstance(total, (int, float)):
+                    footer = f"{total:.0f} ms"
+                await msg.finish(bool(f["ok"]), f.get("text") or "", f.get("error") or "",
+                                 bool(f.get("cancelled")), footer)
+                fx = self.code_fx.pop(msg.turn_id, None)
+                if fx is not None:
+                    self.code_panel.append(fx.finish())
+                self.chat.follow()
+            self.update_indicator()
+        elif typ == "transcript-partial":
+            if self.partial is None:
+                self.partial = UserMessage(f["text"], spoken=True, partial=True)
+                self.chat.add(self.partial)
+            else:
+                self.partial.set_text(f["text"])
+            self.listening = True
+            self.update_indicator()
+        elif typ == "transcript":
+            if self.partial is not None:
+                self.partial.set_text(f["text"], final=True)
+                self.partial = None
+            elif f["text"].strip():
+                self.chat.add(UserMessage(f["text"], spoken=True))
+            self.listening = False
+            self.update_indicator()
+        elif typ == "user-text":
+            if not f.get("spoken") and f.source != "ui":
+                self.chat.add(UserMessage(f["text"]))
+        elif typ == "speech-start":
+            self.listening = True
+            self.update_indicator()
+        elif typ == "speech-end":
+            self.update_indicator()
+        elif typ == "speaking":
+            self.speaking = True
+            self.update_indicator()
+        elif typ == "idle":
+            self.speaking = False
+            self.update_indicator()
+        elif typ == "notice":
+            sev = {"error": "error", "warning": "warning"}.get(f["level"], "information")
+            self.notify(t("notice_prefix", service=f["service"], text=f["text"]), severity=sev,
+                        timeout=8 if sev == "error" else 5)
+        elif typ == "status":
+            data = f["data"] or {}
+            if isinstance(data.get("functions"), dict):
+                self.functions = {k: v for k, v in data["functions"].items() if isinstance(v, dict)}
+                self.refresh_status()
+            self._maybe_history(data)
+        elif typ == "turn-metrics":
+            stages = f["stages"] or {}
+            total = next((stages[k] for k in ("total_ms", "total", "e2e_ms", "first_audio_ms")
+                          if isinstance(stages.get(k), (int, float))), None)
+            if total is not None:
+                self.latency_ms = float(total)
+                self.refresh_status()
+        elif "history" in typ or "conversation" in typ:
+            self._maybe_history(f.data)
+
+    def _maybe_history(self, data: dict[str, Any]) -> None:
+        """History frames (whatever the brain names them): a list of conversations, or one opened."""
+        items = data.get("conversations") or data.get("items")
+        if items is None and isinstance(data.get("history"), list):
+            items = data["history"]
+        if isinstance(items, list) and isinstance(self.screen, HistoryScreen):
+            self.screen.set_items(items)
+        messages = data.get("messages")
+        if isinstance(messages, list) and (data.get("id") or data.get("conversation_id")):
+            self.conversation_id = str(data.get("id") or data.get("conversation_id"))
+            self.chat.remove_children()
+            for m in messages:
+                if not isinstance(m, dict):
+                    continue
+                role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
+                if role == "user":
+                    self.chat.add(UserMessage(content))
+                elif role in ("assistant", "luna"):
+                    self.chat.add(LunaMessage(text=content, pending=False))
+
+    # -- status ---------------------------------------------------------------------
+    def update_indicator(self) -> None:
+        running = any(not m.done for m in self.turns.values())
+        if self.listening:
+            state = "listening"
+        elif self.speaking:
+            state = "speaking"
+        elif running:
+            state = "thinking"
+        else:
+            state = "idle"
+        try:
+            self.indicator.set_state(state)
+        except Exception:
+            pass
+
+    def refresh_status(self) -> None:
+        states = {s: self.client.status(s) for s in SERVICES}
+        level = mic_level(self.client.peers.info.get("capture", {}))
+        try:
+            self.query_one(StatusBar).render_status(states, self.functions, level, self.muted, self.latency_ms)
+        except Exception:
+            pass
+
+
+def main() -> None:
+    LunaApp().run()

@@ -1,0 +1,54 @@
+"""The multi-line input: Enter sends, Shift+Enter / Ctrl+J insert a newline, a pasted image path attaches it."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+from services.ui.attach import looks_like_image_path
+
+
+class PromptInput(TextArea):
+    DEFAULT_CSS = """
+    PromptInput { height: auto; min-height: 3; max-height: 10; border: round $primary 60%; }
+    PromptInput:focus { border: round $primary; }
+    """
+    BINDINGS = [Binding("shift+enter,ctrl+j", "newline", "Nova linha", show=False, id="newline")]
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class ImagePasted(Message):
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
+
+    def __init__(self, **kw) -> None:  # noqa: ANN003
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=False, **kw)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            text = self.text
+            if text.strip():
+                self.post_message(self.Submitted(text))
+                self.clear()
+            return
+        await super()._on_key(event)
+
+    def action_newline(self) -> None:
+        start, end = self.selection
+        self._replace_via_keyboard("\n", start, end)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        if looks_like_image_path(event.text):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.ImagePasted(event.text))
+            return
+        await super()._on_paste(event)
