@@ -75,6 +75,7 @@ KEYS: tuple[Key, ...] = (
     Key("OLLAMA_HOST", "http://127.0.0.1:11434"),
     Key("OLLAMA_TIMEOUT", 60.0, float, low=0.1, high=3600),
     Key("FIRST_TOKEN_TIMEOUT", 30.0, float, low=0.1, high=3600, help="seconds to wait for the first token"),
+    Key("LLM_STALL_TIMEOUT", 30.0, float, low=0.1, high=3600, help="seconds without a new token before a reply is abandoned"),
     Key("GEMINI_API_KEY", "", secret=True),
     Key("DEEPSEEK_API_KEY", "", secret=True),
     Key("DEEPSEEK_BASE_URL", "https://api.deepseek.com"),

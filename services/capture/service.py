@@ -12,12 +12,11 @@ import asyncio
 import time
 from typing import Any
 
-from shared.messages import Frame
-from shared.service import Service
-
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
 from services.capture.ring import Ring
 from services.capture.sources import DeviceSource, FileSource, NoDevice
+from shared.messages import Frame
+from shared.service import Service
 
 POLL_S = 0.01
 #: After playback says idle, keep the gate shut this long (room echo, output buffer).
@@ -142,7 +141,7 @@ class CaptureService(Service):
                 self.bus.dropped["audio"] -= 1
                 return
             self.ring.pop()
-            self.counters["frames_out"] += 1
+            self.counters["audio_out"] += 1
 
     async def main(self) -> None:
         sender = asyncio.create_task(self._sender())

@@ -1,0 +1,4 @@
+from services.playback.service import PlaybackService
+
+if __name__ == "__main__":
+    PlaybackService().run()

@@ -1,0 +1,163 @@
+"""playback: PCM chunks -> one persistent output stream; ``speaking`` / ``idle`` per sentence.
+
+A ``command cancel`` (or speech-start in barge-in mode) cuts the sentence playing at
+the next audio block (20 ms) and drops queued audio of that epoch and older; frames
+of a cancelled epoch that arrive later are discarded, never played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+import soxr
+
+from services.playback.player import Player
+from services.playback.sinks import ClockSink, DeviceSink, NoDevice
+from shared.messages import Frame
+from shared.service import Service
+
+CHECK_S = 1.0
+REOPEN_S = 5.0
+
+
+class PlaybackService(Service):
+    name = "playback"
+    consumes = ("pcm",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.player = Player(self._notify)
+        self.sink: DeviceSink | ClockSink | None = None
+        self.epoch = 0
+        self._rs: dict[tuple[int, int], Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- output ------------------------------------------------------------------------
+    def _open(self) -> None:
+        s = self.settings
+        if s.PLAYBACK_FILE:
+            self.sink = ClockSink(self.player, s.PLAYBACK_FILE)
+        else:
+            try:
+                self.sink = DeviceSink(self.player, s.PLAYBACK_DEVICE)
+                self.problems.pop("device", None)
+                if self.state == "no-device":
+                    self.state = "ready"
+            except Exception as exc:  # NoDevice, PortAudioError
+                why = str(exc) if isinstance(exc, NoDevice) else f"cannot open output device: {exc}"
+                self._no_device(why)
+                return
+        self.info.update(output=self.sink.kind, device=self.sink.name, rate=self.sink.rate,
+                         latency_ms=round(self.sink.latency_s * 1000, 1))
+
+    def _no_device(self, why: str) -> None:
+        first = "device" not in self.problems
+        self.problems["device"] = f"speaker: {why}; replies are shown as text only"
+        self.state = "no-device"
+        self.sink = ClockSink(self.player, "")  # keep consuming at real time so speaking/idle stay true
+        self.info.update(output="none", device="", rate=self.sink.rate)
+        if first:
+            self.notice("warning", self.problems["device"], "no-device")
+
+    async def setup(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._open()
+
+    def queue_depth(self) -> int:
+        return len(self.player.segments)
+
+    # -- events from the audio thread ------------------------------------------------
+    def _notify(self, kind: str, data: dict[str, Any]) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._publish_player_event, kind, data)
+
+    def _publish_player_event(self, kind: str, d: dict[str, Any]) -> None:
+        if kind == "speaking":
+            f = self.bus.frame("speaking", turn_id=d["turn_id"], text=d["text"], epoch=d["epoch"])
+        else:
+            f = self.bus.frame("idle", turn_id=d["turn_id"], epoch=d["epoch"], text=d["text"], played=d["played"])
+            self.counters["sentences_played" if d["played"] else "sentences_cut"] += 1
+        f.ts = d["t_ns"]  # when the audio callback handed the first sample over / stopped feeding
+        self.counters["frames_out"] += 1
+        self.bus.publish_frame(f)
+
+    # -- bus ---------------------------------------------------------------------------
+    def cancel(self, epoch: int | None) -> None:
+        n = self.epoch if epoch is None else epoch
+        dropped = self.player.cancel(n)
+        for k in [k for k in self._rs if k[0] <= n]:
+            del self._rs[k]
+        if dropped:
+            self.log.info("cut playback up to epoch %d (%d sentences)", n, dropped)
+
+    async def on_event(self, f: Frame) -> None:
+        if f.type == "reply-start" and f.get("epoch") is not None:
+            self.epoch = max(self.epoch, f["epoch"])
+        elif f.type == "command" and f["name"] == "cancel":
+            self.cancel((f.get("args") or {}).get("epoch"))
+        elif f.type == "speech-start" and self.settings.ECHO_MODE != "half-duplex":
+            self.cancel(f.get("epoch"))
+
+    async def on_stream(self, stream: str, f: Frame) -> None:
+        if f.type == "flush":
+            self.cancel(f["epoch"] - 1)
+            return
+        if f.type != "pcm" or self.sink is None:
+            return
+        epoch = f["epoch"]
+        self.epoch = max(self.epoch, epoch)
+        if epoch <= self.player.cut_epoch:
+            self.counters["stale_dropped"] += 1
+            return
+        index = f.get("index") or 0
+        audio = np.frombuffer(f.payload, dtype=np.int16) if f.payload is not None and len(f.payload) else None
+        audio = self._resample((epoch, index), f["rate"], audio, bool(f.get("first")), bool(f.get("last")))
+        self.counters["samples_in"] += 0 if audio is None else len(audio)
+        self.player.add(epoch, index, f.get("text") or "", f.turn_id, audio, bool(f.get("first")),
+                        bool(f.get("last")))
+
+    def _resample(self, key: tuple[int, int], rate: int, audio: np.ndarray | None, first: bool,
+                  last: bool) -> np.ndarray | None:
+        assert self.sink is not None
+        if rate == self.sink.rate:
+            return audio
+        rs = self._rs.get(key)
+        if rs is None or first:
+            rs = self._rs[key] = soxr.ResampleStream(rate, self.sink.rate, 1, dtype="int16", quality="HQ")
+        x = audio if audio is not None else np.zeros(0, dtype=np.int16)
+        y = rs.resample_chunk(x, last=last)
+        if last:
+            self._rs.pop(key, None)
+        return y
+
+    async def main(self) -> None:
+        last_try = time.monotonic()
+        while not self.stopping.is_set():
+            await asyncio.sleep(CHECK_S)
+            sink = self.sink
+            if isinstance(sink, DeviceSink) and not sink.alive:
+                sink.close()
+                self._no_device("the output device stopped (unplugged?)")
+            elif self.state == "no-device" and not self.settings.PLAYBACK_FILE \
+                    and time.monotonic() - last_try > REOPEN_S:
+                last_try = time.monotonic()
+                old = self.sink
+                try:
+                    import sounddevice as sd
+
+                    from services.playback.sinks import find_output_device
+
+                    find_output_device(self.settings.PLAYBACK_DEVICE, sd)
+                except Exception:
+                    continue
+                if old is not None:
+                    old.close()
+                self._open()
+            self.info["underruns"] = self.player.underruns
+
+    async def teardown(self) -> None:
+        if self.sink is not None:
+            self.sink.close()

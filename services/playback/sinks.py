@@ -1,0 +1,145 @@
+"""Where playback audio goes: one persistent sound-card stream, a WAV file, or nowhere (no device).
+
+Opening an output stream costs seconds on PulseAudio, so the device stream is
+opened once and kept; it plays silence between sentences.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from typing import Any
+
+import numpy as np
+
+from services.playback.player import Player
+
+BLOCK_S = 0.02
+
+
+class NoDevice(RuntimeError):
+    pass
+
+
+def find_output_device(spec: str, sd: Any) -> tuple[int, dict[str, Any]]:
+    try:
+        devices = list(sd.query_devices())
+    except Exception as exc:
+        raise NoDevice(f"cannot list audio devices: {exc}") from None
+    outs = [(i, d) for i, d in enumerate(devices) if d.get("max_output_channels", 0) > 0]
+    if not outs:
+        raise NoDevice("no output device found (are speakers or PulseAudio available?)")
+    spec = (spec or "").strip()
+    if spec == "":
+        try:
+            idx = sd.default.device[1]
+        except Exception:
+            idx = -1
+        if idx is None or idx < 0 or idx >= len(devices) or devices[idx].get("max_output_channels", 0) <= 0:
+            return outs[0]
+        return idx, devices[idx]
+    if spec.lstrip("-").isdigit():
+        for i, d in outs:
+            if i == int(spec):
+                return i, d
+        raise NoDevice(f"PLAYBACK_DEVICE={spec}: no output device with that index")
+    for i, d in outs:
+        if spec.lower() in str(d.get("name", "")).lower():
+            return i, d
+    raise NoDevice(f"PLAYBACK_DEVICE={spec!r}: no output device by that name")
+
+
+class DeviceSink:
+    kind = "device"
+
+    def __init__(self, player: Player, spec: str) -> None:
+        import sounddevice as sd
+
+        self.player = player
+        self.index, info = find_output_device(spec, sd)
+        self.name = str(info.get("name"))
+        self.rate = int(info.get("default_samplerate") or 48000)
+        self.latency_s = 0.0
+        self._buf = np.zeros(0, dtype=np.int16)
+        self.stream = sd.OutputStream(device=self.index, samplerate=self.rate, channels=1, dtype="int16",
+                                      blocksize=int(self.rate * BLOCK_S), latency="low", callback=self._callback)
+        self.stream.start()
+        self.latency_s = float(self.stream.latency)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        if len(self._buf) != frames:
+            self._buf = np.zeros(frames, dtype=np.int16)
+        self.player.fill(self._buf)
+        outdata[:, 0] = self._buf
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.stream.active) and not self.stream.closed
+
+    def close(self) -> None:
+        try:
+            self.stream.abort()
+            self.stream.close()
+        except Exception:
+            pass
+
+
+class ClockSink:
+    """Plays at real time against the monotonic clock; writes the audio to a WAV if a path is given.
+
+    Used for PLAYBACK_FILE (tests, debugging) and when there is no output device, so
+    ``speaking``/``idle`` keep their meaning either way. Only blocks that carry audio
+    are written, so the file holds what Luna said, without the silences between turns.
+    """
+
+    def __init__(self, player: Player, path: str = "", rate: int = 22050) -> None:
+        self.player = player
+        self.path = path
+        self.rate = rate
+        self.kind = "file" if path else "none"
+        self.name = f"file:{path}" if path else "none"
+        self.latency_s = 0.0
+        self._wav: wave.Wave_write | None = None
+        if path:
+            self._wav = wave.open(path, "wb")
+            self._wav.setnchannels(1)
+            self._wav.setsampwidth(2)
+            self._wav.setframerate(rate)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="playback-clock", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = int(self.rate * BLOCK_S)
+        buf = np.zeros(n, dtype=np.int16)
+        t_next = time.monotonic()
+        while not self._stop.is_set():
+            got = self.player.fill(buf)
+            if got and self._wav is not None:
+                self._wav.writeframes(buf[:got].tobytes())
+                self._flush()
+            t_next += BLOCK_S
+            delay = t_next - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                t_next = time.monotonic()
+
+    def _flush(self) -> None:
+        # keep the header valid while we run, so a test can read the file at any time
+        w = self._wav
+        if w is not None:
+            w._patchheader()  # type: ignore[attr-defined]
+            w._file.flush()  # type: ignore[attr-defined]
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None

