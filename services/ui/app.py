@@ -281,6 +281,7 @@ class LunaApp(App):
         tid = running[-1].turn_id if running else ""
         self.client.command("cancel", turn_id=tid)
         for m in running:
+            m.done = True  # tokens still in flight are dropped from now on
             self.call_later(m.finish, False, cancelled=True)
         self.speaking = False
         self.update_indicator()

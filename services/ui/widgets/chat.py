@@ -71,7 +71,10 @@ class UserMessage(Static):
 
 
 class LunaMessage(Vertical):
-    """One reply: a header (who answers: provider/model), the streamed markdown, a footer line."""
+    """One reply: a header (who answers: provider/model), the streamed markdown, a footer line.
+
+    Frames may arrive before the widget is mounted; state is kept on the object and drawn on mount.
+    """
 
     DEFAULT_CSS = """
     LunaMessage {
@@ -96,37 +99,58 @@ class LunaMessage(Vertical):
         self.done = not pending
         self.started_at = time.monotonic()
         self.first_token_at: float | None = None
+        self.header = t("luna")
+        self.footer = t("thinking") if pending else ""
+        self._ready = False
+        self._shown = ""  # the text the markdown widget holds (before streaming)
         self._stream: MarkdownStream | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(t("luna"), classes="luna-header")
+        self._shown = self.text
+        yield Label(self.header, classes="luna-header", markup=False)
         yield LunaMarkdown(self.text)
-        yield Static(t("thinking") if self.pending else "", classes="luna-footer", markup=False)
+        yield Static(self.footer, classes="luna-footer", markup=False)
+
+    async def on_mount(self) -> None:
+        self._ready = True
+        self._draw()
+        if self.text != self._shown:
+            self._shown = self.text
+            await self.markdown.update(self.text)
 
     @property
     def markdown(self) -> LunaMarkdown:
         return self.query_one(LunaMarkdown)
 
-    def _footer(self, text: str) -> None:
-        self.query_one(".luna-footer", Static).update(text)
+    def _draw(self) -> None:
+        if self._ready:
+            self.query_one(".luna-header", Label).update(self.header)
+            self.query_one(".luna-footer", Static).update(self.footer)
 
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
         self.pending = False
         self.provider, self.model = provider, model
         who = f"{provider}/{model}" if model else provider
         extra = f" · {intent}" if intent and intent != "chat" else ""
-        self.query_one(".luna-header", Label).update(f"{t('luna')} · {who}{extra}")
-        self._footer(f"⚠ {notice}" if notice else t("thinking"))
+        self.header = f"{t('luna')} · {who}{extra}"
+        if not self.text:
+            self.footer = f"⚠ {notice}" if notice else t("thinking")
+        self._draw()
 
     async def add_token(self, text: str) -> None:
         if self.done:
             return
         if self.first_token_at is None:
             self.first_token_at = time.monotonic()
-            self._footer("")
+            self.footer = ""
+            self._draw()
         self.pending = False
         self.text += text
+        if not self._ready:
+            return  # on_mount draws the accumulated text
         if self._stream is None:
+            if self.text != self._shown + text:  # tokens arrived before mount: catch up first
+                await self.markdown.update(self.text[: len(self.text) - len(text)])
             self._stream = Markdown.get_stream(self.markdown)
         await self._stream.write(text)
 
@@ -140,21 +164,25 @@ class LunaMessage(Vertical):
         self.pending = False
         if text and text != self.text:
             self.text = text
-        await self.markdown.update(self.text)
         if not ok and not cancelled:
             self.add_class("error")
-            self._footer(f"⚠ {error or t('error')}")
+            self.footer = f"⚠ {error or t('error')}"
         elif cancelled:
-            self._footer(t("cancelled"))
+            self.footer = t("cancelled")
         else:
-            self._footer(footer)
+            self.footer = footer
+        if self._ready:
+            self._shown = self.text
+            await self.markdown.update(self.text)
+            self._draw()
 
     def fail(self, message: str) -> None:
         """No reply at all (brain down, bus down): an error line, no traceback."""
         self.pending = False
         self.done = True
         self.add_class("error")
-        self._footer(f"⚠ {message}")
+        self.footer = f"⚠ {message}"
+        self._draw()
 
 
 class SystemLine(Static):

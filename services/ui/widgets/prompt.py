@@ -38,8 +38,7 @@ class PromptInput(TextArea):
             if text.strip():
                 self.post_message(self.Submitted(text))
                 self.clear()
-            return
-        await super()._on_key(event)
+        # other keys: Textual goes on to TextArea._on_key itself (handlers run along the MRO)
 
     def action_newline(self) -> None:
         start, end = self.selection
@@ -50,5 +49,4 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.post_message(self.ImagePasted(event.text))
-            return
-        await super()._on_paste(event)
+        # other text: TextArea._on_paste inserts it (handlers run along the MRO)

@@ -1,0 +1,559 @@
+"""Pilot tests for the Textual UI: every binding, context menu, click-to-copy, code mode, screens, attach.
+
+Frames are injected straight into the app's handler here (fast, deterministic); tests/test_ui_bus.py
+drives the same app against a fake brain on the real bus.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from textual import events
+
+from services.ui import clipboard
+from services.ui.app import LunaApp
+from services.ui.screens.history import HistoryScreen
+from services.ui.screens.settings import SettingsScreen
+from services.ui.screens.soul import SoulScreen
+from services.ui.widgets.chat import CodeBlock, LunaMessage, SystemLine, UserMessage
+from services.ui.widgets.code_output import CodeOutputPanel
+from services.ui.widgets.context_menu import ContextMenu, MenuItem
+from shared.messages import make
+
+SIZE = (100, 30)
+CODE_REPLY = "Veja:\n\n```python\nprint('oi')\nx = 1\n```\n\nE mais:\n\n```bash\nls -la\n```\n"
+
+
+class Clip:
+    """Captures both copy paths: Textual's OSC 52 (App.copy_to_clipboard) and pyperclip."""
+
+    def __init__(self) -> None:
+        self.osc: list[str] = []
+        self.pyperclip: list[str] = []
+
+
+@pytest.fixture
+def clip(monkeypatch: pytest.MonkeyPatch) -> Clip:
+    c = Clip()
+    orig = LunaApp.copy_to_clipboard
+
+    def fake_copy(self: LunaApp, text: str) -> None:
+        c.osc.append(text)
+        orig(self, text)
+
+    monkeypatch.setattr(LunaApp, "copy_to_clipboard", fake_copy)
+    import pyperclip
+
+    monkeypatch.setattr(pyperclip, "copy", lambda text: c.pyperclip.append(text))
+    monkeypatch.setattr(pyperclip, "paste", lambda: "")
+    monkeypatch.delenv("TMUX", raising=False)
+    return c
+
+
+@pytest.fixture
+def app(bus_env: dict[str, str], clip: Clip) -> LunaApp:
+    return LunaApp(reply_timeout=30)
+
+
+def sent(app: LunaApp, type_: str) -> list:
+    return [f for f in app.client.sent if f.type == type_]
+
+
+def commands(app: LunaApp) -> list[str]:
+    return [f["name"] for f in sent(app, "command")]
+
+
+async def feed(app: LunaApp, type_: str, turn_id: str = "", **data) -> None:
+    await app.handle_frame(make(type_, source="brain", turn_id=turn_id, **data))
+
+
+async def reply(app: LunaApp, pilot, tid: str, text: str = CODE_REPLY, end: bool = True) -> None:
+    await feed(app, "reply-start", tid, intent="chat", provider="ollama", model="dolphin-mistral", epoch=1)
+    for i in range(0, len(text), 5):
+        await feed(app, "token", tid, text=text[i:i + 5], epoch=1)
+    if end:
+        await feed(app, "reply-end", tid, ok=True, text=text, epoch=1, timings={"total_ms": 12.0})
+    await pilot.pause()
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+# -- input and sending -------------------------------------------------------------
+async def test_enter_sends_and_newline_keys(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "a")
+        await pilot.press("shift+enter", "ctrl+j", "b")
+        assert app.prompt.text == "a\n\nb"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [f["text"] for f in sent(app, "user-text")] == ["a\n\nb"]
+        assert app.prompt.text == ""
+        tid = sent(app, "user-text")[0].turn_id
+        assert len(tid) == 32 and tid in app.turns
+        assert isinstance(app.chat.children[0], UserMessage)
+
+
+async def test_streamed_reply_renders_code_blocks(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        assert app.indicator.state == "thinking"
+        await reply(app, pilot, tid)
+        msg = app.turns[tid]
+        assert msg.done and msg.text == CODE_REPLY
+        assert "ollama/dolphin-mistral" in str(msg.query_one(".luna-header").render())
+        blocks = list(msg.query(CodeBlock))
+        assert [b.code.strip() for b in blocks] == ["print('oi')\nx = 1", "ls -la"]
+        assert app.indicator.state == "idle"
+
+
+async def test_error_reply_is_a_styled_message(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await feed(app, "reply-start", tid, intent="chat", provider="ollama", model="x", epoch=1)
+        await feed(app, "reply-end", tid, ok=False, error="model 'x' not found: ollama pull x", epoch=1)
+        await pilot.pause()
+        msg = app.turns[tid]
+        assert msg.has_class("error")
+        assert "ollama pull x" in str(msg.query_one(".luna-footer").render())
+        assert "Traceback" not in str(msg.query_one(".luna-footer").render())
+
+
+async def test_brain_down_message_after_timeout(bus_env, clip) -> None:
+    app = LunaApp(reply_timeout=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await pilot.pause(0.6)
+        msg = app.turns[tid]
+        assert msg.done and msg.has_class("error")
+        assert "make restart SERVICE=brain" in str(msg.query_one(".luna-footer").render())
+
+
+# -- copy / paste / select ------------------------------------------------------------
+async def test_click_code_block_copies_that_block(app: LunaApp, clip: Clip) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await reply(app, pilot, tid)
+        second = list(app.turns[tid].query(CodeBlock))[1]
+        await pilot.click(second)
+        await pilot.pause()
+        assert clip.osc[-1] == "ls -la"
+        assert clip.pyperclip[-1] == "ls -la"
+        assert app.last_copy is not None and app.last_copy.osc52 and app.last_copy.pyperclip
+        assert any("OSC 52" in n.message and "pyperclip" in n.message for n in app._notifications)
+
+
+async def test_copy_notice_says_why_pyperclip_failed(app: LunaApp, monkeypatch) -> None:
+    import pyperclip
+
+    def boom(text: str) -> None:
+        raise pyperclip.PyperclipException("Pyperclip could not find a copy/paste mechanism for your system.")
+
+    monkeypatch.setattr(pyperclip, "copy", boom)
+    async with app.run_test(size=SIZE):
+        res = app.copy_with_notice("x", "teste")
+        assert res.osc52 and not res.pyperclip
+        assert "xclip" in res.message("teste")
+
+
+def test_copy_notice_tmux_without_set_clipboard(monkeypatch) -> None:
+    monkeypatch.setattr(clipboard, "tmux_blocks_osc52", lambda: "tmux set-clipboard off")
+    monkeypatch.setattr(clipboard, "pyperclip_copy", lambda text: "no xclip/xsel/wl-clipboard installed")
+
+    class A:
+        def copy_to_clipboard(self, text: str) -> None:
+            pass
+
+    res = clipboard.copy_text(A(), "x")
+    assert not res.ok
+    msg = res.message("y")
+    assert "tmux" in msg and "xclip" in msg
+
+
+async def test_ctrl_c_copies_selection_and_does_not_quit(app: LunaApp, clip: Clip) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "copie isto")
+        await pilot.press("ctrl+a")
+        assert app.prompt.selected_text == "copie isto"
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert clip.osc[-1] == "copie isto"
+        assert app.is_running and app.return_code is None
+
+
+async def test_ctrl_c_copies_chat_selection(app: LunaApp, clip: Clip) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await reply(app, pilot, tid, "uma resposta simples")
+        app.prompt.blur()
+        await pilot.pause()
+        await pilot.press("ctrl+a")  # empty input: selects the chat
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert clip.osc and "uma resposta simples" in clip.osc[-1]
+        assert app.is_running
+
+
+async def test_ctrl_v_pastes_app_clipboard(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.copy_to_clipboard("colado!")
+        await pilot.press("ctrl+v")
+        assert app.prompt.text == "colado!"
+
+
+async def test_terminal_paste_event(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(events.Paste("linha 1\nlinha 2"))
+        await pilot.pause()
+        assert app.prompt.text == "linha 1\nlinha 2"
+
+
+async def test_ctrl_a_wins_over_textarea(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "abc")
+        await pilot.press("ctrl+a")  # TextArea alone would move to line start
+        assert app.prompt.selected_text == "abc"
+
+
+# -- other bindings -------------------------------------------------------------------
+async def test_ctrl_q_quits(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_ctrl_t_new_conversation(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await reply(app, pilot, tid)
+        assert len(app.chat.children) == 2
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "new-conversation" in commands(app)
+        assert len(app.chat.children) == 0 and app.code_panel.code == ""
+
+
+async def test_slash_nova_is_new_conversation(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/nova")
+        await pilot.pause()
+        assert "new-conversation" in commands(app) and not sent(app, "user-text")
+
+
+@pytest.mark.parametrize("key", ["f2", "ctrl+h"])
+async def test_history_keys_open_and_escape_closes(app: LunaApp, key: str) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.prompt.blur()
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        assert "history-list" in commands(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HistoryScreen)
+
+
+async def test_f2_works_while_typing(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "oi")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_history_list_and_open(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await feed(app, "status", service="brain", data={"conversations": [
+            {"id": "c1", "title": "Sobre gatos", "messages": 4}, {"id": "c2", "title": "Código"}]})
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen) and len(screen.items) == 2
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, HistoryScreen)
+        opens = [f for f in sent(app, "command") if f["name"] == "history-open"]
+        assert opens and opens[-1]["args"] == {"id": "c2"}
+        await feed(app, "status", service="brain", data={"id": "c2", "messages": [
+            {"role": "user", "content": "pergunta"}, {"role": "assistant", "content": "resposta"}]})
+        await pilot.pause()
+        kinds = [type(w) for w in app.chat.children]
+        assert kinds == [UserMessage, LunaMessage]
+        app.send_user_text("continua")
+        assert sent(app, "user-text")[-1]["conversation_id"] == "c2"
+
+
+async def test_ctrl_e_soul_editor_saves_and_reloads(app: LunaApp, bus_env) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+e")  # the focused TextArea would take it as end-of-line
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SoulScreen)
+        ta = screen.query_one("#soul-text")
+        ta.load_text("Você é a Luna, versão de teste.")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        path = Path(bus_env["XDG_CONFIG_HOME"]) / "luna" / "alma.md"
+        assert path.read_text() == "Você é a Luna, versão de teste."
+        assert "soul-reload" in commands(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SoulScreen)
+
+
+async def test_soul_external_editor(app: LunaApp, bus_env, monkeypatch) -> None:
+    import contextlib
+    import subprocess
+
+    from services.ui.screens import soul
+
+    calls = []
+
+    def fake_run(cmd, check=False):  # noqa: ANN001
+        calls.append(cmd)
+        Path(cmd[-1]).write_text("editado fora")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(soul.subprocess, "run", fake_run)
+    monkeypatch.setenv("EDITOR", "vim -u NONE")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setattr(LunaApp, "suspend", lambda self: contextlib.nullcontext())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert calls and calls[0][:3] == ["vim", "-u", "NONE"]
+        assert app.screen.query_one("#soul-text").text == "editado fora"
+        assert commands(app).count("soul-reload") == 2
+
+
+async def test_f3_code_mode_streams_code_and_click_copies_all(app: LunaApp, clip: Clip) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        assert app.has_class("code-mode")
+        tid = app.send_user_text("codigo")
+        await reply(app, pilot, tid, end=False)
+        panel = app.query_one(CodeOutputPanel)
+        assert "print('oi')" in panel.code  # streamed before the reply ended
+        await feed(app, "reply-end", tid, ok=True, text=CODE_REPLY, epoch=1)
+        await pilot.pause()
+        assert panel.code.strip() == "print('oi')\nx = 1\n\nls -la"
+        await pilot.click(panel)
+        await pilot.pause()
+        assert clip.osc[-1] == "print('oi')\nx = 1\n\nls -la"
+        await pilot.press("f3")
+        assert not app.has_class("code-mode")
+
+
+async def test_f4_mutes_and_unmutes(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await pilot.press("f4")
+        assert commands(app) == ["mute", "unmute"]
+        assert app.muted is False
+
+
+async def test_settings_hot_swap(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "status", service="brain", data={"functions": {
+            "chat": {"provider": "ollama", "model": "dolphin-mistral"}}})
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        assert "config-get" in commands(app)
+        screen.query_one("#model-chat").value = "llama3.2"
+        await pilot.click("#settings-apply")
+        await pilot.pause()
+        cs = [f for f in sent(app, "command") if f["name"] == "config-set"]
+        assert cs and cs[-1]["args"] == {"function": "chat", "provider": "ollama", "model": "llama3.2"}
+
+
+async def test_slash_config_opens_settings(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/config")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+
+
+async def test_escape_cancels_running_reply(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("conte uma história longa")
+        await reply(app, pilot, tid, "era uma vez", end=False)
+        await pilot.press("escape")
+        await pilot.pause()
+        cancels = [f for f in sent(app, "command") if f["name"] == "cancel"]
+        assert cancels and cancels[0].turn_id == tid
+        assert app.turns[tid].done
+        assert app.indicator.state == "idle"
+
+
+async def test_escape_cancels_speech(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "speaking", text="olá", epoch=3)
+        assert app.indicator.state == "speaking"
+        await pilot.press("escape")
+        assert "cancel" in commands(app)
+        await feed(app, "idle", epoch=3)
+        assert app.indicator.state == "idle"
+
+
+async def test_keymap_override_from_config(bus_env, clip) -> None:
+    cfg = Path(bus_env["XDG_CONFIG_HOME"]) / "luna"
+    cfg.mkdir(parents=True)
+    (cfg / "keymap.toml").write_text('history = "f9"\ncode_mode = "f10"\n')
+    app = LunaApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f10")
+        assert app.has_class("code-mode")
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        assert app.shortcut("history") == "F9"
+
+
+def test_every_binding_has_an_id() -> None:
+    from textual.binding import Binding
+
+    from services.ui.widgets.prompt import PromptInput
+
+    for b in [*LunaApp.BINDINGS, *PromptInput.BINDINGS]:
+        assert isinstance(b, Binding) and b.id, b
+
+
+# -- context menu ---------------------------------------------------------------------
+async def test_right_click_context_menu(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#chat", offset=(10, 5), button=3)
+        await pilot.pause()
+        menu = app.screen
+        assert isinstance(menu, ContextMenu)
+        labels = [str(i.query_one("Label").render()) for i in menu.query(MenuItem)]
+        assert [lb.split()[0] for lb in labels] == ["Copiar", "Colar", "Selecionar", "Nova", "Histórico", "Sair"]
+        assert "Ctrl+C" in labels[0] and "Ctrl+Q" in labels[-1] and "F2" in labels[4]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ContextMenu)
+        # choose "Nova conversa" with the keyboard
+        await pilot.click("#chat", offset=(10, 5), button=3)
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause()
+        assert "new-conversation" in commands(app)
+
+
+async def test_context_menu_paste_and_quit(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.copy_to_clipboard("do menu")
+        await pilot.click("#chat", offset=(5, 2), button=3)
+        await pilot.pause()
+        items = list(app.screen.query(MenuItem))
+        await pilot.click(items[1])
+        await pilot.pause()
+        assert app.prompt.text == "do menu"
+        await pilot.click("#chat", offset=(5, 2), button=3)
+        await pilot.pause()
+        await pilot.click(list(app.screen.query(MenuItem))[-1])
+        await pilot.pause()
+        assert not app.is_running
+
+
+# -- images ---------------------------------------------------------------------------
+def _png(path: Path) -> Path:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"\x00\xff\x00\x00"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+async def test_image_attach(app: LunaApp, tmp_path: Path) -> None:
+    img = _png(tmp_path / "foto.png")
+    fake = tmp_path / "nota.png"
+    fake.write_text("não sou imagem")
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit(f"/img {tmp_path / 'nada.png'}")
+        await pilot.pause()
+        errs = list(app.chat.query(SystemLine))
+        assert errs and "não encontrada" in str(errs[-1].render())
+        app.submit(f"/img {fake}")
+        await pilot.pause()
+        assert "Não é uma imagem" in str(list(app.chat.query(SystemLine))[-1].render())
+        app.submit(f"/img {img}")
+        await pilot.pause()
+        assert app.image == str(img)
+        app.submit("o que tem nesta foto?")
+        await pilot.pause()
+        f = sent(app, "user-text")[-1]
+        assert f["image"] == str(img) and f["text"] == "o que tem nesta foto?"
+        assert app.image == ""
+
+
+async def test_pasted_image_path_attaches(app: LunaApp, tmp_path: Path) -> None:
+    img = _png(tmp_path / "cola.png")
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(events.Paste(f"'{img}'"))
+        await pilot.pause()
+        assert app.image == str(img) and app.prompt.text == ""
+
+
+# -- voice, status, notices -----------------------------------------------------------
+async def test_voice_turn_partial_then_final(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "speech-start", epoch=1)
+        assert app.indicator.state == "listening"
+        await feed(app, "transcript-partial", text="oi Lu")
+        await pilot.pause()
+        msgs = list(app.chat.query(UserMessage))
+        assert len(msgs) == 1 and msgs[0].spoken and msgs[0].has_class("partial")
+        await feed(app, "transcript", text="oi Luna")
+        await pilot.pause()
+        msgs = list(app.chat.query(UserMessage))
+        assert len(msgs) == 1 and msgs[0].text == "oi Luna" and not msgs[0].has_class("partial")
+        assert "🎤" in str(msgs[0].render())
+        # the brain answers a turn the UI did not start
+        await reply(app, pilot, "voiceturn", "Olá!")
+        assert app.turns["voiceturn"].text == "Olá!"
+
+
+async def test_notice_becomes_notification(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "notice", service="brain", level="error", text="Ollama não responde em 127.0.0.1:11434")
+        await pilot.pause()
+        assert any("Ollama não responde" in n.message for n in app._notifications)
+
+
+async def test_language_en(bus_env, clip, monkeypatch) -> None:
+    monkeypatch.setenv("LANGUAGE", "en")
+    app = LunaApp()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.click("#chat", offset=(5, 2), button=3)
+            await pilot.pause()
+            labels = [str(i.query_one("Label").render()).split()[0] for i in app.screen.query(MenuItem)]
+            assert labels[0] == "Copy" and labels[-1] == "Quit"
+    finally:
+        from services.ui import i18n
+
+        i18n.set_language("pt")
+        LunaApp.BINDINGS = __import__("services.ui.app", fromlist=["_bindings"])._bindings()
+
+
+async def test_chat_keeps_a_bounded_number_of_messages(app: LunaApp) -> None:
+    from services.ui.widgets import chat
+
+    async with app.run_test(size=SIZE) as pilot:
+        for i in range(chat.MAX_MESSAGES + 20):
+            app.chat.add(UserMessage(f"m{i}"))
+        await pilot.pause()
+        assert len(app.chat.children) <= chat.MAX_MESSAGES
