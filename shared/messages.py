@@ -97,6 +97,14 @@ _spec("reply-end", 1, EVENT, {"ok": _B}, {"text": _S, "error": _S, "epoch": _I, 
                                           "model": _S, "timings": _D, "cancelled": _B})
 _spec("status", 1, EVENT, {"service": _S, "data": _D}, doc="service-specific state the UI shows (providers, models)")
 
+# --- brain: history/config
+_spec("history", 1, EVENT, {"conversations": _L}, {"current": _S},
+      doc="brain -> ui: recent conversations [{id, title, created, updated, count}] (answer to history-list)")
+_spec("conversation", 1, EVENT, {"id": _S, "messages": _L}, {"title": _S},
+      doc="brain -> ui: the current conversation's messages (after history-open or new-conversation)")
+_spec("config", 1, EVENT, {"functions": _D}, {"error": _S, "options": _D},
+      doc="brain -> ui: provider/model per function (answer to config-get and config-set)")
+
 # --- voice -----------------------------------------------------------------------
 _spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 _spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
@@ -125,7 +133,7 @@ class FrameError(ValueError):
         self.detail = detail
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One decoded bus frame."""
 
@@ -215,7 +223,10 @@ def encode_summary(f: Frame) -> list[bytes]:
 
 
 def _bytes(part: Any) -> bytes | memoryview:
-    # zmq.Frame exposes .buffer (zero copy); plain bytes pass through.
+    # Receivers get bytes (copying a small frame is cheaper than wrapping it);
+    # a zmq.Frame (copy=False) exposes .buffer without copying.
+    if type(part) is bytes:
+        return part
     buf = getattr(part, "buffer", None)
     return buf if buf is not None else part
 
@@ -235,9 +246,8 @@ def _decode_envelope(raw: Any, payload: Any, *, summary: bool = False) -> Frame:
                   source=env["source"], data=env["data"], payload=None if payload is None else _bytes(payload))
     except KeyError as exc:
         raise FrameError("bad-envelope", f"missing {exc.args[0]}") from None
-    if not (isinstance(f.type, str) and isinstance(f.v, int) and isinstance(f.ts, int)
-            and isinstance(f.turn_id, str) and isinstance(f.seq, int) and isinstance(f.source, str)
-            and isinstance(f.data, dict)):
+    if not (type(f.type) is str and type(f.v) is int and type(f.ts) is int and type(f.turn_id) is str
+            and type(f.seq) is int and type(f.source) is str and type(f.data) is dict):
         raise FrameError("bad-envelope", "field types")
     if summary:
         if f.type not in CATALOGUE:

@@ -87,7 +87,11 @@ _CODE = [re.compile(p) for p in (
     r"\b(" + _TOOLS + r")\b",
     r"\b(em|no|na|in|linguagem|language)\s+r\b",
     r"\b" + _BUILD_VERB + r"\b.*\b" + _AMBIG_NOUN + r"\b",
-    r"\b\w+(error|exception)\b",  # TypeError, KeyError, NullPointerException
+    # TypeError, KeyError, NullPointerException... (not "terror": a list of exception stems, not any word)
+    r"\b(type|key|value|index|attribute|name|import|syntax|runtime|zerodivision|assertion|os|io|filenotfound"
+    r"|modulenotfound|recursion|memory|overflow|connection|timeout|permission|unicode\w*|lookup|reference|range"
+    r"|nullpointer|illegalargument|illegalstate|classcast|arrayindexoutofbounds|arithmetic|stopiteration"
+    r"|notimplemented|jsondecode|http|validation|integrity|operational|programming)\s?(error|exception)\b",
     r"\b(erro|error|falha)\b.*\b(linha|line|compil\w*|build|log|stack|modulo|import)\b",
     r"\bselect\b.*\bfrom\b|\bupdate\b.*\bset\b|\binsert\s+into\b|\bdelete\s+from\b",
     r"`|\bdef\s+\w+\(|\bimport\s+\w+|\w+\.(py|js|ts|sql|sh|ipynb|yaml|yml|toml|rs|go|java|cpp)\b",

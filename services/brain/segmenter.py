@@ -1,0 +1,112 @@
+"""Sentence segmentation of a token stream, for speech.
+
+Tokens arrive in arbitrary pieces; TTS wants whole sentences as early as
+possible. :class:`Segmenter` buffers text and returns each sentence as soon as
+its end is certain (a terminator followed by whitespace, or a line break), so the
+first sentence is spoken while the model still writes the rest.
+
+Fenced code blocks (```) are never spoken: the first one in a reply becomes
+:func:`postprocess.code_notice`, later ones are silent. Every sentence goes
+through :func:`postprocess.for_speech`; sentences with nothing to say vanish.
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.brain.postprocess import code_notice, for_speech
+
+#: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace.
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|:\s*\n|\n\s*\n|\n(?=\s*([-*+•]|\d+[.)])\s)")
+#: Words whose dot does not end a sentence.
+_ABBREV = {"sr", "sra", "srta", "dr", "dra", "prof", "profa", "etc", "ex", "vs", "p", "pag", "mr", "mrs", "ms",
+           "st", "e.g", "i.e", "obs", "num", "tel", "av", "no", "nº"}
+#: Force a cut at a comma or space when a sentence grows past this (a list with no dots).
+MAX_CHARS = 280
+MIN_CHARS = 2
+
+
+class Segmenter:
+    def __init__(self, lang: str = "pt") -> None:
+        self.lang = lang
+        self.buf = ""
+        self.in_code = False
+        self.code_announced = False
+        self._pending_fence = ""
+
+    def feed(self, chunk: str) -> list[str]:
+        """Add streamed text; return the sentences completed by it (already cleaned for speech)."""
+        self.buf += chunk
+        return self._drain(final=False)
+
+    def flush(self) -> list[str]:
+        """End of reply: whatever is left is the last sentence."""
+        out = self._drain(final=True)
+        rest, self.buf = self.buf, ""
+        if not self.in_code:
+            out += self._clean(rest)
+        self.in_code = False
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    def _clean(self, text: str) -> list[str]:
+        s = for_speech(text)
+        return [s] if len(s) >= MIN_CHARS else []
+
+    def _drain(self, final: bool) -> list[str]:
+        out: list[str] = []
+        while True:
+            fence = self.buf.find("```")
+            if self.in_code:
+                if fence < 0:
+                    # keep only a possible partial fence at the end; code is not spoken
+                    self.buf = self.buf[-2:] if not final else ""
+                    return out
+                self.buf = self.buf[fence + 3:]
+                self.in_code = False
+                continue
+            text = self.buf if fence < 0 else self.buf[:fence]
+            cut = self._find_cut(text, final=fence >= 0 or final)
+            if fence >= 0:
+                # everything before the fence is complete text
+                out += [s for part in self._split_all(text) for s in self._clean(part)]
+                if not self.code_announced:
+                    self.code_announced = True
+                    out.append(code_notice(self.lang))
+                self.buf = self.buf[fence + 3:]
+                self.in_code = True
+                continue
+            if cut is None:
+                # a trailing "``" might be the start of a fence: wait for more
+                return out
+            out += self._clean(text[:cut])
+            self.buf = text[cut:]
+
+    def _split_all(self, text: str) -> list[str]:
+        parts = []
+        while True:
+            cut = self._find_cut(text, final=False)
+            if cut is None:
+                parts.append(text)
+                return parts
+            parts.append(text[:cut])
+            text = text[cut:]
+
+    def _find_cut(self, text: str, final: bool) -> int | None:
+        for m in _END.finditer(text):
+            end = m.end()
+            if m.group(0)[:1] == ".":
+                word = re.search(r"([\w.º]+)\.+$", text[: m.start() + 1])
+                if word and word.group(1).lower() in _ABBREV:
+                    continue
+                if re.search(r"\d\.$", text[: m.start() + 1]) and len(text) > end and text[end:end + 2].strip()[:1].isdigit():
+                    continue
+            if for_speech(text[:end]):
+                return end
+        if len(text) > MAX_CHARS:
+            window = text[:MAX_CHARS]
+            pos = max(window.rfind(", "), window.rfind("; "))
+            if pos < MAX_CHARS // 3:
+                pos = window.rfind(" ")
+            return (pos + 1) if pos > 0 else MAX_CHARS
+        return None

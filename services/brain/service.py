@@ -1,0 +1,565 @@
+"""The brain: routes each user turn to a model, streams the reply, remembers the conversation.
+
+One turn: ``user-text`` (or a ``transcript``) -> :func:`router.detect_intent` ->
+slash commands are answered here; everything else walks the function's fallback
+chain (:mod:`.fallback`) and streams ``reply-start``, ``token``... ``reply-end``
+(same ``turn_id``, a new ``epoch``), while :class:`.segmenter.Segmenter` pushes
+each finished sentence to TTS on the ``sentence`` stream. A ``command cancel``
+(or a new turn) closes the model stream, pushes ``flush`` and ends the reply
+with ``cancelled``. ``config-set`` swaps provider/model for the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from services.brain import fallback, router
+from services.brain.fallback import FUNCTIONS, PROVIDERS, Choice
+from services.brain.history import History
+from services.brain.postprocess import strip_emoji
+from services.brain.providers import embedded as emb
+from services.brain.providers.base import ProviderError, Request
+from services.brain.segmenter import Segmenter
+from services.brain.soul import Soul
+from shared.messages import MAX_ENVELOPE_BYTES, Frame
+from shared.service import Service
+
+TINY = {
+    "pt": "modelo offline minúsculo respondendo; instale o Ollama e rode `ollama pull {model}` para um melhor",
+    "en": "tiny offline model answering; install Ollama and `ollama pull {model}` for a better one",
+}
+CODE_SYSTEM = ("You are Luna's coding mode. Answer with correct, complete, runnable code in fenced blocks "
+               "(```lang), then one or two short sentences of explanation in the user's language.")
+#: Characters of history each provider gets (a rough stand-in for its context window).
+WINDOW_CHARS = {"embedded": 2400, "ollama": 12000}
+WINDOW_PAID = 48000
+OLLAMA_CHECK_S = 15.0
+
+HELP = {
+    "pt": ("Comandos:\n"
+           "/nova (/new) - nova conversa\n"
+           "/historico (/history) [n] - lista as conversas; com n, reabre a n-ésima\n"
+           "/alma (/soul) - edita a personalidade da Luna\n"
+           "/config [função provedor [modelo]] - mostra ou troca o modelo (ex.: /config chat gemini)\n"
+           "/ajuda (/help) - esta lista\n"
+           "/sair (/quit) - sai"),
+    "en": ("Commands:\n"
+           "/new (/nova) - new conversation\n"
+           "/history (/historico) [n] - list conversations; with n, reopen the n-th\n"
+           "/soul (/alma) - edit Luna's persona\n"
+           "/config [function provider [model]] - show or change the model (e.g. /config chat gemini)\n"
+           "/help (/ajuda) - this list\n"
+           "/quit (/sair) - quit"),
+}
+
+
+class BrainService(Service):
+    name = "brain"
+    produces = ("sentence",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        s = self.settings
+        self.lang = s.LANGUAGE
+        self.history: History | None = None
+        self.soul: Soul | None = None
+        self.conv_id = ""
+        self.overrides: dict[str, dict[str, str]] = {}
+        self.epoch = 0
+        self.turn: asyncio.Task[Any] | None = None
+        self.pull_task: asyncio.Task[Any] | None = None
+        self.providers: dict[str, Any] = {}
+        self.ollama_up = False
+        self.ollama_models: set[str] = set()
+        self.embedded_ok = emb.available(s.LLM_GGUF)
+        self.embedded_model = emb.model_name(s.LLM_GGUF)
+
+    # -- life ------------------------------------------------------------------------
+    async def setup(self) -> None:
+        self.history = History()
+        self.soul = Soul()
+        self.soul.text()
+        self.conv_id = self.history.latest() or self.history.new_conversation()
+        for err in self.config_errors:
+            self.notice("error", str(err), "config")
+        await self.check_ollama(announce=True)
+        self.update_info()
+        if self.effective("chat").provider == "embedded":
+            asyncio.get_running_loop().create_task(self._preload_embedded())
+
+    async def main(self) -> None:
+        self.publish_status()
+        while not self.stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=OLLAMA_CHECK_S)
+            if self.stopping.is_set():
+                break
+            before = (self.ollama_up, frozenset(self.ollama_models))
+            await self.check_ollama()
+            if before != (self.ollama_up, frozenset(self.ollama_models)):
+                self.publish_status()
+
+    async def teardown(self) -> None:
+        await self.cancel_turn()
+        for p in self.providers.values():
+            with contextlib.suppress(Exception):
+                await p.aclose()
+        if self.history is not None:
+            self.history.close()
+
+    async def _preload_embedded(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.provider("embedded").load()
+
+    # -- providers and status ------------------------------------------------------------
+    def provider(self, name: str) -> Any:
+        """The provider object for ``name`` (created once; raises MissingKey without a key)."""
+        if name in self.providers:
+            return self.providers[name]
+        s = self.settings
+        if name == "ollama":
+            from services.brain.providers.ollama import OllamaProvider
+            p: Any = OllamaProvider(s.OLLAMA_HOST, s.OLLAMA_TIMEOUT)
+        elif name == "embedded":
+            p = emb.EmbeddedProvider(s.LLM_GGUF)
+        elif name == "gemini":
+            from services.brain.providers.gemini import GeminiProvider
+            p = GeminiProvider(s.GEMINI_API_KEY, s.GEMINI_BASE_URL, s.OLLAMA_TIMEOUT)
+        elif name in ("openai", "deepseek"):
+            from services.brain.providers.openai_compat import OpenAICompatProvider
+            key = s.OPENAI_API_KEY if name == "openai" else s.DEEPSEEK_API_KEY
+            base = s.OPENAI_BASE_URL if name == "openai" else s.DEEPSEEK_BASE_URL
+            p = OpenAICompatProvider(name, key, base, s.OLLAMA_TIMEOUT)
+        else:
+            raise ProviderError(f"provedor desconhecido: {name}", "error", name)
+        self.providers[name] = p
+        return p
+
+    async def check_ollama(self, announce: bool = False) -> None:
+        """Startup check (seed 7.1): is Ollama up, is each configured local model pulled?"""
+        ol = self.provider("ollama")
+        self.ollama_up = await ol.version() is not None
+        self.ollama_models = await ol.models() if self.ollama_up else set()
+        if not announce:
+            return
+        from services.brain.providers.ollama import has_model, pull_hint
+
+        wanted = {}
+        for fn in FUNCTIONS:
+            c = fallback.configured(fn, self.settings, self.overrides)
+            if c.provider in ("local", "ollama"):
+                wanted.setdefault(c.model, fn)
+        if not wanted:
+            return
+        if not self.ollama_up:
+            alt = "o modelo embutido responde o chat" if self.embedded_ok else "sem modelo local"
+            self.notice("warning", f"Ollama não está rodando em {self.settings.OLLAMA_HOST}; {alt}",
+                        "ollama-down")
+            return
+        for model, fn in wanted.items():
+            if not has_model(self.ollama_models, model):
+                self.notice("warning", f"{pull_hint(model)} (ou mande o comando pull {model}); "
+                            f"{fn} usa o próximo da lista até lá", "model-missing")
+
+    def chain(self, fn: str) -> list[Choice]:
+        return fallback.build_chain(fn, self.settings, self.overrides, self.embedded_model, self.embedded_ok)
+
+    def effective(self, fn: str) -> Choice:
+        """Who will most likely answer ``fn`` now (for the status line)."""
+        from services.brain.providers.ollama import has_model
+
+        for c in self.chain(fn):
+            if c.provider == "ollama" and not (self.ollama_up and has_model(self.ollama_models, c.model)):
+                continue
+            if c.provider in fallback.PAID and not self.settings.get(fallback.KEY_OF[c.provider]):
+                continue
+            return c
+        chain = self.chain(fn)
+        return chain[0] if chain else fallback.configured(fn, self.settings, self.overrides)
+
+    def functions(self) -> dict[str, dict[str, str]]:
+        out = {}
+        for fn in FUNCTIONS:
+            eff = self.effective(fn)
+            conf = fallback.configured(fn, self.settings, self.overrides)
+            out[fn] = {**eff.as_dict(), "configured": conf.provider, "configured_model": conf.model,
+                       "chain": [c.provider for c in self.chain(fn)]}
+        return out
+
+    def status_data(self) -> dict[str, Any]:
+        return {"functions": self.functions(), "ollama": "up" if self.ollama_up else "down",
+                "embedded": self.embedded_ok, "ollama_models": sorted(self.ollama_models),
+                "conversation_id": self.conv_id}
+
+    def update_info(self) -> dict[str, Any]:
+        data = self.status_data()
+        self.info.update(data)
+        return data
+
+    def publish_status(self) -> None:
+        self.publish("status", service=self.name, data=self.update_info())
+
+    # -- events ------------------------------------------------------------------------
+    async def on_event(self, f: Frame) -> None:
+        if f.source == self.name:
+            return
+        if f.type == "user-text":
+            await self.user_turn(f["text"], f.turn_id, image=f.get("image") or "", spoken=bool(f.get("spoken")),
+                                 conv_id=f.get("conversation_id") or "")
+        elif f.type == "transcript":
+            await self.user_turn(f["text"], f.turn_id, spoken=True)
+        elif f.type == "command":
+            await self.command(f["name"], f.get("args") or {}, f.turn_id)
+
+    async def user_turn(self, text: str, turn_id: str, image: str = "", spoken: bool = False,
+                        conv_id: str = "") -> None:
+        if not text.strip() and not image:
+            return
+        self.counters["frames_in"] += 1
+        t0 = time.perf_counter_ns()
+        intent = router.detect_intent(text, bool(image))
+        route_us = (time.perf_counter_ns() - t0) / 1000
+        await self.cancel_turn()  # a new turn interrupts the one being answered (barge-in)
+        if conv_id and conv_id != self.conv_id:
+            self.switch_conversation(conv_id)
+        if intent is router.Intent.SYSTEM:
+            await self.system_turn(text.strip(), turn_id)
+            return
+        self.epoch += 1
+        self.turn = asyncio.get_running_loop().create_task(
+            self.answer(text, intent.value, turn_id, self.epoch, image, spoken, route_us), name=f"turn-{self.epoch}")
+
+    def switch_conversation(self, conv_id: str) -> None:
+        assert self.history is not None
+        if not self.history.exists(conv_id):
+            self.history.new_conversation(conv_id=conv_id)
+        self.conv_id = conv_id
+        self.info["conversation_id"] = conv_id
+
+    async def cancel_turn(self) -> bool:
+        t = self.turn
+        if t is None or t.done():
+            return False
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t
+        return True
+
+    def request_for(self, fn: str, choice: Choice, image: str) -> Request:
+        assert self.history is not None and self.soul is not None
+        s = self.settings
+        window = WINDOW_CHARS.get(choice.provider, WINDOW_PAID)
+        system = CODE_SYSTEM if fn == "code" else self.soul.text()
+        msgs = self.history.context(self.conv_id, max(window - len(system), 500))
+        temp = s.CODE_TEMPERATURE if fn == "code" else s.CHAT_TEMPERATURE
+        max_tokens = s.CODE_MAX_TOKENS if fn == "code" else s.CHAT_MAX_TOKENS
+        return Request(model=choice.model, messages=msgs, system=system, temperature=temp, max_tokens=max_tokens,
+                       images=[image] if image and fn == "vision" else [])
+
+    async def answer(self, text: str, intent: str, turn_id: str, epoch: int, image: str, spoken: bool,
+                     route_us: float) -> None:
+        """One LLM turn, start to end. Cancelling the task closes the model stream."""
+        assert self.history is not None
+        conv = self.conv_id
+        t0 = time.monotonic()
+        self.history.add(conv, "user", text, intent=intent, turn_id=turn_id, image=image)
+        chain = self.chain(intent)
+        notices: list[str] = []
+
+        def on_skip(c: Choice, reason: str, kind: str) -> None:
+            self.counters["fallbacks"] += 1
+            notices.append(reason)
+            if kind == "missing-key":
+                self.notice("warning", reason, "missing-key")
+
+        first_choice = chain[0] if chain else Choice("none", "")
+        provider, model = first_choice.provider, first_choice.model
+        parts: list[str] = []
+        seg = Segmenter(self.lang)
+        index = 0
+        started = False
+        timings: dict[str, Any] = {"route_us": round(route_us, 1)}
+        stream = None
+
+        def speak(sentences: list[str], final: bool = False) -> None:
+            nonlocal index
+            for i, s in enumerate(sentences):
+                last = final and i == len(sentences) - 1
+                self.bus.push("sentence", "sentence", turn_id=turn_id, text=s, epoch=epoch, index=index, final=last)
+                index += 1
+                self.counters["sentences"] += 1
+
+        def emit(chunk: str) -> None:
+            shown = strip_emoji(chunk) if intent == "chat" else chunk
+            if not shown:
+                return
+            parts.append(shown)
+            self.publish("token", turn_id=turn_id, text=shown, epoch=epoch)
+            speak(seg.feed(shown))
+
+        def end(ok: bool, error: str = "", cancelled: bool = False) -> None:
+            timings["total_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            timings["chunks"] = len(parts)
+            full = "".join(parts)
+            kw: dict[str, Any] = {"ok": ok, "text": full, "provider": provider, "model": model, "timings": timings,
+                                  "epoch": epoch}
+            if error:
+                kw["error"] = error
+            if cancelled:
+                kw["cancelled"] = True
+            if not started:
+                self.publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model,
+                             epoch=epoch)
+            self.publish("reply-end", turn_id=turn_id, **kw)
+            self.counters["turns_ok" if ok else ("turns_cancelled" if cancelled else "turns_failed")] += 1
+            if full or error:
+                with contextlib.suppress(Exception):
+                    assert self.history is not None
+                    self.history.add(conv, "assistant", full or error, provider=provider, model=model,
+                                     intent=intent, timings=timings, turn_id=turn_id, ok=ok)
+
+        try:
+            try:
+                opened = await fallback.open_stream(
+                    chain, self.provider, lambda c: self.request_for(intent, c, image),
+                    self.settings.FIRST_TOKEN_TIMEOUT, on_skip)
+            except ProviderError as err:
+                end(False, str(err))
+                return
+            stream = opened.stream
+            provider, model = opened.choice.provider, opened.choice.model
+            timings["first_token_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            notice = ""
+            if provider == "embedded" and first_choice.provider != "embedded":
+                notice = TINY.get(self.lang, TINY["pt"]).format(model=self.settings.CHAT_LOCAL)
+                if notices:
+                    notice = f"{notices[0]}; {notice}"
+            elif notices:
+                notice = f"{'; '.join(notices)}; respondendo: {provider} {model}"
+            start_kw: dict[str, Any] = {"notice": notice} if notice else {}
+            self.publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model, epoch=epoch,
+                         **start_kw)
+            started = True
+            emit(opened.first)
+            stall = self.settings.LLM_STALL_TIMEOUT
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(anext(stream), timeout=stall)
+                except StopAsyncIteration:
+                    break
+                except (TimeoutError, asyncio.TimeoutError):
+                    speak(seg.flush(), final=True)
+                    end(False, f"{provider}: parou de responder por {stall:g} s (timeout)")
+                    return
+                except ProviderError as err:
+                    speak(seg.flush(), final=True)
+                    end(False, str(err))
+                    return
+                emit(chunk)
+            speak(seg.flush(), final=True)
+            end(True)
+        except asyncio.CancelledError:
+            self.bus.push("sentence", "flush", turn_id=turn_id, epoch=epoch + 1)
+            end(False, cancelled=True)
+        except Exception as exc:  # never a traceback to the user; the log has it
+            self.log.exception("turn failed")
+            end(False, f"erro interno no brain: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+        finally:
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+
+    # -- system turns (slash commands) -----------------------------------------------------------
+    async def system_turn(self, text: str, turn_id: str) -> None:
+        cmd, _, arg = text.partition(" ")
+        cmd = router.normalize(cmd).lstrip("/")
+        arg = arg.strip()
+        en = self.lang == "en"
+        self.epoch += 1
+        epoch = self.epoch
+        self.publish("reply-start", turn_id=turn_id, intent="system", provider="luna", model=cmd, epoch=epoch)
+        ok, error = True, ""
+        if cmd in ("nova", "new"):
+            self.new_conversation()
+            reply = "New conversation." if en else "Nova conversa começou."
+        elif cmd in ("historico", "history"):
+            if arg:
+                reply, ok = self.open_by_ref(arg)
+            else:
+                reply = self.history_text()
+                self.publish_history()
+        elif cmd in ("alma", "soul"):
+            assert self.soul is not None
+            self.soul.reload()
+            reply = (f"Soul file: {self.soul.path} (reloaded)" if en
+                     else f"Alma em {self.soul.path} (recarregada; edite e salve para mudar a Luna)")
+        elif cmd in ("sair", "quit", "exit"):
+            reply = "Bye!" if en else "Até logo!"
+        elif cmd == "config":
+            if arg:
+                words = arg.split()
+                fn = words[0]
+                prov = words[1] if len(words) > 1 else ""
+                model = " ".join(words[2:])
+                error = self.config_set(fn, prov, model)
+                ok = not error
+            reply = error or self.config_text()
+        else:  # ajuda / help
+            reply = HELP["en" if en else "pt"]
+        if ok:
+            self.publish("token", turn_id=turn_id, text=reply, epoch=epoch)
+        kw = {"error": reply} if not ok else {}
+        self.publish("reply-end", turn_id=turn_id, ok=ok, text=reply if ok else "", provider="luna", model=cmd,
+                     epoch=epoch, timings={}, **kw)
+
+    def history_text(self) -> str:
+        assert self.history is not None
+        rows = self.history.conversations(20)
+        if not rows:
+            return "Nenhuma conversa ainda."
+        lines = []
+        for i, r in enumerate(rows, 1):
+            mark = "*" if r["id"] == self.conv_id else " "
+            when = time.strftime("%d/%m %H:%M", time.localtime(r["updated"]))
+            lines.append(f"{mark}{i:>2}. {when}  {r['title'] or '(sem título)'}  ({r['count']} msgs, id {r['id']})")
+        return "\n".join(lines) + "\n/historico N reabre a conversa N."
+
+    def open_by_ref(self, ref: str) -> tuple[str, bool]:
+        assert self.history is not None
+        rows = self.history.conversations(100)
+        target = None
+        if ref.isdigit() and 1 <= int(ref) <= len(rows):
+            target = rows[int(ref) - 1]["id"]
+        elif self.history.exists(ref):
+            target = ref
+        if target is None:
+            return f"conversa {ref} não existe (veja /historico)", False
+        self.open_conversation(target)
+        return f"Conversa {target} reaberta.", True
+
+    # -- commands ----------------------------------------------------------------------------
+    async def command(self, name: str, args: dict[str, Any], turn_id: str = "") -> None:
+        if name == "cancel":
+            await self.cancel_turn()
+        elif name == "new-conversation":
+            await self.cancel_turn()
+            self.new_conversation()
+        elif name == "history-list":
+            self.publish_history(int(args.get("limit") or 50))
+        elif name == "history-open":
+            cid = str(args.get("id") or "")
+            assert self.history is not None
+            if cid and self.history.exists(cid):
+                await self.cancel_turn()
+                self.open_conversation(cid)
+            else:
+                self.notice("warning", f"conversa {cid or '?'} não existe", "history")
+        elif name == "config-set":
+            err = self.config_set(str(args.get("function") or ""), str(args.get("provider") or ""),
+                                  str(args.get("model") or ""))
+            self.publish("config", functions=self.functions(), **({"error": err} if err else {}),
+                         options=self.config_options())
+            if err:
+                self.notice("warning", err, "config")
+        elif name == "config-get":
+            self.publish("config", functions=self.functions(), options=self.config_options())
+        elif name == "soul-reload":
+            assert self.soul is not None
+            self.soul.reload()
+        elif name == "pull":
+            model = str(args.get("model") or "")
+            if model and (self.pull_task is None or self.pull_task.done()):
+                self.pull_task = asyncio.get_running_loop().create_task(self.pull(model))
+
+    def new_conversation(self) -> None:
+        assert self.history is not None
+        self.conv_id = self.history.new_conversation()
+        self.info["conversation_id"] = self.conv_id
+        self.publish("conversation", id=self.conv_id, messages=[], title="")
+
+    def open_conversation(self, conv_id: str) -> None:
+        assert self.history is not None
+        self.switch_conversation(conv_id)
+        msgs = [{"role": m["role"], "content": m["content"], "provider": m["provider"], "model": m["model"],
+                 "intent": m["intent"], "ok": bool(m["ok"]), "created": m["created"]}
+                for m in self.history.messages(conv_id)]
+        # stay under the envelope limit: newest messages win
+        budget, kept = MAX_ENVELOPE_BYTES // 2, []
+        for m in reversed(msgs):
+            budget -= len(m["content"].encode()) + 100
+            if budget < 0:
+                break
+            kept.append(m)
+        kept.reverse()
+        self.publish("conversation", id=conv_id, messages=kept)
+
+    def publish_history(self, limit: int = 50) -> None:
+        assert self.history is not None
+        self.publish("history", conversations=self.history.conversations(limit), current=self.conv_id)
+
+    def config_options(self) -> dict[str, Any]:
+        return {"providers": [p for p in PROVIDERS], "functions": list(FUNCTIONS),
+                "ollama_models": sorted(self.ollama_models)}
+
+    def config_set(self, fn: str, provider: str, model: str) -> str:
+        """Hot swap: the next turn of ``fn`` uses ``provider``/``model``. Returns an error line or ''."""
+        fn = fn.strip().lower()
+        provider = provider.strip().lower()
+        model = model.strip()
+        if fn not in FUNCTIONS:
+            return f"config: função {fn!r} não existe (use {', '.join(FUNCTIONS)})"
+        if provider and provider not in PROVIDERS:
+            return f"config: provedor {provider!r} não existe (use {', '.join(PROVIDERS)})"
+        if provider == "embedded" and fn == "vision":
+            return "config: o modelo embutido não vê imagens"
+        if not provider and not model:
+            return "config: diga o provedor e/ou o modelo"
+        ov = dict(self.overrides.get(fn, {}))
+        if provider:
+            ov["provider"] = provider
+            ov.pop("model", None)
+        if model:
+            ov["model"] = model
+        self.overrides[fn] = ov
+        c = fallback.configured(fn, self.settings, self.overrides)
+        if c.provider in fallback.PAID and not self.settings.get(fallback.KEY_OF[c.provider]):
+            self.notice("warning", f"{c.provider}: sem chave ({fallback.KEY_OF[c.provider]} vazio no .env); "
+                        "vai ser pulado", "missing-key")
+        self.log.info("config-set", extra={"fields": {"function": fn, **c.as_dict()}})
+        self.publish_status()
+        return ""
+
+    def config_text(self) -> str:
+        lines = []
+        for fn, d in self.functions().items():
+            lines.append(f"{fn}: {d['provider']} {d['model']}  (escolhido: {d['configured']} {d['configured_model']};"
+                         f" ordem: {' > '.join(d['chain'])})")
+        lines.append(f"ollama: {'up' if self.ollama_up else 'down'} ({self.settings.OLLAMA_HOST}); "
+                     f"embutido: {'sim' if self.embedded_ok else 'não'}")
+        lines.append("/config <função> <provedor> [modelo] troca na hora (ex.: /config code deepseek)")
+        return "\n".join(lines)
+
+    # -- pull --------------------------------------------------------------------------------
+    async def pull(self, model: str) -> None:
+        ol = self.provider("ollama")
+        last = 0.0
+        try:
+            async for p in ol.pull(model):
+                now = time.monotonic()
+                done = p["status"] == "success"
+                if done or now - last >= 0.1:
+                    last = now
+                    self.publish("status", service=self.name,
+                                 data={**self.status_data(), "pull": {"model": model, **p}})
+        except ProviderError as err:
+            self.publish("status", service=self.name,
+                         data={**self.status_data(), "pull": {"model": model, "status": "error", "error": str(err),
+                                                              "completed": 0, "total": 0}})
+            self.notice("error", f"pull {model}: {err}", "pull-failed")
+            return
+        await self.check_ollama()
+        self.notice("info", f"modelo {model} baixado", "pulled")
+        self.publish_status()
