@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -12,12 +13,15 @@ from textual.widgets import Label, ListItem, ListView, Static
 from services.ui.i18n import t
 
 
-def _title(item: dict[str, Any]) -> str:
+def _title(item: dict[str, Any]) -> Text:
     title = item.get("title") or item.get("summary") or item.get("first") or item.get("id", "?")
     when = item.get("updated") or item.get("when") or item.get("date") or item.get("created") or ""
     n = item.get("messages") if isinstance(item.get("messages"), int) else item.get("count", "")
     extra = " · ".join(str(x) for x in (when, f"{n} msg" if n != "" else "") if x)
-    return f"{str(title)[:60]}" + (f"  [dim]{extra}[/dim]" if extra else "")
+    out = Text(str(title)[:60])
+    if extra:
+        out.append(f"  {extra}", style="dim")
+    return out
 
 
 class ConversationItem(ListItem):

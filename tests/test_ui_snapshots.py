@@ -1,0 +1,93 @@
+"""Snapshot tests (pytest-textual-snapshot) for the main screens. Update with --snapshot-update."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.ui.app import LunaApp
+from shared.messages import make
+
+SIZE = (100, 32)
+REPLY = ("Claro! Uma função simples:\n\n```python\ndef soma(a, b):\n    return a + b\n```\n\n"
+         "Clique no bloco para copiar.")
+
+
+@pytest.fixture
+def app(bus_env) -> LunaApp:
+    return LunaApp(connect=False)
+
+
+async def conversation(pilot) -> None:
+    app: LunaApp = pilot.app
+    app.prompt.cursor_blink = False
+    h = app.handle_frame
+    await h(make("status", source="brain", service="brain", data={"functions": {
+        "chat": {"provider": "ollama", "model": "dolphin-mistral"},
+        "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"}}}))
+    app.chat.add(__import__("services.ui.widgets.chat", fromlist=["UserMessage"]).UserMessage("me faz uma soma"))
+    await h(make("reply-start", source="brain", turn_id="t1", intent="code", provider="ollama",
+                 model="qwen2.5-coder:7b", epoch=1))
+    for i in range(0, len(REPLY), 7):
+        await h(make("token", source="brain", turn_id="t1", text=REPLY[i:i + 7], epoch=1))
+    await h(make("reply-end", source="brain", turn_id="t1", ok=True, text=REPLY, epoch=1,
+                 timings={"total_ms": 840.0}))
+    await h(make("reply-start", source="brain", turn_id="t2", intent="chat", provider="ollama",
+                 model="dolphin-mistral", epoch=2))
+    await h(make("reply-end", source="brain", turn_id="t2", ok=False, epoch=2,
+                 error="modelo 'dolphin-mistral' não encontrado: rode `ollama pull dolphin-mistral`"))
+    app.latency_ms = 840.0
+    app.refresh_status()
+    await pilot.pause()
+
+
+def test_snapshot_chat(snap_compare, app) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=conversation)
+
+
+def test_snapshot_context_menu(snap_compare, app) -> None:
+    async def before(pilot) -> None:
+        await conversation(pilot)
+        await pilot.click("#chat", offset=(20, 4), button=3)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_code_mode(snap_compare, app) -> None:
+    async def before(pilot) -> None:
+        await conversation(pilot)
+        await pilot.press("f3")
+        pilot.app.code_panel.area.cursor_blink = False
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_history(snap_compare, app) -> None:
+    async def before(pilot) -> None:
+        pilot.app.prompt.cursor_blink = False
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.app.handle_frame(make("status", source="brain", service="brain", data={"conversations": [
+            {"id": "c1", "title": "Receita de bolo", "updated": "2026-11-20", "messages": 6},
+            {"id": "c2", "title": "Script de backup em bash", "updated": "2026-11-24", "messages": 12}]}))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_soul_editor(snap_compare, app) -> None:
+    async def before(pilot) -> None:
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        pilot.app.screen.query_one("#soul-text").cursor_blink = False
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_settings(snap_compare, app) -> None:
+    async def before(pilot) -> None:
+        await conversation(pilot)
+        await pilot.press("f5")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
