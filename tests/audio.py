@@ -130,9 +130,8 @@ class Pulse:
     def start(self) -> None:
         for d in ("rt", "st"):
             (self.root / d).mkdir(exist_ok=True)
-        if self.fifo.exists():
-            self.fifo.unlink()
-        os.mkfifo(self.fifo)
+        if self.fifo.exists() or self.fifo.is_symlink():
+            self.fifo.unlink()  # module-pipe-source makes the fifo itself and refuses a stale one
         env = {**os.environ, **self.env, "HOME": str(self.root)}
         self.proc = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
@@ -151,6 +150,9 @@ class Pulse:
             raise RuntimeError("pulseaudio did not start: " + (self.root / "pulse.log").read_text()[-2000:])
         self.pactl("set-default-sink", "vspeaker")
         self.pactl("set-default-source", "vmic")
+        if not self.fifo.exists():
+            raise RuntimeError("module-pipe-source did not create its fifo: "
+                               + (self.root / "pulse.log").read_text()[-2000:])
         # keep a writer open so the pipe source never sees EOF; feed() writes PCM into it
         self._fifo_fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
 
