@@ -29,6 +29,7 @@ PAID = ("gemini", "deepseek", "openai")
 PROVIDERS = ("local", "ollama", "embedded", *PAID)
 KEY_OF = {"gemini": "GEMINI_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "openai": "OPENAI_API_KEY"}
 SETTING = {"chat": "CHAT_PROVIDER", "code": "CODE_PROVIDER", "vision": "VISION_PROVIDER"}
+LOAD_TIMEOUT = 120.0
 OPENAI_MODEL = {"chat": "gpt-4o-mini", "code": "gpt-4o-mini", "vision": "gpt-4o-mini"}
 
 
@@ -111,10 +112,16 @@ async def open_stream(chain: list[Choice], get_provider: Callable[[str], Any], m
     errors: list[ProviderError] = []
     for choice in chain:
         stream = None
+        budget = first_token_timeout
         try:
             provider = get_provider(choice.provider)
+            load = getattr(provider, "load", None)
+            if load is not None:  # loading a local model is not "waiting for the first token"
+                await asyncio.wait_for(load(), timeout=LOAD_TIMEOUT)
             stream = provider.stream(make_request(choice))
-            first = await asyncio.wait_for(anext(stream), timeout=first_token_timeout)
+            # a local CPU model spends its first seconds reading the prompt: that is work, not a stall
+            budget = first_token_timeout + float(getattr(provider, "first_token_grace", 0.0))
+            first = await asyncio.wait_for(anext(stream), timeout=budget)
             return Opened(choice, stream, first, skipped)
         except MissingKey as err:
             reason, kind = str(err), "missing-key"
@@ -123,7 +130,9 @@ async def open_stream(chain: list[Choice], get_provider: Callable[[str], Any], m
             reason, kind = str(err), err.kind
             errors.append(err)
         except (TimeoutError, asyncio.TimeoutError):
-            reason, kind = (f"{choice.provider}: nenhum token em {first_token_timeout:g} s (timeout)", "timeout")
+            reason, kind = (f"{choice.provider}: nenhum token em {budget:g} s (timeout)", "timeout")
+            if stream is None:
+                reason = f"{choice.provider}: modelo não carregou em {LOAD_TIMEOUT:g} s (timeout)"
             errors.append(ProviderError(reason, kind, choice.provider))
         except StopAsyncIteration:
             reason, kind = f"{choice.provider}: resposta vazia", "empty"

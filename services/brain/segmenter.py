@@ -2,7 +2,7 @@
 
 Tokens arrive in arbitrary pieces; TTS wants whole sentences as early as
 possible. :class:`Segmenter` buffers text and returns each sentence as soon as
-its end is certain (a terminator followed by whitespace, or a line break), so the
+its end is certain (a terminator followed by whitespace, or any line break: lists and headings), so the
 first sentence is spoken while the model still writes the rest.
 
 Fenced code blocks (```) are never spoken: the first one in a reply becomes
@@ -17,7 +17,7 @@ import re
 from services.brain.postprocess import code_notice, for_speech
 
 #: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace.
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|:\s*\n|\n\s*\n|\n(?=\s*([-*+•]|\d+[.)])\s)")
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 #: Words whose dot does not end a sentence.
 _ABBREV = {"sr", "sra", "srta", "dr", "dra", "prof", "profa", "etc", "ex", "vs", "p", "pag", "mr", "mrs", "ms",
            "st", "e.g", "i.e", "obs", "num", "tel", "av", "no", "nº"}

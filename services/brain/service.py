@@ -34,7 +34,7 @@ TINY = {
 CODE_SYSTEM = ("You are Luna's coding mode. Answer with correct, complete, runnable code in fenced blocks "
                "(```lang), then one or two short sentences of explanation in the user's language.")
 #: Characters of history each provider gets (a rough stand-in for its context window).
-WINDOW_CHARS = {"embedded": 2400, "ollama": 12000}
+WINDOW_CHARS = {"embedded": 1600, "ollama": 12000}
 WINDOW_PAID = 48000
 OLLAMA_CHECK_S = 15.0
 
@@ -76,6 +76,7 @@ class BrainService(Service):
         self.ollama_models: set[str] = set()
         self.embedded_ok = emb.available(s.LLM_GGUF)
         self.embedded_model = emb.model_name(s.LLM_GGUF)
+        self._held: list[tuple[str, str, str]] | None = []
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -83,14 +84,25 @@ class BrainService(Service):
         self.soul = Soul()
         self.soul.text()
         self.conv_id = self.history.latest() or self.history.new_conversation()
-        for err in self.config_errors:
-            self.notice("error", str(err), "config")
         await self.check_ollama(announce=True)
         self.update_info()
-        if self.effective("chat").provider == "embedded":
+        if self.embedded_ok and any(c.provider == "embedded" for c in self.chain("chat")):
             asyncio.get_running_loop().create_task(self._preload_embedded())
 
+    def notice(self, level: str, text: str, code: str = "") -> None:
+        if self._held is not None:  # start-up: hold notices until subscribers had time to connect
+            self._held.append((level, text, code))
+            return
+        super().notice(level, text, code)
+
     async def main(self) -> None:
+        self.publish_status()
+        await asyncio.sleep(0.5)  # ZeroMQ subscribers (re)connect asynchronously: do not shout into the void
+        held, self._held = self._held or [], None
+        for err in self.config_errors:
+            super().notice("error", str(err), "config")
+        for level, text, code in held:
+            super().notice(level, text, code)
         self.publish_status()
         while not self.stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -272,6 +284,7 @@ class BrainService(Service):
         def on_skip(c: Choice, reason: str, kind: str) -> None:
             self.counters["fallbacks"] += 1
             notices.append(reason)
+            self.log.warning("fallback: %s", reason, extra={"fields": {"provider": c.provider, "kind": kind}})
             if kind == "missing-key":
                 self.notice("warning", reason, "missing-key")
 
@@ -334,9 +347,7 @@ class BrainService(Service):
             timings["first_token_ms"] = round((time.monotonic() - t0) * 1000, 1)
             notice = ""
             if provider == "embedded" and first_choice.provider != "embedded":
-                notice = TINY.get(self.lang, TINY["pt"]).format(model=self.settings.CHAT_LOCAL)
-                if notices:
-                    notice = f"{notices[0]}; {notice}"
+                notice = "; ".join([*notices, TINY.get(self.lang, TINY["pt"]).format(model=self.settings.CHAT_LOCAL)])
             elif notices:
                 notice = f"{'; '.join(notices)}; respondendo: {provider} {model}"
             start_kw: dict[str, Any] = {"notice": notice} if notice else {}

@@ -56,6 +56,8 @@ def model_name(configured: str = "") -> str:
 
 class EmbeddedProvider:
     name = NAME
+    #: extra seconds before the first token: prompt processing on a busy 2-core CPU takes seconds
+    first_token_grace = 60.0
 
     def __init__(self, gguf: str = "", threads: int | None = None) -> None:
         self.configured = gguf

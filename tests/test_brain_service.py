@@ -1,0 +1,250 @@
+"""BrainService end to end: a real process on a private bus, fake model servers on 127.0.0.1.
+
+The test plays the UI (``Bus("ui")``: publishes user-text/commands, collects events)
+and TTS (a PULL on ``sentence``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from typing import Any
+
+import pytest
+
+from services.brain.history import History
+from services.brain.providers.embedded import available
+from shared.bus import Bus
+from shared.messages import Frame
+from tests.conftest import wait_for
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai import FakeOpenAI
+
+pytestmark = pytest.mark.integration
+T = 60.0  # generous: 2 slow cores
+
+
+class Peer:
+    """The test's side of the bus: the UI's publisher plus the TTS sentence consumer."""
+
+    def __init__(self) -> None:
+        self.bus = Bus("ui")
+        self.bus.subscribe()
+        self.tts = Bus(None)
+        self.tts.consume("sentence")
+        self.events: list[Frame] = []
+        self.sentences: list[Frame] = []
+        self._tasks = [asyncio.create_task(self._pump_events()), asyncio.create_task(self._pump_sentences())]
+
+    async def _pump_events(self) -> None:
+        while True:
+            self.events.append(await self.bus.recv_event())
+
+    async def _pump_sentences(self) -> None:
+        while True:
+            self.sentences.append(await self.tts.recv_stream("sentence"))
+
+    def of(self, type_: str, source: str = "brain") -> list[Frame]:
+        return [f for f in self.events if f.type == type_ and f.source == source]
+
+    async def ready(self) -> None:
+        await wait_for(lambda: any(f.get("state") == "ready" for f in self.of("heartbeat")) or self.of("ready"), T)
+
+    def say(self, text: str, **kw: Any) -> str:
+        tid = uuid.uuid4().hex[:8]
+        self.bus.publish("user-text", turn_id=tid, text=text, **kw)
+        return tid
+
+    def command(self, name: str, **args: Any) -> None:
+        self.bus.publish("command", name=name, args=args)
+
+    async def reply(self, tid: str, timeout: float = T) -> tuple[Frame, str, Frame]:
+        end = await wait_for(lambda: next((f for f in self.of("reply-end") if f.turn_id == tid), None), timeout)
+        start = next(f for f in self.of("reply-start") if f.turn_id == tid)
+        text = "".join(f["text"] for f in self.of("token") if f.turn_id == tid)
+        return start, text, end
+
+    async def notice(self, code: str) -> Frame:
+        return await wait_for(lambda: next((f for f in self.of("notice") if f.get("code") == code), None), T)
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.bus.close()
+        self.tts.close()
+
+
+@pytest.fixture
+async def peer(bus_env):
+    p = Peer()
+    yield p
+    await p.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service) -> None:
+    with FakeOllama(reply="Olá! Eu sou a Luna. Em que posso ajudar?") as ol, \
+            FakeOpenAI(reply="Aqui é o provedor pago. Continuo a conversa.") as oa:
+        start_service("brain", OLLAMA_HOST=ol.url, OPENAI_API_KEY="sk-good-key-123", OPENAI_BASE_URL=oa.url + "/v1")
+        await peer.ready()
+        status = await wait_for(lambda: peer.of("status"), T)
+        assert status[-1]["data"]["functions"]["chat"]["provider"] == "ollama"
+        assert status[-1]["data"]["ollama"] == "up"
+
+        tid = peer.say("oi Luna, tudo bem?")
+        start, text, end = await peer.reply(tid)
+        assert (start["intent"], start["provider"], start["model"]) == ("chat", "ollama", "dolphin-mistral")
+        assert end["ok"] and text == end["text"] == "Olá! Eu sou a Luna. Em que posso ajudar?"
+        assert end["epoch"] == start["epoch"] and "first_token_ms" in end["timings"]
+        said = await wait_for(lambda: [s for s in peer.sentences if s.turn_id == tid and s.get("final")], T)
+        texts = [s["text"] for s in peer.sentences if s.turn_id == tid]
+        assert texts == ["Olá!", "Eu sou a Luna.", "Em que posso ajudar?"] and said[0]["epoch"] == end["epoch"]
+        system_prompt = ol.requests[-1]["body"]["messages"][0]
+        assert system_prompt["role"] == "system" and "Luna" in system_prompt["content"]
+
+        tid = peer.say("escreve uma função em Python que soma dois números")
+        start, _, end = await peer.reply(tid)
+        assert (start["intent"], start["model"], end["ok"]) == ("code", "qwen2.5-coder:7b", True)
+        assert end["epoch"] > 1
+
+        # hot swap mid-conversation: the next chat turn goes to the paid provider, with the history
+        peer.command("config-set", function="chat", provider="openai", model="gpt-test")
+        cfg = await wait_for(lambda: peer.of("config"), T)
+        assert cfg[-1]["functions"]["chat"]["provider"] == "openai"
+        tid = peer.say("e você lembra o que eu disse?")
+        start, text, end = await peer.reply(tid)
+        assert (start["provider"], start["model"], end["ok"]) == ("openai", "gpt-test", True)
+        assert text == "Aqui é o provedor pago. Continuo a conversa."
+        sent = [m["content"] for m in oa.requests[-1]["body"]["messages"]]
+        assert "oi Luna, tudo bem?" in sent and "Olá! Eu sou a Luna. Em que posso ajudar?" in sent
+
+        # slash commands never reach a model
+        n_requests = len(ol.requests) + len(oa.requests)
+        tid = peer.say("/ajuda")
+        start, text, end = await peer.reply(tid)
+        assert start["intent"] == "system" and end["ok"] and "/nova" in text and "/historico" in text
+        tid = peer.say("/config")
+        _, text, _ = await peer.reply(tid)
+        assert "chat: openai gpt-test" in text
+        tid = peer.say("/sair")
+        _, _, end = await peer.reply(tid)
+        assert end["ok"]
+        assert len(ol.requests) + len(oa.requests) == n_requests
+
+        old = peer.of("status")[-1]["data"]["conversation_id"]
+        peer.command("new-conversation")
+        conv = await wait_for(lambda: peer.of("conversation"), T)
+        assert conv[-1]["id"] != old and conv[-1]["messages"] == []
+        peer.command("history-list")
+        hist = await wait_for(lambda: peer.of("history"), T)
+        rows = {r["id"]: r for r in hist[-1]["conversations"]}
+        assert rows[old]["count"] == 6 and hist[-1]["current"] == conv[-1]["id"]
+        peer.command("history-open", id=old)
+        opened = await wait_for(lambda: [c for c in peer.of("conversation") if c["id"] == old], T)
+        assert [m["role"] for m in opened[-1]["messages"]][:2] == ["user", "assistant"]
+        hb = await wait_for(lambda: [h for h in peer.of("heartbeat") if h["info"].get("conversation_id") == old], T)
+        assert hb[-1]["info"]["functions"]["chat"]["provider"] == "openai"
+
+
+async def test_fallback_paths_and_errors(peer: Peer, start_service) -> None:
+    with FakeOllama(reply="um dois três quatro cinco seis sete.", models=()) as ol:
+        start_service("brain", OLLAMA_HOST=ol.url, CHAT_PROVIDER="ollama", FIRST_TOKEN_TIMEOUT="4",
+                      LLM_STALL_TIMEOUT="1.5")
+        await peer.ready()
+        n = await peer.notice("model-missing")
+        assert "ollama pull dolphin-mistral" in n["text"]
+        # explicit ollama, model missing, no other provider: a clear one-line error
+        tid = peer.say("oi")
+        _, _, end = await peer.reply(tid)
+        assert not end["ok"]
+        assert end["error"] == "modelo dolphin-mistral não encontrado: rode `ollama pull dolphin-mistral`"
+
+        # pull it: progress arrives as status frames
+        peer.command("pull", model="dolphin-mistral")
+        await peer.notice("pulled")
+        pulls = [f["data"]["pull"] for f in peer.of("status") if "pull" in f["data"]]
+        assert any(p["total"] == 4_000_000 and 0 < p["completed"] < 4_000_000 for p in pulls)
+        assert pulls[-1]["status"] == "success"
+        tid = peer.say("oi de novo")
+        _, text, end = await peer.reply(tid)
+        assert end["ok"] and text.startswith("um dois")
+
+        # mid-stream error line and a stall after the first tokens: ok=False, one line, no traceback
+        ol.mode = "error-mid"
+        _, text, end = await peer.reply(peer.say("mais uma"))
+        assert not end["ok"] and "unexpected EOF" in end["error"] and text
+        ol.mode = "stall"
+        _, _, end = await peer.reply(peer.say("e outra"))
+        assert not end["ok"] and "timeout" in end["error"] and "\n" not in end["error"]
+
+        # deepseek without a key is skipped, then Ollama's first token never comes: the next one answers
+        ol.mode = "stall-first"
+        peer.command("config-set", function="chat", provider="deepseek")  # no DEEPSEEK_API_KEY
+        await peer.notice("missing-key")
+        start, _, end = await peer.reply(peer.say("alguém aí?"), timeout=120)
+        assert end["ok"] and start["provider"] == "embedded", (dict(start.data), dict(end.data))
+        assert "deepseek: sem chave" in start["notice"] and "timeout" in start["notice"]
+
+
+@pytest.mark.skipif(not available(), reason="embedded model not installed")
+async def test_ollama_down_uses_embedded_smollm2_and_cancel(peer: Peer, start_service) -> None:
+    start_service("brain", OLLAMA_HOST=closed_port_url(), CHAT_MAX_TOKENS="600")
+    await peer.ready()
+    n = await peer.notice("ollama-down")
+    assert "Ollama" in n["text"]
+    status = await wait_for(lambda: peer.of("status"), T)
+    assert status[-1]["data"]["functions"]["chat"]["provider"] == "embedded"
+    assert status[-1]["data"]["ollama"] == "down" and status[-1]["data"]["embedded"] is True
+
+    tid = peer.say("Hi! Say hello in one sentence.")
+    start, text, end = await peer.reply(tid, timeout=120)
+    assert start["provider"] == "embedded" and "ollama pull dolphin-mistral" in start["notice"]
+    assert end["ok"] and text.strip()
+
+    tid = peer.say("Write a very long story about a dragon who learns to cook, with many chapters.")
+    await wait_for(lambda: [f for f in peer.of("token") if f.turn_id == tid], 120)
+    peer.command("cancel")
+    _, _, end = await peer.reply(tid)
+    assert end.get("cancelled") is True and not end["ok"]
+    # and the next turn still works
+    _, _, end = await peer.reply(peer.say("Say OK."), timeout=120)
+    assert end["ok"]
+
+
+async def test_history_survives_kill_9_and_bad_env_value(peer: Peer, start_service, bus_env) -> None:
+    with FakeOllama(reply="Anotado. Vou lembrar.") as ol:
+        p = start_service("brain", OLLAMA_HOST=ol.url, CHAT_TEMPERATURE="quente")
+        await peer.ready()
+        n = await wait_for(lambda: next((f for f in peer.of("notice") if "CHAT_TEMPERATURE" in f["text"]), None), T)
+        assert n["text"] == "config error: CHAT_TEMPERATURE: 'quente' is not a number" and n["level"] == "error"
+        hb = await wait_for(lambda: [h for h in peer.of("heartbeat") if h["info"].get("problems")], T)
+        assert "CHAT_TEMPERATURE" in hb[-1]["info"]["problems"][0]
+
+        _, _, end = await peer.reply(peer.say("meu nome é Ana"))
+        assert end["ok"]
+        p.p.kill()  # kill -9
+        p.p.wait()
+        from pathlib import Path
+
+        h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+        conv = h.latest()
+        msgs = h.messages(conv)
+        assert [(m["role"], m["content"]) for m in msgs] == [("user", "meu nome é Ana"),
+                                                              ("assistant", "Anotado. Vou lembrar.")]
+        assert msgs[1]["provider"] == "ollama" and msgs[1]["intent"] == "chat"
+        h.close()
+
+        peer.events.clear()
+        start_service("brain", OLLAMA_HOST=ol.url)
+        await peer.ready()
+        _, _, end = await peer.reply(peer.say("qual é o meu nome?"))
+        assert end["ok"]
+        sent = [m["content"] for m in ol.requests[-1]["body"]["messages"]]
+        assert "meu nome é Ana" in sent  # the conversation continued after the crash
