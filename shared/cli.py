@@ -354,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `luna tap | head`: the reader left, which is fine
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     except Exception as exc:  # one clear line, never a traceback at the user
         print(f"luna {args.cmd}: {exc}", file=sys.stderr)
         return 1
