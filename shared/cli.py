@@ -204,6 +204,48 @@ async def send(text: str, image: str | None, timeout: float) -> int:
         bus.close()
 
 
+# -- replay -----------------------------------------------------------------------------
+#: What a replay re-publishes by default: what came from the person, so the stack answers again.
+REPLAY_INPUTS = {"user-text", "command", "transcript", "speech-start", "speech-end"}
+NEVER_REPLAY = {"heartbeat", "ready", "stopping"}  # would fake the health of live services
+
+
+async def replay(path: Path, speed: float, everything: bool) -> int:
+    """Publish a ``tap --record`` file back onto the bus as ``ctl``, keeping its timing."""
+    from shared.bus import Bus
+    from shared.messages import CATALOGUE, EVENT, FrameError, make
+
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    bus = Bus("ctl")
+    await asyncio.sleep(0.5)
+    sent = skipped = 0
+    t0 = rows[0]["ts"] if rows else 0
+    start = time.monotonic()
+    for row in rows:
+        t = row.get("type")
+        spec = CATALOGUE.get(t)
+        if spec is None or spec.kind != EVENT or t in NEVER_REPLAY or (not everything and t not in REPLAY_INPUTS):
+            skipped += 1
+            continue
+        due = start + (row["ts"] - t0) / 1e9 / max(speed, 1e-6)
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        try:
+            bus.publish_frame(make(t, source="ctl", turn_id=row.get("turn_id", ""), **row.get("data", {})))
+            sent += 1
+        except FrameError as err:
+            print(f"skipped a frame: {err}", file=sys.stderr)
+            skipped += 1
+    await asyncio.sleep(0.3)
+    bus.close()
+    print(f"replayed {sent} frames ({skipped} skipped)")
+    return 0
+
+
 # -- commands ---------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace) -> int:
     from shared import config
@@ -316,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     ro = sub.add_parser("route", help="print which intent (chat/code/vision/system) a text gets")
     ro.add_argument("rest", nargs=argparse.REMAINDER)
     sub.add_parser("catalogue", help="list every frame type on the bus")
+    rp = sub.add_parser("replay", help="publish a `tap --record` file back into a running stack")
+    rp.add_argument("file", type=Path)
+    rp.add_argument("--speed", type=float, default=1.0)
+    rp.add_argument("--all", action="store_true", help="every recorded event, not only the person's input")
+    dg = sub.add_parser("diagnose", help="report slow operations, overflows, errors from logs or recordings")
+    dg.add_argument("files", nargs="*", type=Path)
     return p
 
 
@@ -347,6 +395,17 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(send(args.text, args.image, args.timeout))
         if args.cmd == "route":
             return cmd_route(args)
+        if args.cmd == "replay":
+            return asyncio.run(replay(args.file, args.speed, args.all))
+        if args.cmd == "diagnose":
+            from shared.diagnose import default_logs, diagnose
+
+            files = args.files or default_logs()
+            if not files:
+                print("no logs found (start Luna first, or pass files)")
+                return 1
+            print(diagnose(files))
+            return 0
         if args.cmd == "catalogue":
             from shared.messages import describe
 
