@@ -12,8 +12,8 @@ from services.stt.engines import load_local, wav_bytes
 from services.stt.vad import CHUNK, Segmenter, SileroVAD
 from tests.audio import espeak_speech, piper_speech, silence, to_16k, wer
 
-Q1 = "What is the weather like today?"
-Q2 = "Please open the terminal and list my files."
+Q1 = "Please open the terminal and show me the files in my home folder."  # Piper voice
+Q2 = "Can you tell me what the weather will be like in London tomorrow morning?"  # espeak-ng
 
 
 @pytest.fixture(scope="module")

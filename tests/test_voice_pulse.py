@@ -20,8 +20,8 @@ from tests.voicekit import Driver
 
 pytestmark = [pytest.mark.audio, pytest.mark.integration]
 
-Q1 = "What is the weather like today?"
-Q2 = "Please open the terminal and list my files."
+Q1 = "Please open the terminal and show me the files in my home folder."  # Piper voice
+Q2 = "Can you tell me what the weather will be like in London tomorrow morning?"  # espeak-ng
 REPLY = "It is sunny and warm today."
 LONG = "This is a long answer that goes on for a while so that there is time to interrupt it."
 STT_ENV = {"STT_LOCAL": "tiny.en", "HF_HUB_OFFLINE": "1", "STT_LANGUAGE": "en"}
@@ -89,8 +89,10 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
         t_stt = (tm["stt_end_ns"] - tm["stt_start_ns"]) / 1e6
         t_vad = (tm["vad_end_ns"] - tm["last_voice_ns"]) / 1e6
         ttfa = (sp.ts - tm["last_voice_ns"]) / 1e6
+        t_reply = (sp.ts - tr.ts) / 1e6
         print(f"\nreal devices: VAD end decision {t_vad:.0f} ms after last voice, whisper {t_stt:.0f} ms, "
-              f"first reply sample {ttfa:.0f} ms after the last voiced frame (test brain answers instantly)")
+              f"transcript -> first reply sample {t_reply:.0f} ms (Piper + bus + output), "
+              f"total {ttfa:.0f} ms after the last voiced frame (test brain answers instantly)")
         hb = d.heartbeat("capture")["counters"]
         assert hb["drops"] == 0
 

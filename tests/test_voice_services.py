@@ -20,8 +20,8 @@ from tests.voicekit import Driver
 
 pytestmark = pytest.mark.integration
 
-Q1 = "What is the weather like today?"
-Q2 = "Please open the terminal and list my files."
+Q1 = "Please open the terminal and show me the files in my home folder."  # Piper voice
+Q2 = "Can you tell me what the weather will be like in London tomorrow morning?"  # espeak-ng
 STT_ENV = {"STT_LOCAL": "tiny.en", "HF_HUB_OFFLINE": "1", "STT_LANGUAGE": "en"}
 
 

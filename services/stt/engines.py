@@ -13,6 +13,10 @@ import numpy as np
 
 RATE = 16000
 
+# CTranslate2's OpenMP threads spin after each call by default, stealing the CPU that
+# Piper needs right after a transcript on a 2-core machine; let them sleep instead.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 @dataclass
 class Result:

@@ -58,6 +58,10 @@ class SttService(Service):
                 self.notice("warning", f"{why}; using the bundled {self.engine.model} (English only). "
                             "Download the model once with network access, or set STT_LOCAL to a model folder.",
                             "stt-fallback")
+        if s.STT_PROVIDER != "openai":  # first inference allocates and is slow: pay it before ready
+            t0 = time.monotonic()
+            await loop.run_in_executor(self.pool, self.engine.transcribe, np.zeros(16000, dtype=np.int16))
+            self.info["warmup_ms"] = round((time.monotonic() - t0) * 1000)
         self.info.update(model=self.engine.model, provider=s.STT_PROVIDER,
                          language=getattr(self.engine, "language", "") or "auto")
 

@@ -71,6 +71,10 @@ class TtsService(Service):
         if why and self.engine is piper:
             self.notice("warning", f"{why}; speaking with the bundled English voice {piper.model}", "tts-fallback")
         self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
+        if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready
+            t0 = time.monotonic()
+            await asyncio.to_thread(lambda: list(piper.synthesize("Ready.", lambda: False)))
+            self.info["warmup_ms"] = round((time.monotonic() - t0) * 1000)
         self._worker = threading.Thread(target=self._work, name="tts-worker", daemon=True)
         self._worker.start()
 
