@@ -15,7 +15,7 @@ from pathlib import Path
 
 #: Every process that may publish events. Subscribers connect to all of them
 #: (ZeroMQ connects lazily and reconnects, so a missing publisher costs nothing).
-PUBLISHERS = ("capture", "stt", "brain", "tts", "playback", "ui", "ctl")
+PUBLISHERS = ("capture", "stt", "brain", "tts", "playback", "ui", "ctl", "watchdog")
 #: Streams and the service that binds (consumes) each one.
 STREAM_OWNER = {"audio": "stt", "sentence": "tts", "pcm": "playback", "reference": "capture"}
 #: Services run under supervisord (the UI runs in the user's terminal).

@@ -8,6 +8,7 @@ read the streamed reply, look at heartbeats, kill a service.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -206,6 +207,24 @@ async def test_kill_9_restarts_and_next_turn_works(stack, victim) -> None:
     frames = await c.turn("oi Luna, voltou?")
     assert next(f for f in frames if f.type == "reply-end")["ok"]
     print(f"{victim} back after {back:.1f}s")
+    c.close()
+
+
+async def test_watchdog_restarts_a_hung_service(stack) -> None:
+    """SIGSTOP freezes the brain without killing it: supervisord sees RUNNING, the watchdog sees silence."""
+    c = await _client()
+    old = stack.pid("brain")
+    os.kill(old, signal.SIGSTOP)
+    try:
+        await wait_for(lambda: any(f.type == "notice" and f.get("code") == "watchdog-restart"
+                                   and "brain" in f["text"] for f in c.frames), 60)
+        await wait_for(lambda: (hb := c.latest("brain")) is not None and hb.get("pid") != old
+                       and hb["state"] == "ready", 120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(old, signal.SIGCONT)
+    frames = await c.turn("oi Luna, acordou?")
+    assert next(f for f in frames if f.type == "reply-end")["ok"]
     c.close()
 
 

@@ -1,0 +1,5 @@
+"""``python -m services.watchdog``."""
+
+from services.watchdog.service import WatchdogService
+
+WatchdogService().run()

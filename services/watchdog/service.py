@@ -1,0 +1,80 @@
+"""The watchdog: restarts a supervised service that hangs, through supervisord's XML-RPC.
+
+Runs under supervisord beside the five services. It reads heartbeats from the bus,
+applies :mod:`services.watchdog.rules`, and asks supervisord to SIGKILL the stuck
+process (supervisord's autorestart brings it back at once; a SIGTERM could wait on
+a hung process for stopwaitsecs). Every action is a notice on the bus, so the UI
+shows what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import xmlrpc.client
+from typing import Any
+
+from services.watchdog.rules import Track, observe, verdict
+from shared.endpoints import SUPERVISED
+from shared.messages import Frame
+from shared.service import Service
+
+CHECK_S = 1.0
+COOLDOWN_S = 15.0  # give a restarted service time to load before judging it again
+
+
+def supervisor_proxy() -> Any:
+    """XML-RPC proxy on supervisord's unix socket in the private runtime dir."""
+    from supervisor.xmlrpc import SupervisorTransport
+
+    sock = os.path.join(os.environ.get("LUNA_RUN_DIR", ""), "supervisor.sock")
+    transport = SupervisorTransport(None, None, serverurl=f"unix://{sock}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+class WatchdogService(Service):
+    name = "watchdog"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracks: dict[str, Track] = {s: Track() for s in SUPERVISED}
+        self.cooldown: dict[str, float] = {}
+        self.rpc = supervisor_proxy()
+
+    async def on_event(self, f: Frame) -> None:
+        if f.type == "heartbeat" and f["service"] in self.tracks:
+            observe(self.tracks[f["service"]], time.monotonic(), f["service"], f["state"], f["counters"],
+                    f.get("info") or {}, f.get("pid"))
+
+    def _running(self) -> dict[str, int]:
+        """Process name -> pid for the RUNNING programs."""
+        infos = self.rpc.supervisor.getAllProcessInfo()
+        return {i["name"]: i["pid"] for i in infos if i.get("statename") == "RUNNING"}
+
+    async def main(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(CHECK_S)
+            try:
+                running = await asyncio.to_thread(self._running)
+            except Exception as exc:  # supervisord not reachable (run alone): say so once, keep watching
+                self.problems["rpc"] = f"watchdog cannot reach supervisord: {exc}"
+                continue
+            self.problems.pop("rpc", None)
+            now = time.monotonic()
+            for svc, track in self.tracks.items():
+                if now < self.cooldown.get(svc, 0):
+                    continue
+                why = verdict(track, now, svc, svc in running)
+                if why:
+                    await self._restart(svc, why)
+
+    async def _restart(self, svc: str, why: str) -> None:
+        self.cooldown[svc] = time.monotonic() + COOLDOWN_S
+        self.counters["restarts"] += 1
+        self.notice("warning", f"watchdog: restarting {svc} ({why})", "watchdog-restart")
+        try:
+            await asyncio.to_thread(self.rpc.supervisor.signalProcess, svc, "KILL")
+        except Exception as exc:
+            self.notice("error", f"watchdog: could not restart {svc}: {exc}", "watchdog-failed")
+        self.tracks[svc] = Track()

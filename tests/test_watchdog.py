@@ -1,0 +1,55 @@
+"""Watchdog rules: a silent heartbeat or frozen audio means restart; loading and idle do not."""
+
+from __future__ import annotations
+
+from services.watchdog.rules import FROZEN_S, SILENT_S, Track, observe, verdict
+
+LIVE = {"source": "device"}
+
+
+def hb(track: Track, t: float, svc: str = "capture", state: str = "ready", out: int = 0, info=None, pid=1) -> None:
+    observe(track, t, svc, state, {"audio_out": out}, LIVE if info is None else info, pid)
+
+
+def test_silent_heartbeat_is_a_restart() -> None:
+    t = Track()
+    hb(t, 0.0, "brain")
+    assert verdict(t, SILENT_S - 1, "brain", running=True) is None
+    assert "heartbeat silent" in verdict(t, SILENT_S + 1, "brain", running=True)
+
+
+def test_not_running_is_left_to_supervisord() -> None:
+    t = Track()
+    hb(t, 0.0, "brain")
+    assert verdict(t, 100.0, "brain", running=False) is None
+    assert verdict(Track(), 100.0, "brain", running=True) is None  # never heard: nothing to judge
+
+
+def test_frozen_audio_counter_is_a_restart() -> None:
+    t = Track()
+    for i in range(10):
+        hb(t, float(i), out=50 * i)  # moving
+    assert verdict(t, 10.0, "capture", True) is None
+    for i in range(10, 10 + int(FROZEN_S) + 2):
+        hb(t, float(i), out=450)  # frozen while it should move
+    assert "audio frames frozen" in verdict(t, 10 + FROZEN_S + 2, "capture", True)
+
+
+def test_no_device_muted_or_end_of_file_is_not_frozen() -> None:
+    for info in ({"source": "none"}, {"source": "file", "ended": "file"}):
+        t = Track()
+        for i in range(20):
+            hb(t, float(i), out=7, info=info)
+        assert verdict(t, 19.5, "capture", True) is None
+    t = Track()
+    for i in range(20):
+        observe(t, float(i), "capture", "ready", {"audio_out": 7, "muted": 50 * i}, LIVE, 1)
+    assert verdict(t, 19.5, "capture", True) is None  # muted frames still count as moving
+
+
+def test_a_new_process_starts_a_fresh_track() -> None:
+    t = Track()
+    for i in range(10):
+        hb(t, float(i), out=5)
+    hb(t, 10.0, out=0, pid=2)
+    assert verdict(t, 10.5, "capture", True) is None
