@@ -14,59 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
-from shared.bus import Bus
 from tests.conftest import ROOT, wait_for
 from tests.fakes.ollama import FakeOllama
+from tests.stack import SUPERVISED, client, start_stack
 
 pytestmark = pytest.mark.integration
-SUPERVISED = ("capture", "stt", "brain", "tts", "playback")
-
-
-class Stack:
-    def __init__(self, tmp: Path, ollama_url: str) -> None:
-        self.tmp = tmp
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-            "LUNA_RUN_DIR": str(tmp / "run"), "LUNA_LOG_DIR": str(tmp / "logs"),
-            "LUNA_ENV_FILE": str(tmp / "none.env"), "LUNA_PYTHON": sys.executable,
-            "XDG_CONFIG_HOME": str(tmp / "config"), "XDG_DATA_HOME": str(tmp / "data"),
-            "XDG_STATE_HOME": str(tmp / "state"), "HF_HUB_OFFLINE": "1",
-            "OLLAMA_HOST": ollama_url, "FIRST_TOKEN_TIMEOUT": "4", "OLLAMA_TIMEOUT": "20",
-            "STT_LANGUAGE": "en",
-        }
-        (tmp / "logs").mkdir(parents=True, exist_ok=True)
-        (tmp / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c",
-                                      str(ROOT / "supervisord.conf")], env=self.env, cwd=ROOT,
-                                     stdout=(tmp / "supervisord.out").open("wb"), stderr=subprocess.STDOUT)
-
-    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=self.env, cwd=ROOT, text=True,
-                              capture_output=True, timeout=timeout)
-
-    def pid(self, service: str) -> int:
-        out = self.cli("status").stdout
-        for line in out.splitlines():
-            if line.startswith(service) and "pid" in line:
-                return int(line.split("pid", 1)[1].split(",")[0])
-        raise AssertionError(f"no pid for {service} in: {out}")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                         for p in sorted((self.tmp / "logs").glob("*.out.log")))
 
 
 @pytest.fixture(scope="module")
@@ -79,54 +34,14 @@ def ollama():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, ollama):
-    tmp = tmp_path_factory.mktemp("stack")
-    os.environ["LUNA_RUN_DIR"] = str(tmp / "run")  # for the Bus objects the tests create
-    st = Stack(tmp, ollama.url)
-    r = st.cli("wait", "--timeout", "240", timeout=260)
-    if r.returncode != 0:
-        st.stop()
-        pytest.fail(f"stack not ready:\n{r.stdout}\n{r.stderr}\n{st.logs()}")
+    st = start_stack(tmp_path_factory.mktemp("stack"), ollama.url)
     yield st
     st.stop()
     os.environ.pop("LUNA_RUN_DIR", None)
 
 
-class Client:
-    """Plays the UI: publishes user-text and collects every event."""
-
-    def __init__(self) -> None:
-        self.bus = Bus("ui")
-        self.bus.subscribe()
-        self.frames: list = []
-        self.task = asyncio.create_task(self._collect())
-
-    async def _collect(self) -> None:
-        while True:
-            self.frames.append(await self.bus.recv_event())
-
-    async def turn(self, text: str, timeout: float = 60) -> list:
-        tid = uuid.uuid4().hex
-        self.bus.publish("user-text", turn_id=tid, text=text)
-        await wait_for(lambda: any(f.type == "reply-end" and f.turn_id == tid for f in self.frames), timeout)
-        return [f for f in self.frames if f.turn_id == tid]
-
-    def latest(self, service: str):
-        hbs = [f for f in self.frames if f.type == "heartbeat" and f["service"] == service]
-        return hbs[-1] if hbs else None
-
-    def close(self) -> None:
-        self.task.cancel()
-        self.bus.close()
-
-
-async def _client() -> Client:
-    c = Client()
-    await asyncio.sleep(1.2)  # subscriptions reach every publisher; a heartbeat from each arrives
-    return c
-
-
 async def test_chat_streams_a_reply_that_is_spoken(stack, ollama) -> None:
-    c = await _client()
+    c = await client()
     frames = await c.turn("oi Luna")
     tokens = [f["text"] for f in frames if f.type == "token"]
     end = next(f for f in frames if f.type == "reply-end")
@@ -144,7 +59,7 @@ async def test_chat_streams_a_reply_that_is_spoken(stack, ollama) -> None:
 
 
 async def test_tap_sees_frames_from_every_service(stack) -> None:
-    c = await _client()
+    c = await client()
     proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "tap"], env=stack.env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     await asyncio.sleep(1.5)
@@ -160,7 +75,7 @@ async def test_tap_sees_frames_from_every_service(stack) -> None:
 
 
 async def test_stall_yields_a_clear_timeout(stack, ollama) -> None:
-    c = await _client()
+    c = await client()
     ollama.mode = "stall-first"
     try:
         frames = await c.turn("oi de novo", timeout=60)
@@ -180,7 +95,7 @@ async def test_stall_yields_a_clear_timeout(stack, ollama) -> None:
 
 
 async def test_missing_model_says_how_to_fix(stack, ollama) -> None:
-    c = await _client()
+    c = await client()
     saved = list(ollama.models)
     ollama.models = [m for m in saved if not m.startswith("qwen")]
     try:
@@ -197,7 +112,7 @@ async def test_missing_model_says_how_to_fix(stack, ollama) -> None:
 
 @pytest.mark.parametrize("victim", ["brain", "tts", "playback"])
 async def test_kill_9_restarts_and_next_turn_works(stack, victim) -> None:
-    c = await _client()
+    c = await client()
     old = stack.pid(victim)
     os.kill(old, signal.SIGKILL)
     t0 = time.monotonic()
@@ -212,7 +127,7 @@ async def test_kill_9_restarts_and_next_turn_works(stack, victim) -> None:
 
 async def test_watchdog_restarts_a_hung_service(stack) -> None:
     """SIGSTOP freezes the brain without killing it: supervisord sees RUNNING, the watchdog sees silence."""
-    c = await _client()
+    c = await client()
     old = stack.pid("brain")
     os.kill(old, signal.SIGSTOP)
     try:
