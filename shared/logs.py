@@ -34,6 +34,21 @@ def redact(text: str) -> str:
     return text
 
 
+def has_secrets() -> bool:
+    return bool(_SECRETS)
+
+
+def redact_value(value: object) -> object:
+    """``redact`` through strings nested in dicts and lists (frame fields); other values as they are."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()

@@ -114,6 +114,8 @@ class Service:
     # -- helpers ---------------------------------------------------------------------
     def publish(self, type_: str, **kw: Any) -> Frame:
         self.counters["frames_out"] += 1
+        if logs.has_secrets():  # a provider's error text may echo an API key: never put it on the bus
+            kw = {k: logs.redact_value(v) for k, v in kw.items()}
         return self.bus.publish(type_, **kw)
 
     def notice(self, level: str, text: str, code: str = "") -> None:
