@@ -117,3 +117,22 @@ def test_echo_filter():
 def test_wav_bytes_header():
     b = wav_bytes(np.zeros(160, np.int16))
     assert b[:4] == b"RIFF" and len(b) == 44 + 320
+
+
+def test_segmenter_pause_event_for_speculative_transcription(vad):
+    vad.reset()
+    a = to_16k(*piper_speech(Q1))
+    audio = np.concatenate([silence(0.3), a, silence(0.25), a, silence(1.0)])
+    ev = _run(Segmenter(vad, min_silence_ms=500, spec_ms=150), audio)
+    kinds = [e.kind for e in ev]
+    # a pause inside the utterance (speech resumed: the guess is not used), and one before the end
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("pause") >= 2
+    assert kinds.index("pause") < len(kinds) - 2
+    last_pause = [e for e in ev if e.kind == "pause"][-1]
+    end = ev[-1]
+    # the guess covered the same speech; at most some trailing pad of silence differs
+    n = len(last_pause.audio)
+    assert end.same_as_pause and np.array_equal(last_pause.audio, end.audio[:n])
+    assert 0 <= len(end.audio) - n <= 200 * 16 and not end.audio[n:].any()
+    ev2 = _run(Segmenter(vad, min_silence_ms=500, spec_ms=0), audio)
+    assert "pause" not in [e.kind for e in ev2] and not ev2[-1].same_as_pause

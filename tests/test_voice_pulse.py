@@ -60,6 +60,7 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
     """Spoken question -> pulse mic -> capture -> VAD -> whisper -> (test brain) -> Piper -> pulse speaker."""
     rec_path = tmp_path / "speaker.wav"
     async with Driver("brain", produce=("sentence",)) as d:
+        d.bus.subscribe(prefixes=(b"st.pcm",))  # stream summaries: when tts pushed the first audio
         for svc in ("stt", "tts", "playback", "capture"):
             start_service(svc, **pulse.env, **STT_ENV)
         await d.ready("stt", "tts", "playback", "capture", timeout=90)
@@ -68,12 +69,14 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
         rec = pulse.record(rec_path)
         try:
             await asyncio.sleep(0.3)
-            await _feed(pulse, _speech(0.3, Q1, 1.2))
+            feeding = asyncio.create_task(_feed(pulse, _speech(0.3, Q1, 1.5)))  # the test brain answers at once
             tr = (await d.wait(lambda: d.of("transcript"), 30, "transcript"))[0]
             assert wer(Q1, tr["text"]) <= 0.10, tr["text"]
             d.bus.publish("reply-start", intent="chat", provider="test", model="test", epoch=1)
+            t_push = time.monotonic_ns()
             await d.push_until("sentence", "sentence", text=REPLY, epoch=1, index=0, turn_id=tr.turn_id)
             idle = (await d.wait(lambda: d.of("idle", epoch=1), 20, "reply played"))[0]
+            await feeding
             await asyncio.sleep(0.5)
         finally:
             rec.terminate()
@@ -93,6 +96,13 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
         print(f"\nreal devices: VAD end decision {t_vad:.0f} ms after last voice, whisper {t_stt:.0f} ms, "
               f"transcript -> first reply sample {t_reply:.0f} ms (Piper + bus + output), "
               f"total {ttfa:.0f} ms after the last voiced frame (test brain answers instantly)")
+        await asyncio.sleep(1.1)
+        pcm = d.of("pcm", epoch=1)
+        if pcm:
+            print(f"transcript -> sentence pushed {(t_push - tr.ts) / 1e6:.0f} ms -> first pcm pushed "
+                  f"{(pcm[0].ts - t_push) / 1e6:.0f} ms -> first sample to the device {(sp.ts - pcm[0].ts) / 1e6:.0f} ms")
+        print(f"piper synthesis of the first sentence: {d.heartbeat('tts')['info'].get('last_first_chunk_ms')} ms; "
+              f"speculative transcript used: {bool(tm.get('speculative'))}")
         hb = d.heartbeat("capture")["counters"]
         assert hb["drops"] == 0
 

@@ -61,8 +61,9 @@ async def test_capture_file_to_transcripts(start_service, tmp_path):
         assert len(t1.turn_id) == 32 and t1.turn_id != t2.turn_id
         tm = t1["timings"]
         # (fast mode stamps frames when read, so audio times are only ordered among themselves)
-        order = ["vad_start_ns", "vad_end_ns", "stt_start_ns", "stt_end_ns", "transcript_ns"]
+        order = ["vad_start_ns", "vad_end_ns", "stt_end_ns", "transcript_ns"]
         assert [tm[k] for k in order] == sorted(tm[k] for k in order)
+        assert tm["vad_start_ns"] < tm["stt_start_ns"] < tm["stt_end_ns"]  # speculative: may start before vad_end
         assert tm["speech_start_ns"] < tm["last_voice_ns"]
         assert len(d.of("speech-start")) == 2 and len(d.of("speech-end")) == 2
         # the model in use is on stt's heartbeat, for the UI

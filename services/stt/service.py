@@ -40,12 +40,13 @@ class SttService(Service):
         self.epoch = 0
         self.echo = EchoFilter()
         self._utt: dict[str, Any] = {}
+        self._spec: asyncio.Future[Any] | None = None  # speculative transcription of the current pause
 
     async def setup(self) -> None:
         s = self.settings
         self.segmenter = Segmenter(SileroVAD(), threshold=s.VAD_THRESHOLD, min_silence_ms=s.VAD_MIN_SILENCE_MS,
                                    min_speech_ms=s.VAD_MIN_SPEECH_MS, pad_ms=s.VAD_SPEECH_PAD_MS,
-                                   max_s=s.STT_MAX_UTTERANCE_S)
+                                   max_s=s.STT_MAX_UTTERANCE_S, spec_ms=s.STT_SPECULATIVE_MS)
         loop = asyncio.get_running_loop()
         if s.STT_PROVIDER == "openai":
             self.engine = OpenAIWhisper(s.OPENAI_API_KEY, s.STT_OPENAI_MODEL, s.STT_LANGUAGE, s.OPENAI_BASE_URL)
@@ -89,9 +90,23 @@ class SttService(Service):
         now = time.monotonic_ns()
         if ev.kind == "start":
             self._utt = {"speech_start_ns": ev.t_ns, "vad_start_ns": now}
+            self._drop_spec()
             self.counters["utterances"] += 1
             self.publish("speech-start", epoch=self.epoch, t_audio_ns=ev.t_ns)
             return
+        if ev.kind == "pause":
+            # The speaker may be done: start Whisper now, while the silence window runs. If they
+            # go on talking, the result is simply never used.
+            self._drop_spec()
+            if ev.audio is not None and len(ev.audio) and self.pending < MAX_PENDING:
+                self._spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
+                self._spec.add_done_callback(lambda f: f.cancelled() or f.exception())
+                self.counters["speculative"] += 1
+            return
+        spec, self._spec = self._spec, None
+        if spec is not None and not ev.same_as_pause:
+            spec.cancel()  # they spoke again after the pause: that guess is worthless
+            spec = None
         timings = {**self._utt, "last_voice_ns": ev.t_ns, "vad_end_ns": now}
         self._utt = {}
         dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
@@ -103,18 +118,28 @@ class SttService(Service):
             self.notice("warning", "speech recognition is falling behind; an utterance was skipped", "stt-behind")
             return
         self.pending += 1
-        asyncio.get_running_loop().create_task(self._transcribe(ev.audio, timings))
+        if spec is not None and ev.same_as_pause:
+            self.counters["speculative_used"] += 1
+            timings["speculative"] = 1
+        else:
+            spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
+        asyncio.get_running_loop().create_task(self._transcribe(spec, timings))
 
-    async def _transcribe(self, audio: np.ndarray, timings: dict[str, int]) -> None:
+    def _drop_spec(self) -> None:
+        if self._spec is not None and not self._spec.done():
+            self._spec.cancel()  # still queued: never runs
+        self._spec = None
+
+    def _timed(self, audio: np.ndarray) -> tuple[Any, int, int]:
+        t0 = time.monotonic_ns()
+        r = self.engine.transcribe(audio)  # type: ignore[union-attr]
+        return r, t0, time.monotonic_ns()
+
+    async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int]) -> None:
         assert self.engine is not None
-        loop = asyncio.get_running_loop()
         try:
-            def work() -> tuple[Any, int, int]:
-                t0 = time.monotonic_ns()
-                r = self.engine.transcribe(audio)  # type: ignore[union-attr]
-                return r, t0, time.monotonic_ns()
             try:
-                res, t0, t1 = await loop.run_in_executor(self.pool, work)
+                res, t0, t1 = await job
             except Exception as exc:
                 self.counters["stt_errors"] += 1
                 self.notice("error", f"speech recognition failed: {type(exc).__name__}: {str(exc)[:160]}",

@@ -56,10 +56,11 @@ class SileroVAD:
 
 @dataclass
 class Event:
-    kind: str  # "start" | "end"
+    kind: str  # "start" | "pause" | "end"
     t_ns: int  # capture time: first voiced sample (start) or end of last voiced chunk (end)
     audio: np.ndarray | None = None  # int16, the whole utterance (end only)
     forced: bool = False  # cut because it ran past the maximum length
+    same_as_pause: bool = False  # end: no voice since the last "pause", so its audio is this audio
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Segmenter:
     min_speech_ms: int = 250
     pad_ms: int = 200
     max_s: float = 30.0
+    spec_ms: int = 0  # > 0: a "pause" event after this much silence (speculative transcription)
     _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     _buf_t: int = 0  # capture time of _buf[0]
     _pre: list[np.ndarray] = field(default_factory=list)
@@ -88,6 +90,7 @@ class Segmenter:
     _start_t: int = 0
     _last_voice_t: int = 0
     _announced: bool = False
+    _paused: bool = False
     last_prob: float = 0.0
 
     @property
@@ -129,6 +132,7 @@ class Segmenter:
         self._speech.append(chunk)
         if p >= self.neg_threshold:
             self._silence = 0
+            self._paused = False
             if p >= self.threshold:
                 self._voiced += CHUNK
             self._last_voice_t = t + chunk_ns
@@ -138,6 +142,10 @@ class Segmenter:
         total = sum(len(c) for c in self._speech)
         if self._silence * 1000 >= self.min_silence_ms * RATE:
             return events + self._close(forced=False)
+        if (self.spec_ms and self._announced and not self._paused and self._silence
+                and self._silence * 1000 >= self.spec_ms * RATE):
+            self._paused = True
+            events.append(Event("pause", self._last_voice_t, self._trimmed()))
         if total >= self.max_s * RATE:
             return events + self._close(forced=True)
         return events
@@ -149,13 +157,19 @@ class Segmenter:
             return [Event("start", self._start_t)]
         return []
 
-    def _close(self, forced: bool) -> list[Event]:
+    def _trimmed(self) -> np.ndarray:
         audio = np.concatenate(self._speech) if self._speech else np.zeros(0, dtype=np.int16)
-        if not forced and self._silence > 0:
+        if self._silence > 0:
             # keep ~pad of the trailing silence, drop the rest
             keep = len(audio) - self._silence + int(self.pad_ms * RATE / 1000)
             audio = audio[:max(keep, 0)]
+        return audio
+
+    def _close(self, forced: bool) -> list[Event]:
+        audio = self._trimmed()
+        same = self._paused and not forced
         announced = self._announced
+        self._paused = False
         self.in_speech = False
         self._announced = False
         self._speech = []
@@ -163,4 +177,4 @@ class Segmenter:
         self._voiced = 0
         if not announced:
             return []  # too short: a click or a cough, not speech
-        return [Event("end", self._last_voice_t, audio, forced)]
+        return [Event("end", self._last_voice_t, audio, forced, same_as_pause=same)]
