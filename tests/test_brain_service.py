@@ -89,7 +89,7 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service) -> None:
+async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service, tmp_path) -> None:
     with FakeOllama(reply="Olá! Eu sou a Luna. Em que posso ajudar?") as ol, \
             FakeOpenAI(reply="Aqui é o provedor pago. Continuo a conversa.") as oa:
         start_service("brain", OLLAMA_HOST=ol.url, OPENAI_API_KEY="sk-good-key-123", OPENAI_BASE_URL=oa.url + "/v1")
@@ -113,6 +113,36 @@ async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service) 
         start, _, end = await peer.reply(tid)
         assert (start["intent"], start["model"], end["ok"]) == ("code", "qwen2.5-coder:7b", True)
         assert end["epoch"] > 1
+
+        # an attached image is vision, sent as base64 to the vision model
+        img = tmp_path / "foto.png"
+        img.write_bytes(b"\x89PNG not really")
+        tid = peer.say("o que é isso?", image=str(img))
+        start, _, end = await peer.reply(tid)
+        assert (start["intent"], start["model"], end["ok"]) == ("vision", "minicpm-v", True)
+        assert ol.requests[-1]["body"]["messages"][-1]["images"]
+
+        # a transcript is a spoken user turn; emoji never reach the screen's chat text or the voice
+        ol.reply = "Claro! 😀 Estou ouvindo você. 🎧"
+        tid = uuid.uuid4().hex[:8]
+        peer.bus.publish("transcript", turn_id=tid, text="você está me ouvindo?")
+        start, text, end = await peer.reply(tid)
+        assert start["intent"] == "chat" and end["ok"] and "😀" not in text and "Estou ouvindo você." in text
+        said = await wait_for(lambda: [s["text"] for s in peer.sentences if s.turn_id == tid and s.get("final")], T)
+        assert all("🎧" not in s["text"] for s in peer.sentences if s.turn_id == tid) and said
+
+        # cancel closes the model's HTTP stream, flushes TTS and ends the reply as cancelled
+        ol.reply, ol.delay = " ".join(["palavra"] * 300) + ".", 0.02
+        sent_before = ol.chunks_sent
+        tid = peer.say("me conta uma história bem longa")
+        await wait_for(lambda: [f for f in peer.of("token") if f.turn_id == tid], T)
+        peer.command("cancel")
+        start, _, end = await peer.reply(tid)
+        assert end["cancelled"] is True and not end["ok"]
+        await wait_for(lambda: [f for f in peer.sentences if f.type == "flush" and f["epoch"] == end["epoch"] + 1], T)
+        await asyncio.sleep(0.5)
+        assert ol.chunks_sent - sent_before < 300, "the fake kept streaming after cancel"
+        ol.delay = 0.0
 
         # hot swap mid-conversation: the next chat turn goes to the paid provider, with the history
         peer.command("config-set", function="chat", provider="openai", model="gpt-test")
@@ -145,12 +175,13 @@ async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service) 
         peer.command("history-list")
         hist = await wait_for(lambda: peer.of("history"), T)
         rows = {r["id"]: r for r in hist[-1]["conversations"]}
-        assert rows[old]["count"] == 6 and hist[-1]["current"] == conv[-1]["id"]
+        assert rows[old]["count"] == 12 and hist[-1]["current"] == conv[-1]["id"]
         peer.command("history-open", id=old)
         opened = await wait_for(lambda: [c for c in peer.of("conversation") if c["id"] == old], T)
         assert [m["role"] for m in opened[-1]["messages"]][:2] == ["user", "assistant"]
-        hb = await wait_for(lambda: [h for h in peer.of("heartbeat") if h["info"].get("conversation_id") == old], T)
-        assert hb[-1]["info"]["functions"]["chat"]["provider"] == "openai"
+        # heartbeats carry the same view as status (the swap is visible there too)
+        await wait_for(lambda: [h for h in peer.of("heartbeat")
+                                if h["info"].get("functions", {}).get("chat", {}).get("provider") == "openai"], T)
 
 
 async def test_fallback_paths_and_errors(peer: Peer, start_service) -> None:

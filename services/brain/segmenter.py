@@ -76,8 +76,9 @@ class Segmenter:
                 self.buf = self.buf[fence + 3:]
                 self.in_code = True
                 continue
-            if cut is None:
-                # a trailing "``" might be the start of a fence: wait for more
+            if cut is None or (not final and not text[cut:].strip()):
+                # wait for more: no sentence end yet, or nothing after it so far (then it may be the last
+                # sentence, which flush() returns so that it is marked final); the next token is ms away
                 return out
             out += self._clean(text[:cut])
             self.buf = text[cut:]

@@ -355,7 +355,7 @@ class BrainService(Service):
                          **start_kw)
             started = True
             emit(opened.first)
-            stall = self.settings.LLM_STALL_TIMEOUT
+            stall = self.settings.LLM_STALL_TIMEOUT + float(getattr(self.providers.get(provider), "stall_grace", 0.0))
             while True:
                 try:
                     chunk = await asyncio.wait_for(anext(stream), timeout=stall)

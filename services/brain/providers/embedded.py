@@ -58,6 +58,8 @@ class EmbeddedProvider:
     name = NAME
     #: extra seconds before the first token: prompt processing on a busy 2-core CPU takes seconds
     first_token_grace = 60.0
+    #: and extra seconds between tokens before a reply counts as stalled (the CPU may be shared)
+    stall_grace = 30.0
 
     def __init__(self, gguf: str = "", threads: int | None = None) -> None:
         self.configured = gguf
