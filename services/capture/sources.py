@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import wave
 from collections import deque
@@ -11,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from services.capture.resample import FRAME_SAMPLES, OUT_RATE, Framer
+from services.capture.resample import FRAME_SAMPLES, OUT_RATE, Framer, to_mono_float
 
 Frames = list[tuple[np.ndarray, int]]  # (320 int16 samples, t_capture_ns of the first sample)
 
@@ -110,11 +109,8 @@ class DeviceSource:
             pass
 
 
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Whole WAV file -> (samples shaped (n, channels), rate); 8/16/32-bit PCM."""
-    with wave.open(str(path), "rb") as w:
-        rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
-        raw = w.readframes(n)
+def _decode(raw: bytes, width: int, channels: int, path: str | Path = "") -> np.ndarray:
+    """PCM bytes -> samples shaped (n, channels); 8/16/24/32-bit."""
     if width == 2:
         a = np.frombuffer(raw, dtype="<i2")
     elif width == 4:
@@ -126,13 +122,21 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         a = ((b[:, 0].astype(np.int32) << 8) | (b[:, 1].astype(np.int32) << 16) | (b[:, 2].astype(np.int32) << 24))
     else:
         raise ValueError(f"{path}: {width * 8}-bit samples are not supported")
-    return a.reshape(-1, ch), rate
+    return a.reshape(-1, channels)
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """Whole WAV file -> (samples shaped (n, channels), rate)."""
+    with wave.open(str(path), "rb") as w:
+        return _decode(w.readframes(w.getnframes()), w.getsampwidth(), w.getnchannels(), path), w.getframerate()
 
 
 class FileSource:
     """Reads a WAV as if it were a microphone: real-time paced, or as fast as the consumer takes it.
 
-    After the file, one second of silence follows so the VAD can close the last utterance.
+    The file is streamed from disk (a 30-minute recording costs no more memory than
+    a short one). After it, ``tail_s`` of silence follows so the VAD can close the
+    last utterance.
     """
 
     kind = "file"
@@ -140,38 +144,47 @@ class FileSource:
     def __init__(self, path: str, fast: bool = False, tail_s: float = 1.0) -> None:
         self.path = path
         self.name = f"file:{Path(path).name}"
-        data, self.rate = read_wav(path)
-        self.channels = data.shape[1]
+        self._wav = wave.open(str(path), "rb")
+        self.rate = self._wav.getframerate()
+        self.channels = self._wav.getnchannels()
+        self._width = self._wav.getsampwidth()
+        if self._width not in (1, 2, 3, 4):
+            raise ValueError(f"{path}: {self._width * 8}-bit samples are not supported")
+        self.frames_in_file = self._wav.getnframes()
         self.fast = fast
         self.framer = Framer(self.rate)
-        self._data = data
         self._pos = 0
-        self._tail = np.zeros((int(self.rate * tail_s), self.channels), dtype=data.dtype)
+        self._tail_n = int(self.rate * tail_s)
         self._block = max(1, self.rate // 50)
         self._t0 = time.monotonic_ns()
         self._emitted = 0  # output samples handed out
         self.raw_dropped = 0
         self.done = False
-        self._lock = threading.Lock()
+
+    def _total(self) -> int:
+        return self.frames_in_file + self._tail_n
 
     def _take(self, n: int) -> np.ndarray:
-        total = len(self._data) + len(self._tail)
-        end = min(self._pos + n, total)
-        if self._pos < len(self._data):
-            part = self._data[self._pos:min(end, len(self._data))]
-            rest = end - self._pos - len(part)
-            block = np.concatenate([part, self._tail[:rest]]) if rest > 0 else part
-        else:
-            s = self._pos - len(self._data)
-            block = self._tail[s:s + (end - self._pos)]
-        self._pos = end
-        return block
+        """Next ``n`` input frames as float32 mono (file, then the silent tail)."""
+        n = min(n, self._total() - self._pos)
+        parts: list[np.ndarray] = []
+        if self._pos < self.frames_in_file:
+            want = min(n, self.frames_in_file - self._pos)
+            part = _decode(self._wav.readframes(want), self._width, self.channels, self.path)
+            if len(part) < want:  # truncated file: its end is where the data ends
+                self.frames_in_file = self._pos + len(part)
+            parts.append(to_mono_float(part))
+            self._pos += len(part)
+        pad = min(n - sum(len(x) for x in parts), self._total() - self._pos)
+        if pad > 0:
+            parts.append(np.zeros(pad, dtype=np.float32))
+            self._pos += pad
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def read(self, max_frames: int | None = None) -> Frames:
         """Frames due now (real time) or up to ``max_frames`` (fast mode)."""
         if self.done:
             return []
-        total = len(self._data) + len(self._tail)
         if self.fast:
             want_in = (max_frames or 50) * self._block
         else:
@@ -180,7 +193,7 @@ class FileSource:
         if want_in <= 0:
             return []
         block = self._take(want_in)
-        last = self._pos >= total
+        last = self._pos >= self._total()
         frames = self.framer.feed(block, last=last)
         if last:
             self.done = True
@@ -203,4 +216,4 @@ class FileSource:
         return self.done
 
     def close(self) -> None:
-        pass
+        self._wav.close()
