@@ -279,3 +279,28 @@ async def test_history_survives_kill_9_and_bad_env_value(peer: Peer, start_servi
         assert end["ok"]
         sent = [m["content"] for m in ol.requests[-1]["body"]["messages"]]
         assert "meu nome é Ana" in sent  # the conversation continued after the crash
+
+
+async def test_paid_providers_gemini_vision_and_bad_key_falls_back_to_local(peer: Peer, start_service,
+                                                                            tmp_path) -> None:
+    from tests.fakes.gemini import FakeGemini
+
+    with FakeOllama(reply="Resposta local. Pronto.") as ol, FakeGemini(reply="Vejo um gato laranja.") as gm, \
+            FakeOpenAI() as oa:
+        start_service("brain", OLLAMA_HOST=ol.url, VISION_PROVIDER="gemini", GEMINI_API_KEY="gm-good-key-123",
+                      GEMINI_BASE_URL=gm.url, CHAT_PROVIDER="openai", OPENAI_API_KEY="sk-revoked-000",
+                      OPENAI_BASE_URL=oa.url + "/v1")
+        await peer.ready()
+        img = tmp_path / "gato.jpg"
+        img.write_bytes(b"\xff\xd8\xff fake jpeg")
+        start, text, end = await peer.reply(peer.say("o que você vê?", image=str(img)))
+        assert (start["intent"], start["provider"], end["ok"], text) == ("vision", "gemini", True,
+                                                                         "Vejo um gato laranja.")
+        parts = gm.requests[-1]["body"]["contents"][-1]["parts"]
+        assert any("inlineData" in p or "inline_data" in p for p in parts)
+
+        # paid first, key refused (401): the turn falls back to local and says why
+        start, text, end = await peer.reply(peer.say("oi"))
+        assert start["provider"] == "gemini"  # chain: openai > other paid with a key > ollama > embedded
+        assert end["ok"] and "openai: chave inválida (OPENAI_API_KEY)" in start["notice"]
+        assert "sk-revoked-000" not in start["notice"]
