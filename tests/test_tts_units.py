@@ -54,7 +54,7 @@ class _FakeEleven(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _FakeEleven.calls.append((self.path, self.headers.get("xi-api-key"), body))
-        if self.headers.get("xi-api-key") != "k":
+        if self.headers.get("xi-api-key") != "k" or "fail" in body.get("text", "").lower():
             self.send_response(401)
             self.end_headers()
             self.wfile.write(b'{"detail":"bad key"}')

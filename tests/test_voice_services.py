@@ -250,3 +250,28 @@ async def test_openai_stt_provider(start_service):
             assert b"RIFF" in body and b"whisper-1" in body
     finally:
         srv.shutdown()
+
+
+async def test_elevenlabs_tts_with_piper_fallback(start_service, tmp_path):
+    from tests.test_tts_units import _FakeEleven
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeEleven)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    out = tmp_path / "out.wav"
+    try:
+        async with Driver("brain", produce=("sentence",)) as d:
+            d.bus.subscribe(prefixes=(b"st.pcm",))
+            start_service("playback", PLAYBACK_FILE=str(out))
+            start_service("tts", TTS_PROVIDER="elevenlabs", ELEVENLABS_API_KEY="k", ELEVENLABS_VOICE_ID="v1",
+                          ELEVENLABS_BASE_URL=f"http://127.0.0.1:{srv.server_port}", ELEVENLABS_OUTPUT_FORMAT="pcm_16000")
+            await d.ready("tts", "playback")
+            assert d.heartbeat("tts")["info"]["model"] == "elevenlabs:eleven_flash_v2_5"
+            await d.push_until("sentence", "sentence", text="Streaming from the cloud.", epoch=1, index=0)
+            await d.push_until("sentence", "sentence", text="This one will fail upstream.", epoch=1, index=1)
+            await d.wait(lambda: len(d.of("idle", epoch=1)) >= 2, 20, "both sentences played")
+            rates = {f["index"]: f["rate"] for f in d.of("pcm") if f.get("first")}
+            assert rates == {0: 16000, 1: 22050}  # cloud PCM, then Piper for the failed one
+            assert any(n["code"] == "tts-error" and "Piper" in n["text"] for n in d.of("notice", service="tts"))
+            assert all(f["played"] for f in d.of("idle", epoch=1))
+    finally:
+        srv.shutdown()

@@ -56,9 +56,10 @@ class SttService(Service):
                 self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE)
             self.info["load_s"] = round(time.monotonic() - t0, 2)
             if why:
-                self.notice("warning", f"{why}; using the bundled {self.engine.model} (English only). "
-                            "Download the model once with network access, or set STT_LOCAL to a model folder.",
-                            "stt-fallback")
+                self.info["fallback"] = (f"{why}; using the bundled {self.engine.model} (English only). "
+                                         "Download the model once with network access, or set STT_LOCAL to a "
+                                         "model folder.")
+                self.notice("warning", self.info["fallback"], "stt-fallback")
         if s.STT_PROVIDER != "openai":  # first inference allocates and is slow: pay it before ready
             t0 = time.monotonic()
             await loop.run_in_executor(self.pool, self.engine.transcribe, np.zeros(16000, dtype=np.int16))

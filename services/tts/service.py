@@ -69,7 +69,8 @@ class TtsService(Service):
             if not ok:
                 self.notice("warning", f"{reason}; speaking with Piper", "tts-fallback")
         if why and self.engine is piper:
-            self.notice("warning", f"{why}; speaking with the bundled English voice {piper.model}", "tts-fallback")
+            self.info["fallback"] = f"{why}; speaking with the bundled English voice {piper.model}"
+            self.notice("warning", self.info["fallback"], "tts-fallback")
         self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
         if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready
             t0 = time.monotonic()
@@ -134,14 +135,21 @@ class TtsService(Service):
             if not text:
                 continue
             try:
-                self._synthesize(job, text)
+                self._synthesize(job, text, self.engine)
             except Exception as exc:
                 self.counters["tts_errors"] += 1
-                self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
-                    self.notice, "error", f"speech synthesis failed: {type(exc).__name__}: {str(exc)[:160]}",
-                    "tts-error")
+                fallback = self.fallback if self.engine is not self.fallback else None
+                msg = f"speech synthesis failed: {type(exc).__name__}: {str(exc)[:160]}"
+                if fallback is not None:
+                    msg += "; this sentence is spoken with Piper"
+                self._loop.call_soon_threadsafe(self.notice, "error", msg, "tts-error")  # type: ignore[union-attr]
+                if fallback is not None:
+                    try:
+                        self._synthesize(job, text, fallback)
+                    except Exception:
+                        self.log.exception("Piper fallback failed too")
 
-    def _synthesize(self, job: dict[str, Any], text: str) -> None:
+    def _synthesize(self, job: dict[str, Any], text: str, engine: Any) -> None:
         epoch = job["epoch"]
         t0 = time.monotonic_ns()
         first = True
@@ -150,7 +158,7 @@ class TtsService(Service):
         def cancelled() -> bool:
             return self.stale(epoch)
 
-        for rate, audio in self.engine.synthesize(text, cancelled):
+        for rate, audio in engine.synthesize(text, cancelled):
             step = max(1, int(rate * CHUNK_S))
             for i in range(0, len(audio), step):
                 if cancelled():
