@@ -118,6 +118,7 @@ class CaptureService(Service):
             frames = src.read()
         gated = self.gated()
         self.info["gated"] = gated
+        self.counters["captured"] += len(frames)  # the source is alive, whatever happens to the frames
         for pcm, t in frames:
             if self.muted:
                 self.counters["muted"] += 1
