@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -262,8 +263,6 @@ async def test_history_survives_kill_9_and_bad_env_value(peer: Peer, start_servi
         assert end["ok"]
         p.p.kill()  # kill -9
         p.p.wait()
-        from pathlib import Path
-
         h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
         conv = h.latest()
         msgs = h.messages(conv)
@@ -279,6 +278,14 @@ async def test_history_survives_kill_9_and_bad_env_value(peer: Peer, start_servi
         assert end["ok"]
         sent = [m["content"] for m in ol.requests[-1]["body"]["messages"]]
         assert "meu nome é Ana" in sent  # the conversation continued after the crash
+
+        # the soul is a file in the config dir; an edit applies to the next turn, no restart
+        alma = Path(bus_env["XDG_CONFIG_HOME"]) / "luna" / "alma.md"
+        assert "Luna" in alma.read_text()
+        alma.write_text("# Alma\nVocê é a Luna, uma pirata gentil.", encoding="utf-8")
+        peer.command("soul-reload")
+        _, _, end = await peer.reply(peer.say("quem é você?"))
+        assert end["ok"] and "pirata gentil" in ol.requests[-1]["body"]["messages"][0]["content"]
 
 
 async def test_paid_providers_gemini_vision_and_bad_key_falls_back_to_local(peer: Peer, start_service,
