@@ -347,7 +347,8 @@ class BrainService(Service):
             timings["first_token_ms"] = round((time.monotonic() - t0) * 1000, 1)
             notice = ""
             if provider == "embedded" and first_choice.provider != "embedded":
-                notice = "; ".join([*notices, TINY.get(self.lang, TINY["pt"]).format(model=self.settings.CHAT_LOCAL)])
+                notice = "; ".join([*notices, TINY.get(self.lang, TINY["pt"]).format(
+                    model=fallback.default_model("ollama", intent, self.settings))])
             elif notices:
                 notice = f"{'; '.join(notices)}; respondendo: {provider} {model}"
             start_kw: dict[str, Any] = {"notice": notice} if notice else {}
