@@ -158,3 +158,11 @@ async def test_embedded_smollm2_streams_real_tokens_and_cancel_stops() -> None:
         await asyncio.sleep(0.02)
     assert not p.active.is_set(), "generation thread kept running after cancel"
     assert p.generated < 900
+
+
+async def test_ollama_pull_of_unknown_model_is_one_line() -> None:
+    with FakeOllama() as fake:
+        p = OllamaProvider(fake.url, timeout=5)
+        with pytest.raises(ProviderError) as ei:
+            _ = [x async for x in p.pull("nope-model")]
+        assert "file does not exist" in str(ei.value) and "\n" not in str(ei.value)

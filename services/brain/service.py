@@ -77,6 +77,7 @@ class BrainService(Service):
         self.embedded_ok = emb.available(s.LLM_GGUF)
         self.embedded_model = emb.model_name(s.LLM_GGUF)
         self._held: list[tuple[str, str, str]] | None = []
+        self.ollama_checked = 0.0
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -150,10 +151,22 @@ class BrainService(Service):
         self.providers[name] = p
         return p
 
+    def turn_provider(self, name: str) -> Any:
+        """Like :meth:`provider`, but skips Ollama at once while the last check (< 15 s ago) found it down.
+
+        On loopback a refused connection costs nothing, but a remote OLLAMA_HOST that drops
+        packets would cost the connect timeout on every turn.
+        """
+        if name == "ollama" and not self.ollama_up and time.monotonic() - self.ollama_checked < OLLAMA_CHECK_S:
+            raise ProviderError(f"Ollama não está rodando em {self.settings.OLLAMA_HOST} (instale e rode "
+                                "`ollama serve`)", "unreachable", "ollama")
+        return self.provider(name)
+
     async def check_ollama(self, announce: bool = False) -> None:
         """Startup check (seed 7.1): is Ollama up, is each configured local model pulled?"""
         ol = self.provider("ollama")
         self.ollama_up = await ol.version() is not None
+        self.ollama_checked = time.monotonic()
         self.ollama_models = await ol.models() if self.ollama_up else set()
         if not announce:
             return
@@ -337,7 +350,7 @@ class BrainService(Service):
         try:
             try:
                 opened = await fallback.open_stream(
-                    chain, self.provider, lambda c: self.request_for(intent, c, image),
+                    chain, self.turn_provider, lambda c: self.request_for(intent, c, image),
                     self.settings.FIRST_TOKEN_TIMEOUT, on_skip)
             except ProviderError as err:
                 end(False, str(err))
