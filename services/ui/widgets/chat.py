@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+import weakref
+from contextlib import suppress
+from functools import lru_cache
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownFence, MarkdownStream
 
@@ -15,6 +19,22 @@ from services.ui.i18n import t
 
 #: Older messages are removed beyond this many, so a long conversation keeps memory flat.
 MAX_MESSAGES = 200
+#: Streaming tokens are appended to the markdown at most this often (seconds).
+FLUSH_S = 0.05
+
+
+@lru_cache(maxsize=256)
+def _known_lexer(language: str) -> str:
+    name = (language or "").strip().split()[0] if (language or "").strip() else ""
+    if not name:
+        return "text"
+    try:
+        from pygments.lexers import get_lexer_by_name
+
+        get_lexer_by_name(name)
+    except Exception:
+        return "text"
+    return name
 
 
 class CodeBlock(MarkdownFence):
@@ -27,6 +47,11 @@ class CodeBlock(MarkdownFence):
 
     def on_mount(self) -> None:
         self.tooltip = t("click_to_copy")
+
+    @classmethod
+    def highlight(cls, code: str, language: str, ansi: bool = False, dark: bool = False):  # noqa: ANN206
+        # Never let Pygments guess (slow, and a half-streamed "```py" names no lexer): unknown -> plain text.
+        return super().highlight(code, _known_lexer(language), ansi=ansi, dark=dark)
 
     def on_click(self, event: events.Click) -> None:
         if event.button != 1:
@@ -104,6 +129,8 @@ class LunaMessage(Vertical):
         self._ready = False
         self._shown = ""  # the text the markdown widget holds (before streaming)
         self._stream: MarkdownStream | None = None
+        self._buffer: list[str] = []
+        self._flush_scheduled = False
 
     def compose(self) -> ComposeResult:
         self._shown = self.text
@@ -112,6 +139,8 @@ class LunaMessage(Vertical):
         yield Static(self.footer, classes="luna-footer", markup=False)
 
     async def on_mount(self) -> None:
+        if not self.query(LunaMarkdown):
+            return  # removed (trimmed from a long chat) before its children arrived
         self._ready = True
         self._draw()
         if self.text != self._shown:
@@ -124,8 +153,9 @@ class LunaMessage(Vertical):
 
     def _draw(self) -> None:
         if self._ready:
-            self.query_one(".luna-header", Label).update(self.header)
-            self.query_one(".luna-footer", Static).update(self.footer)
+            with suppress(NoMatches):
+                self.query_one(".luna-header", Label).update(self.header)
+                self.query_one(".luna-footer", Static).update(self.footer)
 
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
         self.pending = False
@@ -146,17 +176,32 @@ class LunaMessage(Vertical):
             self._draw()
         self.pending = False
         self.text += text
-        if not self._ready:
+        if not self._ready or not self.is_attached:
             return  # on_mount draws the accumulated text
+        # Tokens are batched: at most ~20 markdown appends a second however fast they arrive, so the
+        # layout work stays flat and keys stay responsive while a long reply streams.
+        self._buffer.append(text)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(FLUSH_S, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._buffer or self.done or not self.is_attached:
+            return
+        chunk = "".join(self._buffer)
+        self._buffer.clear()
         if self._stream is None:
-            if self.text != self._shown + text:  # tokens arrived before mount: catch up first
-                await self.markdown.update(self.text[: len(self.text) - len(text)])
+            already = self.text[: len(self.text) - len(chunk)] if self.text.endswith(chunk) else ""
+            if already != self._shown:  # tokens arrived before mount: catch up first
+                await self.markdown.update(already)
             self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(text)
+        await self._stream.write(chunk)
 
     async def finish(self, ok: bool, text: str = "", error: str = "", cancelled: bool = False,
                      footer: str = "") -> None:
         """The reply ended: stop streaming and render the whole text once so fences are complete."""
+        self._buffer.clear()
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await stream.stop()
@@ -171,9 +216,10 @@ class LunaMessage(Vertical):
             self.footer = t("cancelled")
         else:
             self.footer = footer
-        if self._ready:
+        if self._ready and self.is_attached:
             self._shown = self.text
-            await self.markdown.update(self.text)
+            with suppress(NoMatches):
+                await self.markdown.update(self.text)
             self._draw()
 
     def fail(self, message: str) -> None:
@@ -201,15 +247,34 @@ class ChatLog(VerticalScroll):
 
     DEFAULT_CSS = "ChatLog { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }"
 
+    def __init__(self, **kw) -> None:  # noqa: ANN003
+        super().__init__(**kw)
+        self._removing: weakref.WeakSet = weakref.WeakSet()
+
     def add(self, widget) -> None:  # noqa: ANN001
         at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
         self.mount(widget)
-        extra = len(self.children) - MAX_MESSAGES
+        # Removal is asynchronous: widgets already on their way out still sit in ``children`` for a
+        # while, and asking to remove them again piles up Prune messages (a real leak, seen in the bench).
+        live = [c for c in self.children if c not in self._removing]
+        extra = len(live) - MAX_MESSAGES
         if extra > 0:
-            self.remove_children(list(self.children)[:extra])
+            old = live[:extra]
+            self._removing.update(old)
+            self.remove_children(old)
         if at_end:
             self.scroll_end(animate=False)
 
+    _follow_pending = False
+
     def follow(self) -> None:
-        if self.is_vertical_scroll_end or self.max_scroll_y - self.scroll_y < 4:
+        """Keep the bottom in view while a reply grows; at most ~20 scrolls a second, not one per token."""
+        if self._follow_pending:
+            return
+        self._follow_pending = True
+        self.set_timer(0.05, self._do_follow)
+
+    def _do_follow(self) -> None:
+        self._follow_pending = False
+        if self.max_scroll_y - self.scroll_y < 6:
             self.scroll_end(animate=False)
