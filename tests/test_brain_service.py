@@ -287,6 +287,13 @@ async def test_history_survives_kill_9_and_bad_env_value(peer: Peer, start_servi
         _, _, end = await peer.reply(peer.say("quem é você?"))
         assert end["ok"] and "pirata gentil" in ol.requests[-1]["body"]["messages"][0]["content"]
 
+        # a new turn interrupts the one being answered (barge-in): both get their reply-end
+        ol.delay = 0.3
+        first, second = peer.say("conta até dez"), peer.say("esquece, diz só oi")
+        _, _, end1 = await peer.reply(first)
+        _, _, end2 = await peer.reply(second)
+        assert end1.get("cancelled") is True and end2["ok"] and end2["epoch"] > end1["epoch"]
+
 
 async def test_paid_providers_gemini_vision_and_bad_key_falls_back_to_local(peer: Peer, start_service,
                                                                             tmp_path) -> None:

@@ -78,6 +78,8 @@ class BrainService(Service):
         self.embedded_model = emb.model_name(s.LLM_GGUF)
         self._held: list[tuple[str, str, str]] | None = []
         self.ollama_checked = 0.0
+        self.turn_meta: tuple[str, int, str] = ("", 0, "")
+        self.turn_running = 0
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -254,6 +256,7 @@ class BrainService(Service):
             await self.system_turn(text.strip(), turn_id)
             return
         self.epoch += 1
+        self.turn_meta = (turn_id, self.epoch, intent.value)
         self.turn = asyncio.get_running_loop().create_task(
             self.answer(text, intent.value, turn_id, self.epoch, image, spoken, route_us), name=f"turn-{self.epoch}")
 
@@ -271,6 +274,10 @@ class BrainService(Service):
         t.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await t
+        turn_id, epoch, intent = self.turn_meta
+        if epoch != self.turn_running:  # cancelled before it ran: the UI still gets its reply-end
+            self.publish("reply-start", turn_id=turn_id, intent=intent, provider="", model="", epoch=epoch)
+            self.publish("reply-end", turn_id=turn_id, ok=False, cancelled=True, text="", epoch=epoch)
         return True
 
     def request_for(self, fn: str, choice: Choice, image: str) -> Request:
@@ -288,6 +295,7 @@ class BrainService(Service):
                      route_us: float) -> None:
         """One LLM turn, start to end. Cancelling the task closes the model stream."""
         assert self.history is not None
+        self.turn_running = epoch
         conv = self.conv_id
         t0 = time.monotonic()
         self.history.add(conv, "user", text, intent=intent, turn_id=turn_id, image=image)
