@@ -192,6 +192,7 @@ async def test_fallback_paths_and_errors(peer: Peer, start_service) -> None:
         await peer.ready()
         n = await peer.notice("model-missing")
         assert "ollama pull dolphin-mistral" in n["text"]
+        assert "dolphin-mistral" in peer.of("status")[-1]["data"]["missing_models"]
         # explicit ollama, model missing, no other provider: a clear one-line error
         tid = peer.say("oi")
         _, _, end = await peer.reply(tid)
@@ -204,6 +205,7 @@ async def test_fallback_paths_and_errors(peer: Peer, start_service) -> None:
         pulls = [f["data"]["pull"] for f in peer.of("status") if "pull" in f["data"]]
         assert any(p["total"] == 4_000_000 and 0 < p["completed"] < 4_000_000 for p in pulls)
         assert pulls[-1]["status"] == "success"
+        await wait_for(lambda: "dolphin-mistral" not in peer.of("status")[-1]["data"]["missing_models"], T)
         tid = peer.say("oi de novo")
         _, text, end = await peer.reply(tid)
         assert end["ok"] and text.startswith("um dois")

@@ -216,10 +216,23 @@ class BrainService(Service):
                        "chain": [c.provider for c in self.chain(fn)]}
         return out
 
+    def missing_models(self) -> list[str]:
+        """Configured Ollama models that Ollama (when up) does not have: what the UI offers to pull."""
+        from services.brain.providers.ollama import has_model
+
+        if not self.ollama_up:
+            return []
+        out = []
+        for fn in FUNCTIONS:
+            c = fallback.configured(fn, self.settings, self.overrides)
+            if c.provider in ("local", "ollama") and not has_model(self.ollama_models, c.model) and c.model not in out:
+                out.append(c.model)
+        return out
+
     def status_data(self) -> dict[str, Any]:
         return {"functions": self.functions(), "ollama": "up" if self.ollama_up else "down",
                 "embedded": self.embedded_ok, "ollama_models": sorted(self.ollama_models),
-                "conversation_id": self.conv_id}
+                "missing_models": self.missing_models(), "conversation_id": self.conv_id}
 
     def update_info(self) -> dict[str, Any]:
         data = self.status_data()
