@@ -73,7 +73,10 @@ _TOOLS = (r"pandas|numpy|dataframe|dataframes|polars|pyspark|spark|parquet|csv|p
           r"|bug|bugs|stderr|stdout|runtime|dashboard|query|queries|consulta\s+sql|regex|regexp|script|scripts"
           r"|codigo|codigos|code|funcao|funcoes|function|functions|metodo|method|algoritmo|algorithm"
           r"|expressao\s+regular|crud|schema|migration|json|yaml|programar|programacao|programming|coding|codar"
-          r"|codando|deployar|localhost|ssh|chmod|sudo|apt\s+install|pip\s+install|repositorio|repository|repo")
+          r"|codando|deployar|localhost|ssh|chmod|sudo|apt\s+install|pip\s+install|repositorio|repository|repo"
+          r"|matplotlib|seaborn|plotly|sklearn|scikit-learn|tensorflow|pytorch|keras|opencv|selenium"
+          r"|beautifulsoup|requests\.get|dict|dicts|tuple|tuplas?|set\(\)|json\.loads|stdin|grep|awk|sed|cron"
+          r"|crontab|systemd|nginx|env\s+var|variavel\s+de\s+ambiente|environment\s+variable|profiler|profiling")
 # nouns that are code only next to a verb that builds or fixes something ("cria uma classe", not "minha classe")
 _AMBIG_NOUN = (r"(classe|classes|class|programa|program|teste|testes|test|tests|tabela|table|app|aplicativo|bot"
                r"|componente|component|modulo|module|loop|site|pagina\s+web|web\s*page|formulario|form|banco\s+de"
