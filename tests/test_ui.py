@@ -557,3 +557,21 @@ async def test_chat_keeps_a_bounded_number_of_messages(app: LunaApp) -> None:
             app.chat.add(UserMessage(f"m{i}"))
         await pilot.pause()
         assert len(app.chat.children) <= chat.MAX_MESSAGES
+
+
+async def test_command_palette_has_settings(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Configurações" in titles and "Histórico" in titles
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Configurações")
+        cmd.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+
+
+async def test_help_is_local(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/ajuda")
+        await pilot.pause()
+        assert not sent(app, "user-text")
+        assert "Ctrl+Q" in app.chat.children[-1].source

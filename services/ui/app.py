@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -93,6 +93,7 @@ class LunaApp(App):
         self.conversation_id: str | None = None
         self.code_fx: dict[str, FenceExtractor] = {}
         self.last_copy: CopyResult | None = None
+        self._status_key: tuple = ()
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -133,10 +134,19 @@ class LunaApp(App):
             self.chat.add(SystemLine(t("bus_down", err=self.client.error), classes="error", markup=False))
         self.prompt.focus()
         self.refresh_status()
-        self.set_interval(0.5, self.refresh_status)
+        self.set_interval(0.25, self.refresh_status)
 
     async def on_unmount(self) -> None:
         await self.client.stop()
+
+    def get_system_commands(self, screen):  # noqa: ANN001, ANN201 - the command palette (ctrl+p)
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(t("settings"), "provider/model per function (/config)", self.action_settings)
+        yield SystemCommand(t("history"), "/historico", self.action_history)
+        yield SystemCommand(t("soul"), "/alma", self.action_soul)
+        yield SystemCommand(t("code_mode"), "/codigo", self.action_code_mode)
+        yield SystemCommand(t("new_conversation"), "/nova", self.action_new_conversation)
+        yield SystemCommand(t("mute"), "mute / unmute", self.action_mute)
 
     # -- keys / actions -------------------------------------------------------------
     def get_key_display(self, binding: Binding) -> str:
@@ -524,6 +534,10 @@ class LunaApp(App):
     def refresh_status(self) -> None:
         states = {s: self.client.status(s) for s in SERVICES}
         level = mic_level(self.client.peers.info.get("capture", {}))
+        key = (tuple(states.values()), repr(self.functions), level, self.muted, self.latency_ms)
+        if key == self._status_key:
+            return  # nothing changed: no redraw
+        self._status_key = key
         try:
             self.query_one(StatusBar).render_status(states, self.functions, level, self.muted, self.latency_ms)
         except Exception:
