@@ -122,6 +122,8 @@ async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service, 
         start, _, end = await peer.reply(tid)
         assert (start["intent"], start["model"], end["ok"]) == ("vision", "minicpm-v", True)
         assert ol.requests[-1]["body"]["messages"][-1]["images"]
+        _, _, end = await peer.reply(peer.say("e essa?", image=str(tmp_path / "sumiu.png")))
+        assert not end["ok"] and end["error"].startswith("imagem não encontrada")
 
         # a transcript is a spoken user turn; emoji never reach the screen's chat text or the voice
         ol.reply = "Claro! 😀 Estou ouvindo você. 🎧"
@@ -176,7 +178,7 @@ async def test_chat_code_hot_swap_and_slash_commands(peer: Peer, start_service, 
         peer.command("history-list")
         hist = await wait_for(lambda: peer.of("history"), T)
         rows = {r["id"]: r for r in hist[-1]["conversations"]}
-        assert rows[old]["count"] == 12 and hist[-1]["current"] == conv[-1]["id"]
+        assert rows[old]["count"] == 14 and hist[-1]["current"] == conv[-1]["id"]
         peer.command("history-open", id=old)
         opened = await wait_for(lambda: [c for c in peer.of("conversation") if c["id"] == old], T)
         assert [m["role"] for m in opened[-1]["messages"]][:2] == ["user", "assistant"]

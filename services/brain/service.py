@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -368,6 +369,9 @@ class BrainService(Service):
                     self.history.add(conv, "assistant", full or error, provider=provider, model=model,
                                      intent=intent, timings=timings, turn_id=turn_id, ok=ok)
 
+        if image and not os.path.isfile(image):
+            end(False, f"imagem não encontrada: {image}")
+            return
         try:
             try:
                 opened = await fallback.open_stream(
