@@ -31,7 +31,8 @@ class FakeBrain:
         self.functions = {"chat": {"provider": "ollama", "model": "dolphin-mistral"},
                           "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"},
                           "vision": {"provider": "ollama", "model": "minicpm-v"}}
-        self.history: list[dict[str, Any]] = [{"id": "c1", "title": "Primeira conversa", "messages": 2}]
+        self.history: list[dict[str, Any]] = [{"id": "c1", "title": "Primeira conversa", "created": 1.79e9,
+                                               "updated": 1.79e9, "count": 2}]
         self._tasks: list[asyncio.Task[Any]] = []
         self._cancel = asyncio.Event()
 
@@ -74,15 +75,21 @@ class FakeBrain:
         if name == "cancel":
             self._cancel.set()
         elif name == "history-list":
-            self.bus.publish("status", service="brain", data={"conversations": self.history})
+            self.bus.publish("history", conversations=self.history, current="c1")
         elif name == "history-open":
             cid = (f.get("args") or {}).get("id", "")
-            self.bus.publish("status", service="brain", data={
-                "id": cid, "messages": [{"role": "user", "content": "pergunta antiga"},
-                                        {"role": "assistant", "content": "resposta antiga"}]})
+            self.bus.publish("conversation", id=cid, messages=[
+                {"role": "user", "content": "pergunta antiga", "provider": "", "model": "", "ok": True},
+                {"role": "assistant", "content": "resposta antiga", "provider": "ollama",
+                 "model": "dolphin-mistral", "ok": True}])
+        elif name == "new-conversation":
+            self.bus.publish("conversation", id="c2", messages=[], title="")
         elif name == "config-set":
             a = f.get("args") or {}
             self.functions[a["function"]] = {"provider": a["provider"], "model": a["model"]}
+            self.bus.publish("config", functions=self.functions, options={"providers": ["ollama", "deepseek"]})
+        elif name == "config-get":
+            self.bus.publish("config", functions=self.functions, options={"providers": ["ollama", "deepseek"]})
 
     async def _answer(self, f: Frame) -> None:
         self.epoch += 1

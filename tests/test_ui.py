@@ -271,8 +271,9 @@ async def test_history_list_and_open(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await pilot.pause()
-        await feed(app, "status", service="brain", data={"conversations": [
-            {"id": "c1", "title": "Sobre gatos", "messages": 4}, {"id": "c2", "title": "Código"}]})
+        await feed(app, "history", conversations=[
+            {"id": "c1", "title": "Sobre gatos", "created": 1.79e9, "updated": 1.79e9, "count": 4},
+            {"id": "c2", "title": "Código", "created": 1.79e9, "updated": 1.79e9, "count": 2}], current="c1")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, HistoryScreen) and len(screen.items) == 2
@@ -281,8 +282,9 @@ async def test_history_list_and_open(app: LunaApp) -> None:
         assert not isinstance(app.screen, HistoryScreen)
         opens = [f for f in sent(app, "command") if f["name"] == "history-open"]
         assert opens and opens[-1]["args"] == {"id": "c2"}
-        await feed(app, "status", service="brain", data={"id": "c2", "messages": [
-            {"role": "user", "content": "pergunta"}, {"role": "assistant", "content": "resposta"}]})
+        await feed(app, "conversation", id="c2", messages=[
+            {"role": "user", "content": "pergunta"},
+            {"role": "assistant", "content": "resposta", "provider": "ollama", "model": "m", "ok": True}])
         await pilot.pause()
         kinds = [type(w) for w in app.chat.children]
         assert kinds == [UserMessage, LunaMessage]
@@ -575,3 +577,51 @@ async def test_help_is_local(app: LunaApp) -> None:
         await pilot.pause()
         assert not sent(app, "user-text")
         assert "Ctrl+Q" in app.chat.children[-1].source
+
+
+async def test_history_in_a_status_frame_still_works(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await feed(app, "status", service="brain", data={"conversations": [{"id": "x", "title": "Antiga"}]})
+        assert app.screen.items[0]["id"] == "x"
+
+
+async def test_empty_conversation_frame_keeps_the_chat(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.send_user_text("digitei logo depois de ctrl+t")
+        await feed(app, "conversation", id="novo", messages=[], title="")
+        await pilot.pause()
+        assert len(app.chat.children) == 2 and app.conversation_id == "novo"
+
+
+async def test_config_frame_missing_models_and_pull(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "status", service="brain", data={
+            "functions": {"chat": {"provider": "ollama", "model": "dolphin-mistral"}},
+            "ollama": "up", "missing_models": ["dolphin-mistral"]})
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SettingsScreen)
+        assert "dolphin-mistral" in str(screen.query_one("#settings-missing").render())
+        await pilot.click("#settings-pull")
+        await pilot.pause()
+        pulls = [f for f in sent(app, "command") if f["name"] == "pull"]
+        assert pulls and pulls[0]["args"] == {"model": "dolphin-mistral"}
+        await feed(app, "config", functions={"chat": {"provider": "gemini", "model": "g"}},
+                   error="config: GEMINI_API_KEY missing")
+        await pilot.pause()
+        assert app.functions["chat"]["provider"] == "gemini"
+        assert any("GEMINI_API_KEY" in n.message for n in app._notifications)
+        await feed(app, "status", service="brain", data={"pull": {"model": "dolphin-mistral", "status": "pulling",
+                                                                   "completed": 50, "total": 100}})
+        assert "50%" in str(app.indicator.render())
+
+
+async def test_slash_with_args_goes_to_brain(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/historico 2")
+        app.submit("/config chat ollama llama3.2")
+        await pilot.pause()
+        assert [f["text"] for f in sent(app, "user-text")] == ["/historico 2", "/config chat ollama llama3.2"]

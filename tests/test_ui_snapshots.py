@@ -67,9 +67,10 @@ def test_snapshot_history(snap_compare, app) -> None:
         pilot.app.prompt.cursor_blink = False
         await pilot.press("f2")
         await pilot.pause()
-        await pilot.app.handle_frame(make("status", source="brain", service="brain", data={"conversations": [
-            {"id": "c1", "title": "Receita de bolo", "updated": "2026-11-20", "messages": 6},
-            {"id": "c2", "title": "Script de backup em bash", "updated": "2026-11-24", "messages": 12}]}))
+        await pilot.app.handle_frame(make("history", source="brain", conversations=[
+            {"id": "c1", "title": "Receita de bolo", "updated": "20/11 18:02", "count": 6},
+            {"id": "c2", "title": "Script de backup em bash", "updated": "24/11 09:15", "count": 12}],
+            current="c2"))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)

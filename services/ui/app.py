@@ -94,6 +94,9 @@ class LunaApp(App):
         self.code_fx: dict[str, FenceExtractor] = {}
         self.last_copy: CopyResult | None = None
         self._status_key: tuple = ()
+        self.brain_options: dict[str, Any] = {}
+        self.brain_info: dict[str, Any] = {}
+        self.pulling = ""
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -241,6 +244,7 @@ class LunaApp(App):
         self.client.command("history-list")
 
     def open_conversation(self, conv_id: str) -> None:
+        """Ask the brain to reopen ``conv_id``; its ``conversation`` frame fills the chat."""
         self.conversation_id = conv_id
         self.client.command("history-open", id=conv_id)
         self.chat.remove_children()
@@ -259,7 +263,7 @@ class LunaApp(App):
     def action_settings(self) -> None:
         if not isinstance(self.screen, SettingsScreen):
             self.client.command("config-get")
-            self.push_screen(SettingsScreen(self.functions))
+            self.push_screen(SettingsScreen(self.functions, self.brain_options, self.brain_info))
 
     def config_set(self, function: str, provider: str, model: str) -> None:
         self.client.command("config-set", function=function, provider=provider, model=model)
@@ -352,10 +356,10 @@ class LunaApp(App):
             if cmd in SLASH_NEW:
                 self.action_new_conversation()
                 return
-            if cmd in SLASH_HISTORY:
+            if cmd in SLASH_HISTORY and not arg:  # "/historico 3" goes to the brain, which reopens it
                 self.action_history()
                 return
-            if cmd in SLASH_CONFIG:
+            if cmd in SLASH_CONFIG and not arg:  # "/config chat ollama llama3" goes to the brain
                 self.action_settings()
                 return
             if cmd in SLASH_CODE:
@@ -481,10 +485,17 @@ class LunaApp(App):
                         timeout=8 if sev == "error" else 5)
         elif typ == "status":
             data = f["data"] or {}
-            if isinstance(data.get("functions"), dict):
-                self.functions = {k: v for k, v in data["functions"].items() if isinstance(v, dict)}
-                self.refresh_status()
+            self._brain_data(data)
             self._maybe_history(data)
+        elif typ == "config":
+            self._brain_data(f.data)
+            if f.get("error"):
+                self.notify(f["error"], severity="error", timeout=6)
+        elif typ == "history":
+            if isinstance(self.screen, HistoryScreen):
+                self.screen.set_items(f["conversations"], current=f.get("current") or "")
+        elif typ == "conversation":
+            self._show_conversation(f.data)
         elif typ == "turn-metrics":
             stages = f["stages"] or {}
             total = next((stages[k] for k in ("total_ms", "total", "e2e_ms", "first_audio_ms")
@@ -492,28 +503,70 @@ class LunaApp(App):
             if total is not None:
                 self.latency_ms = float(total)
                 self.refresh_status()
-        elif "history" in typ or "conversation" in typ:
-            self._maybe_history(f.data)
+
+    def _brain_data(self, data: dict[str, Any]) -> None:
+        """The brain's status/config: providers and models per function, options, missing models, pulls."""
+        if isinstance(data.get("functions"), dict):
+            self.functions = {k: v for k, v in data["functions"].items() if isinstance(v, dict)}
+            self.refresh_status()
+        if isinstance(data.get("options"), dict):
+            self.brain_options = data["options"]
+        for key in ("missing_models", "ollama_models", "ollama"):
+            if key in data:
+                self.brain_info[key] = data[key]
+        pull = data.get("pull")
+        if isinstance(pull, dict):
+            self._pull_progress(pull)
+        if isinstance(self.screen, SettingsScreen):
+            self.screen.update_functions(self.functions, self.brain_options, self.brain_info)
+
+    def _pull_progress(self, pull: dict[str, Any]) -> None:
+        status = str(pull.get("status") or "")
+        total, done = pull.get("total") or 0, pull.get("completed") or 0
+        pct = f" {100 * done / total:.0f}%" if isinstance(total, (int, float)) and total else ""
+        if status in ("success", "error"):
+            self.pulling = ""
+        else:
+            self.pulling = f"⇣ {pull.get('model', '')}{pct}"
+        self.update_indicator()
 
     def _maybe_history(self, data: dict[str, Any]) -> None:
-        """History frames (whatever the brain names them): a list of conversations, or one opened."""
-        items = data.get("conversations") or data.get("items")
-        if items is None and isinstance(data.get("history"), list):
-            items = data["history"]
+        """Older/other brains may put history in a status frame."""
+        items = data.get("conversations")
         if isinstance(items, list) and isinstance(self.screen, HistoryScreen):
             self.screen.set_items(items)
-        messages = data.get("messages")
-        if isinstance(messages, list) and (data.get("id") or data.get("conversation_id")):
-            self.conversation_id = str(data.get("id") or data.get("conversation_id"))
-            self.chat.remove_children()
-            for m in messages:
-                if not isinstance(m, dict):
-                    continue
-                role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
-                if role == "user":
-                    self.chat.add(UserMessage(content))
-                elif role in ("assistant", "luna"):
-                    self.chat.add(LunaMessage(text=content, pending=False))
+        if isinstance(data.get("messages"), list) and data.get("id"):
+            self._show_conversation(data)
+
+    def _show_conversation(self, data: dict[str, Any]) -> None:
+        """A conversation opened (history-open, /historico N): its messages replace the chat.
+
+        An empty one (the answer to new-conversation) only switches the id: the chat was cleared
+        when the user asked, and clearing again could wipe a message typed since.
+        """
+        cid = str(data.get("id") or "")
+        messages = data.get("messages") or []
+        if cid:
+            self.conversation_id = cid
+        if not messages:
+            return
+        self.chat.remove_children()
+        self.turns.clear()
+        self.current = None
+        for m in messages:
+            if not isinstance(m, dict):
+                continue
+            role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
+            if role == "user":
+                self.chat.add(UserMessage(content))
+            elif role in ("assistant", "luna"):
+                msg = LunaMessage(text=content, pending=False)
+                if m.get("provider"):
+                    msg.start(str(m.get("provider")), str(m.get("model") or ""), intent=str(m.get("intent") or ""))
+                if m.get("ok") is False:
+                    msg.add_class("error")
+                self.chat.add(msg)
+        self.chat.scroll_end(animate=False)
 
     # -- status ---------------------------------------------------------------------
     def update_indicator(self) -> None:
@@ -527,7 +580,7 @@ class LunaApp(App):
         else:
             state = "idle"
         try:
-            self.indicator.set_state(state)
+            self.indicator.set_state(state, self.pulling)
         except Exception:
             pass
 

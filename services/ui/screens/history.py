@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -13,20 +14,27 @@ from textual.widgets import Label, ListItem, ListView, Static
 from services.ui.i18n import t
 
 
-def _title(item: dict[str, Any]) -> Text:
-    title = item.get("title") or item.get("summary") or item.get("first") or item.get("id", "?")
-    when = item.get("updated") or item.get("when") or item.get("date") or item.get("created") or ""
+def _when(value: Any) -> str:
+    if isinstance(value, (int, float)) and value > 1e9:  # a unix time from the brain's store
+        return time.strftime("%d/%m %H:%M", time.localtime(value))
+    return str(value or "")
+
+
+def _title(item: dict[str, Any], current: str = "") -> Text:
+    title = item.get("title") or item.get("summary") or item.get("first") or f"({item.get('id', '?')})"
+    when = _when(item.get("updated") or item.get("when") or item.get("date") or item.get("created"))
     n = item.get("messages") if isinstance(item.get("messages"), int) else item.get("count", "")
     extra = " · ".join(str(x) for x in (when, f"{n} msg" if n != "" else "") if x)
-    out = Text(str(title)[:60])
+    out = Text("● " if current and str(item.get("id")) == current else "  ", style="bold")
+    out.append(str(title)[:60])
     if extra:
         out.append(f"  {extra}", style="dim")
     return out
 
 
 class ConversationItem(ListItem):
-    def __init__(self, item: dict[str, Any]) -> None:
-        super().__init__(Label(_title(item)))
+    def __init__(self, item: dict[str, Any], current: str = "") -> None:
+        super().__init__(Label(_title(item, current)))
         self.conv_id = str(item.get("id", ""))
 
 
@@ -60,11 +68,11 @@ class HistoryScreen(ModalScreen[str | None]):
             if str(st.render()) == t("history_loading"):
                 st.update(t("history_no_reply"))
 
-    def set_items(self, items: list[dict[str, Any]]) -> None:
+    def set_items(self, items: list[dict[str, Any]], current: str = "") -> None:
         self.items = [i for i in items if isinstance(i, dict)]
         lv = self.query_one(ListView)
         lv.clear()
-        lv.extend(ConversationItem(i) for i in self.items)
+        lv.extend(ConversationItem(i, current) for i in self.items)
         self.query_one("#history-status", Static).update("" if self.items else t("history_empty"))
         if self.items:
             lv.index = 0

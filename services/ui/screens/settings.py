@@ -7,7 +7,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select, Static
 
 from services.ui.i18n import t
 
@@ -23,12 +23,27 @@ class SettingsScreen(ModalScreen[None]):
     #settings Grid { grid-size: 3; grid-columns: 10 22 1fr; grid-rows: 3; height: auto; }
     #settings Grid Label { padding: 1 0; }
     #settings-buttons { height: auto; align-horizontal: right; }
+    #settings-buttons Button { margin-left: 1; }
+    #settings-missing { color: $warning; height: auto; }
     """
     BINDINGS = [("escape", "close", "Fechar")]
 
-    def __init__(self, functions: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, functions: dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
+                 info: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.functions = functions
+        self.options = options or {}
+        self.info = info or {}
+
+    def providers(self) -> tuple[str, ...]:
+        provs = self.options.get("providers")
+        return tuple(str(p) for p in provs) if isinstance(provs, list) and provs else PROVIDERS
+
+    def _missing_text(self) -> str:
+        missing = self.info.get("missing_models") or []
+        if self.info.get("ollama") == "down":
+            return t("ollama_down")
+        return t("missing_models", models=", ".join(map(str, missing))) if missing else ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="settings"):
@@ -37,20 +52,35 @@ class SettingsScreen(ModalScreen[None]):
                 for fn in FUNCTIONS:
                     cur = self.functions.get(fn, {})
                     prov = str(cur.get("provider") or "local")
-                    opts = [(p, p) for p in (PROVIDERS if prov in PROVIDERS else (*PROVIDERS, prov))]
+                    provs = self.providers()
+                    opts = [(p, p) for p in (provs if prov in provs else (*provs, prov))]
                     yield Label(fn)
                     yield Select(opts, value=prov, allow_blank=False, id=f"prov-{fn}")
                     yield Input(str(cur.get("model") or ""), placeholder=t("model"), id=f"model-{fn}")
+            yield Static(self._missing_text(), id="settings-missing", markup=False)
             with Horizontal(id="settings-buttons"):
+                yield Button(t("pull_missing"), id="settings-pull")
                 yield Button(t("settings_apply"), id="settings-apply", variant="primary")
 
-    def update_functions(self, functions: dict[str, dict[str, Any]]) -> None:
-        """A fresh status from the brain: fill fields the user has not touched."""
+    def on_mount(self) -> None:
+        self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
+
+    def update_functions(self, functions: dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
+                         info: dict[str, Any] | None = None) -> None:
+        """A fresh status/config from the brain (the fields the user is editing are left alone)."""
         self.functions = functions
+        self.options = options or self.options
+        self.info = info or self.info
+        self.query_one("#settings-missing", Static).update(self._missing_text())
+        self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "settings-apply":
             self.apply()
+        elif event.button.id == "settings-pull":
+            for model in self.info.get("missing_models") or []:
+                self.app.client.command("pull", model=str(model))  # type: ignore[attr-defined]
+            self.notify(t("pulling", models=", ".join(map(str, self.info.get("missing_models") or []))))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.apply()
@@ -61,7 +91,7 @@ class SettingsScreen(ModalScreen[None]):
             prov = str(self.query_one(f"#prov-{fn}", Select).value)
             model = self.query_one(f"#model-{fn}", Input).value.strip()
             cur = self.functions.get(fn, {})
-            if prov != (cur.get("provider") or "local") or model != (cur.get("model") or ""):
+            if prov != str(cur.get("provider") or "local") or model != str(cur.get("model") or ""):
                 out.append((fn, prov, model))
         return out
 
