@@ -137,3 +137,26 @@ def test_file_source_truncated_file(tmp_path):
     while not src.finished:
         frames += src.read(max_frames=10)
     assert 20 <= len(frames) <= 26
+
+
+async def test_gate_decides_by_capture_time(bus_env):
+    """A frame captured while Luna spoke is gated even when the sound server hands it over late."""
+    from services.capture.service import ECHO_TAIL_NS, CaptureService
+    from shared.messages import make
+
+    svc = CaptureService()
+    try:
+        svc.peers.state["playback"] = "ready"
+        svc.peers.seen["playback"] = time.monotonic()
+        sp = make("speaking", text="hi", epoch=1)
+        await svc.on_event(sp)
+        assert svc.gated(sp.ts + 10) and not svc.gated(sp.ts - 200_000_000)
+        idle = make("idle", epoch=1, text="hi", played=True)
+        await svc.on_event(idle)
+        # late frames from inside the sentence, and its echo tail, are still Luna's voice
+        assert svc.gated(sp.ts + 1) and svc.gated(idle.ts + ECHO_TAIL_NS - 1)
+        assert not svc.gated(idle.ts + ECHO_TAIL_NS + 1_000_000)
+        svc.echo_mode = "off"
+        assert not svc.gated(sp.ts + 10)
+    finally:
+        svc.bus.close()

@@ -64,8 +64,8 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
         for svc in ("stt", "tts", "playback", "capture"):
             start_service(svc, **pulse.env, **STT_ENV)
         await d.ready("stt", "tts", "playback", "capture", timeout=90)
-        cap = await d.wait(lambda: (h := d.heartbeat("capture")) and h["info"].get("source") == "device" and h, 10)
-        assert cap["state"] == "ready"
+        await d.wait(lambda: (h := d.heartbeat("capture")) and h["info"].get("source") == "device"
+                     and h["state"] == "ready", 10, "capture streaming from the pulse device")
         rec = pulse.record(rec_path)
         try:
             await asyncio.sleep(0.3)

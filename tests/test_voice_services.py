@@ -89,6 +89,8 @@ async def test_start_order_capture_before_stt(start_service, tmp_path):
         assert wer(Q1, tr[0]["text"]) <= 0.10, tr[0]["text"]
         start = d.of("speech-start")[0]
         assert start["t_audio_ns"] > ready.ts  # the speech began after ready ...
+        assert any(f["state"] == "degraded" and f["info"].get("waiting_for") == "stt"
+                   for f in d.events if f.type == "heartbeat" and f["service"] == "capture")
         hb = d.heartbeat("capture")["counters"]
         assert hb["drops"] >= 50  # ... and what came before it was dropped and counted, not silently lost
         assert hb["drops"] == hb["ring_drops"]
@@ -265,7 +267,8 @@ async def test_elevenlabs_tts_with_piper_fallback(start_service, tmp_path):
             start_service("tts", TTS_PROVIDER="elevenlabs", ELEVENLABS_API_KEY="k", ELEVENLABS_VOICE_ID="v1",
                           ELEVENLABS_BASE_URL=f"http://127.0.0.1:{srv.server_port}", ELEVENLABS_OUTPUT_FORMAT="pcm_16000")
             await d.ready("tts", "playback")
-            assert d.heartbeat("tts")["info"]["model"] == "elevenlabs:eleven_flash_v2_5"
+            await d.wait(lambda: (d.heartbeat("tts") or {}).get("info", {}).get("model") ==
+                         "elevenlabs:eleven_flash_v2_5", 5, "tts says which voice it uses")
             await d.push_until("sentence", "sentence", text="Streaming from the cloud.", epoch=1, index=0)
             await d.push_until("sentence", "sentence", text="This one will fail upstream.", epoch=1, index=1)
             await d.wait(lambda: len(d.of("idle", epoch=1)) >= 2, 20, "both sentences played")

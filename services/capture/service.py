@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
@@ -20,7 +21,9 @@ from shared.service import Service
 
 POLL_S = 0.01
 #: After playback says idle, keep the gate shut this long (room echo, output buffer).
-ECHO_TAIL_S = 0.3
+ECHO_TAIL_NS = 300_000_000
+#: Frames stamped this long before playback's first sample are gated too (clock estimates).
+ECHO_LEAD_NS = 50_000_000
 REOPEN_S = 3.0
 
 
@@ -35,7 +38,11 @@ class CaptureService(Service):
         self.source: DeviceSource | FileSource | None = None
         self.muted = False
         self.speaking = False
-        self.gate_until = 0.0
+        self.speak_since = 0  # ts of playback's first sample of the current sentence
+        # Luna's recent sentences as (first sample, last sample) monotonic ns. The gate is
+        # decided per frame from its capture time, so audio that the sound server hands
+        # over late (PulseAudio can lag 0.5 s) is still recognised as Luna's own voice.
+        self.spoken: deque[tuple[int, int]] = deque(maxlen=16)
         self.echo_mode = s.ECHO_MODE
         if self.echo_mode == "aec":
             self.problems["ECHO_MODE"] = ("ECHO_MODE=aec: echo cancellation is not available yet; "
@@ -86,18 +93,24 @@ class CaptureService(Service):
                 self.publish("status", service=self.name, data={"muted": self.muted})
                 self.log.info("microphone %s", "muted" if self.muted else "unmuted")
         elif f.type == "speaking":
-            self.speaking = True
+            if not self.speaking:
+                self.speaking = True
+                self.speak_since = f.ts
         elif f.type == "idle":
+            if self.speaking:
+                self.spoken.append((self.speak_since, f.ts))
             self.speaking = False
-            self.gate_until = time.monotonic() + ECHO_TAIL_S
 
-    def gated(self) -> bool:
-        """Half-duplex: no frames while Luna's voice may reach the microphone."""
+    def gated(self, t_ns: int) -> bool:
+        """Half-duplex: drop a frame captured while Luna's voice may have reached the microphone."""
         if self.echo_mode == "off":
             return False
         if self.speaking and self.peers.status("playback") == "down":
             self.speaking = False  # playback died mid-sentence: never stay deaf forever
-        return self.speaking or time.monotonic() < self.gate_until
+            self.spoken.append((self.speak_since, time.monotonic_ns()))
+        if self.speaking and t_ns >= self.speak_since - ECHO_LEAD_NS:
+            return True
+        return any(a - ECHO_LEAD_NS <= t_ns <= b + ECHO_TAIL_NS for a, b in self.spoken)
 
     # -- loops -------------------------------------------------------------------------
     def queue_depth(self) -> int:
@@ -116,13 +129,12 @@ class CaptureService(Service):
             frames = src.read(max_frames=room) if room > 0 else []
         else:
             frames = src.read()
-        gated = self.gated()
-        self.info["gated"] = gated
+        self.info["gated"] = self.speaking and self.echo_mode != "off"
         self.counters["captured"] += len(frames)  # the source is alive, whatever happens to the frames
         for pcm, t in frames:
             if self.muted:
                 self.counters["muted"] += 1
-            elif gated:
+            elif self.gated(t):
                 self.counters["gated"] += 1
             else:
                 self.ring.push((pcm, t))
@@ -166,9 +178,15 @@ class CaptureService(Service):
         stt = self.consumer_of("audio")
         while True:
             if not self.peers.is_ready(stt):
+                # Not streaming: say so (the UI shows it, and a watchdog must not take the
+                # frames that stay in the ring for a frozen microphone).
                 self.info["waiting_for"] = stt
+                if self.state == "ready":
+                    self.state = "degraded"
                 await self.wait_ready(stt)
                 self.info.pop("waiting_for", None)
+                if self.state == "degraded":
+                    self.state = "ready"
             self._send()
             await asyncio.sleep(POLL_S)
 

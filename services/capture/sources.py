@@ -83,7 +83,17 @@ class DeviceSource:
             self.status_flags += 1
         if len(self.raw) == self.raw.maxlen:
             self.raw_dropped += 1
-        self.raw.append((indata.copy(), time.monotonic_ns()))
+        now = time.monotonic_ns()
+        try:  # how long ago the first sample of this block was captured, as PortAudio sees it
+            lag = time_info.currentTime - time_info.inputBufferAdcTime
+        except Exception:
+            lag = 0.0
+        block_ns = frames * 1_000_000_000 // self.rate
+        if 0.0 < lag < 5.0:
+            t_end = now - int(lag * 1e9) + block_ns
+        else:
+            t_end = now
+        self.raw.append((indata.copy(), t_end))
 
     def read(self) -> Frames:
         out: Frames = []
