@@ -110,7 +110,8 @@ _spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 _spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
 _spec("transcript-partial", 1, EVENT, {"text": _S})
 _spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S})
-_spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I})
+_spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I, "t_tts_ns": _I},
+      doc="a sentence started playing (ts = first sample to the device; t_tts_ns = turn's first PCM made)")
 _spec("idle", 1, EVENT, {}, {"epoch": _I, "text": _S, "played": _B})
 _spec("turn-metrics", 1, EVENT, {"stages": _D}, {"epoch": _I})
 

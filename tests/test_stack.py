@@ -55,6 +55,13 @@ async def test_chat_streams_a_reply_that_is_spoken(stack, ollama) -> None:
     hb = c.latest("playback")
     assert hb["counters"]["samples_in"] > 22050  # more than a second of speech
     await wait_for(lambda: any(f.type == "idle" for f in c.frames), 60)
+    # the per-turn breakdown, completed once the first sample was played
+    tid = end.turn_id
+    await wait_for(lambda: any(f.type == "turn-metrics" and f.turn_id == tid
+                               and "output_s" in f["stages"] for f in c.frames), 30)
+    m = [f for f in c.frames if f.type == "turn-metrics" and f.turn_id == tid][-1]["stages"]
+    assert {"first_token_s", "first_sentence_s", "tts_s", "output_s", "time_to_first_audio_s"} <= set(m), m
+    assert all(v >= 0 for v in m.values()) and m["time_to_first_audio_s"] >= m["tts_s"]
     c.close()
 
 

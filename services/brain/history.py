@@ -131,6 +131,16 @@ class History:
                         "ELSE title END WHERE id=?", (now, title, title, conv_id))
         return int(cur.lastrowid or 0)
 
+    def add_stages(self, turn_id: str, stages: dict[str, Any]) -> None:
+        """Keep a turn's latency breakdown with its reply (``timings["stages"]``)."""
+        row = self.db.execute("SELECT id, timings FROM messages WHERE turn_id=? AND role='assistant' "
+                              "ORDER BY id DESC LIMIT 1", (turn_id,)).fetchone()
+        if row is None:
+            return
+        timings = json.loads(row["timings"] or "{}")
+        timings["stages"] = stages
+        self.db.execute("UPDATE messages SET timings=? WHERE id=?", (json.dumps(timings), row["id"]))
+
     def messages(self, conv_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM messages WHERE conversation_id=? ORDER BY id", (conv_id,)).fetchall()
         out = []

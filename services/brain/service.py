@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import OrderedDict
 from typing import Any
 
 from services.brain import fallback, router
@@ -27,6 +28,7 @@ from services.brain.segmenter import Segmenter
 from services.brain.soul import Soul
 from shared.messages import MAX_ENVELOPE_BYTES, Frame
 from shared.service import Service
+from shared.turnmetrics import TurnClock
 
 TINY = {
     "pt": "modelo offline minúsculo respondendo; instale o Ollama e rode `ollama pull {model}` para um melhor",
@@ -80,6 +82,7 @@ class BrainService(Service):
         self._held: list[tuple[str, str, str]] | None = []
         self.ollama_checked = 0.0
         self.turn_meta: tuple[str, int, str] = ("", 0, "")
+        self.clocks: OrderedDict[str, TurnClock] = OrderedDict()
         self.turn_running = 0
 
     # -- life ------------------------------------------------------------------------
@@ -244,13 +247,42 @@ class BrainService(Service):
         self.publish("status", service=self.name, data=self.update_info())
 
     # -- events ------------------------------------------------------------------------
+    def clock(self, turn_id: str) -> TurnClock:
+        """The latency clock of ``turn_id`` (the last 32 turns are kept)."""
+        c = self.clocks.get(turn_id)
+        if c is None:
+            c = self.clocks[turn_id] = TurnClock(turn_id)
+            while len(self.clocks) > 32:
+                self.clocks.popitem(last=False)
+        return c
+
+    def publish_metrics(self, turn_id: str, epoch: int | None = None) -> None:
+        """Publish the turn's breakdown and keep it with the turn in history."""
+        c = self.clocks.get(turn_id)
+        if c is None or len(c.marks) < 2:
+            return
+        stages = c.stages()
+        kw = {"epoch": epoch} if epoch is not None else {}
+        self.publish("turn-metrics", turn_id=turn_id, stages=stages, **kw)
+        if self.history is not None:
+            with contextlib.suppress(Exception):
+                self.history.add_stages(turn_id, stages)
+
     async def on_event(self, f: Frame) -> None:
         if f.source == self.name:
             return
+        if f.type == "speaking" and f.turn_id in self.clocks and not self.clocks[f.turn_id].complete():
+            c = self.clocks[f.turn_id]
+            c.mark("first_tts_audio", f.get("t_tts_ns"))
+            c.mark("first_played", f.ts)
+            self.publish_metrics(f.turn_id, f.get("epoch"))
+            return
         if f.type == "user-text":
+            self.clock(f.turn_id).mark("end_of_speech", f.ts)
             await self.user_turn(f["text"], f.turn_id, image=f.get("image") or "", spoken=bool(f.get("spoken")),
                                  conv_id=f.get("conversation_id") or "")
         elif f.type == "transcript":
+            self.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
             await self.user_turn(f["text"], f.turn_id, spoken=True)
         elif f.type == "command":
             await self.command(f["name"], f.get("args") or {}, f.turn_id)
@@ -336,6 +368,8 @@ class BrainService(Service):
             nonlocal index
             for i, s in enumerate(sentences):
                 last = final and i == len(sentences) - 1
+                if index == 0:
+                    self.clock(turn_id).mark("first_sentence", time.monotonic_ns())
                 self.bus.push("sentence", "sentence", turn_id=turn_id, text=s, epoch=epoch, index=index, final=last)
                 index += 1
                 self.counters["sentences"] += 1
@@ -344,6 +378,8 @@ class BrainService(Service):
             shown = strip_emoji(chunk) if intent == "chat" else chunk
             if not shown:
                 return
+            if not parts:
+                self.clock(turn_id).mark("first_token", time.monotonic_ns())
             parts.append(shown)
             self.publish("token", turn_id=turn_id, text=shown, epoch=epoch)
             speak(seg.feed(shown))
@@ -368,6 +404,7 @@ class BrainService(Service):
                     assert self.history is not None
                     self.history.add(conv, "assistant", full or error, provider=provider, model=model,
                                      intent=intent, timings=timings, turn_id=turn_id, ok=ok)
+            self.publish_metrics(turn_id, epoch)  # text-side breakdown now; the audio side when playback speaks
 
         if image and not os.path.isfile(image):
             end(False, f"imagem não encontrada: {image}")

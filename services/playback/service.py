@@ -34,6 +34,7 @@ class PlaybackService(Service):
         self.epoch = 0
         self._rs: dict[tuple[int, int], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._first_pcm: dict[str, int] = {}  # turn_id -> ts of its first PCM frame
 
     # -- output ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -76,7 +77,8 @@ class PlaybackService(Service):
 
     def _publish_player_event(self, kind: str, d: dict[str, Any]) -> None:
         if kind == "speaking":
-            f = self.bus.frame("speaking", turn_id=d["turn_id"], text=d["text"], epoch=d["epoch"])
+            f = self.bus.frame("speaking", turn_id=d["turn_id"], text=d["text"], epoch=d["epoch"],
+                               t_tts_ns=self._first_pcm.get(d["turn_id"]))
         else:
             f = self.bus.frame("idle", turn_id=d["turn_id"], epoch=d["epoch"], text=d["text"], played=d["played"])
             self.counters["sentences_played" if d["played"] else "sentences_cut"] += 1
@@ -113,6 +115,10 @@ class PlaybackService(Service):
             self.counters["stale_dropped"] += 1
             return
         index = f.get("index") or 0
+        if f.turn_id and f.turn_id not in self._first_pcm:  # for the per-turn latency breakdown
+            self._first_pcm[f.turn_id] = f.ts
+            while len(self._first_pcm) > 64:
+                self._first_pcm.pop(next(iter(self._first_pcm)))
         audio = np.frombuffer(f.payload, dtype=np.int16) if f.payload is not None and len(f.payload) else None
         audio = self._resample((epoch, index), f["rate"], audio, bool(f.get("first")), bool(f.get("last")))
         self.counters["samples_in"] += 0 if audio is None else len(audio)
