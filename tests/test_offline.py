@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -93,14 +94,35 @@ def _descendants(root: int) -> set[int]:
     return out
 
 
+_INET = re.compile(r'^(\w+)\(.*?sin6?_port=htons\((\d+)\).*?(?:inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"\))')
+
+
+def traced_addresses(trace: Path) -> list[str]:
+    """``syscall host:port`` for every inet address a traced service passed to connect/bind/sendto/sendmsg."""
+    seen = set()
+    for f in trace.glob("sys.*"):
+        for line in f.read_text(errors="replace").splitlines():
+            m = _INET.match(line)
+            if m:
+                seen.add(f"{m[1]} {m[3] or m[4]}:{m[2]}")
+    return sorted(seen)
+
+
 async def drive(tmp: Path, wav: Path) -> dict:
     from tests.audio import read_wav, rms
     from tests.stack import SUPERVISED, client, start_stack
 
     out_wav = tmp / "out.wav"
     # the services run without HF_HUB_OFFLINE (tests/stack.py sets it for speed elsewhere)
+    # and, where strace exists, every connect/bind/send with an address is recorded, failed ones included
+    # (-D: strace is a detached grandchild, so supervisord still signals the service itself)
+    trace = tmp / "trace"
+    trace.mkdir()
+    strace = shutil.which("strace")
+    tracer = (f"{strace} -D -f -ff -qq --seccomp-bpf -e trace=connect,bind,sendto,sendmsg -e signal=none "
+              f"-o {trace}/sys -- " if strace else "")
     py = tmp / "python-online"
-    py.write_text(f"#!/bin/sh\nexec env -u HF_HUB_OFFLINE {sys.executable} \"$@\"\n")
+    py.write_text(f"#!/bin/sh\nexec {tracer}env -u HF_HUB_OFFLINE {sys.executable} \"$@\"\n")
     py.chmod(0o755)
     report: dict = {"interfaces": subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout,
                     "sockets": [], "t": {}}
@@ -157,6 +179,7 @@ async def drive(tmp: Path, wav: Path) -> dict:
         th.join(2)
         ctl.close()
         report["sockets"] = list(seen.values())
+        report["traced"] = traced_addresses(trace) if strace else None
         report["logs"] = st.logs()[-6000:]
         st.stop()
     return report
@@ -168,10 +191,10 @@ def main() -> None:
     (tmp / "report.json").write_text(json.dumps(report, default=str))
 
 
-# -- the test ------------------------------------------------------------------------------------
-@pytest.mark.integration
-@pytest.mark.timeout(420)
-def test_spoken_turn_offline_in_a_loopback_only_namespace(tmp_path: Path) -> None:
+# -- the tests -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory) -> dict:
+    """Run the driver once inside ``unshare -n``; both tests read its report."""
     if not shutil.which("unshare") or not shutil.which("ip"):
         pytest.skip("needs util-linux unshare and iproute2")
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
@@ -185,22 +208,30 @@ def test_spoken_turn_offline_in_a_loopback_only_namespace(tmp_path: Path) -> Non
 
     from tests.audio import piper_speech, silence, to_16k, write_wav
 
-    wav = write_wav(tmp_path / "question.wav",
+    tmp = tmp_path_factory.mktemp("offline")
+    wav = write_wav(tmp / "question.wav",
                     np.concatenate([silence(2.0), to_16k(*piper_speech(QUESTION)), silence(1.5)]), 16000)
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE" and not k.startswith("LUNA_")}
     env["PYTHONPATH"] = str(ROOT)
     t0 = time.monotonic()
     r = subprocess.run(["unshare", "-n", "sh", "-c",
                         f'ip link set lo up && exec "{sys.executable}" -m tests.test_offline "$0" "$1"',
-                        str(tmp_path), str(wav)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+                        str(tmp), str(wav)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     took = time.monotonic() - t0
-    report_file = tmp_path / "report.json"
+    report_file = tmp / "report.json"
     assert r.returncode == 0 and report_file.exists(), (r.stdout[-3000:], r.stderr[-3000:])
     rep = json.loads(report_file.read_text())
     print(f"\noffline turn: stack ready {rep['t']['stack_ready_s']}s, turn {rep['t']['turn_s']}s, total {took:.0f}s; "
           f"heard {rep['transcript']!r}; answered by {rep['reply_end'] and rep['reply_end'].get('provider')}: "
           f"{(rep['reply_end'] or {}).get('text', '')[:120]!r}; said {rep.get('out_wav')}; "
-          f"{len(rep['sockets'])} sockets seen: {rep['sockets']}")
+          f"sockets held: {rep['sockets']}; traced inet addresses: {rep['traced']}")
+    return rep
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(420)
+def test_spoken_turn_offline_in_a_loopback_only_namespace(offline: dict) -> None:
+    rep = offline
     why = rep["logs"]
     # only loopback in the namespace
     links = [ln.split(":")[1].strip() for ln in rep["interfaces"].splitlines() if ln.strip()]
@@ -216,10 +247,25 @@ def test_spoken_turn_offline_in_a_loopback_only_namespace(tmp_path: Path) -> Non
     assert rep["idle_after_reply"], why
     assert rep.get("out_wav") and rep["out_wav"]["seconds"] > 0.5 and rep["out_wav"]["rms"] > 100, (rep.get("out_wav"),
                                                                                                       why)
-    # and no socket that is not loopback, ever
+    # no socket held by a service (or supervisord) has a non-loopback address
     assert any(s["local"] == rep["control"] for s in rep["sockets"]), rep["sockets"]  # the sampler works
     bad = [s for s in rep["sockets"] if not (is_loopback_or_unset(s["local"], False)
                                              and is_loopback_or_unset(s["remote"], True))]
+    assert not bad, bad
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(420)
+@pytest.mark.xfail(strict=True, reason="known bug: with the default STT_LOCAL=small not in the Hugging Face cache, "
+                   "stt asks the hub (a DNS lookup to the resolver) before falling back to the bundled tiny.en; "
+                   "strict: this starts passing (and then fails as XPASS) once the default never goes online")
+def test_default_configuration_never_tries_the_network(offline: dict) -> None:
+    """strace saw every connect/bind/sendto/sendmsg with an inet address, even ones that failed at once."""
+    if offline["traced"] is None:
+        pytest.skip("strace not installed")
+    traced = offline["traced"]
+    assert "connect 127.0.0.1:9" in traced, traced  # the brain's Ollama probe: tracing works
+    bad = [t for t in traced if not is_loopback_or_unset(t.split()[1], t.startswith("connect"))]
     assert not bad, bad
 
 
