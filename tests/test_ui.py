@@ -625,3 +625,16 @@ async def test_slash_with_args_goes_to_brain(app: LunaApp) -> None:
         app.submit("/config chat ollama llama3.2")
         await pilot.pause()
         assert [f["text"] for f in sent(app, "user-text")] == ["/historico 2", "/config chat ollama llama3.2"]
+
+
+async def test_settings_fill_in_when_config_arrives(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        await feed(app, "config", functions={"chat": {"provider": "ollama", "model": "dolphin-mistral"},
+                                             "code": {"provider": "deepseek", "model": "deepseek-chat"}},
+                   options={"providers": ["local", "ollama", "deepseek"]})
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#model-chat").value == "dolphin-mistral"
+        assert screen.query_one("#prov-code").value == "deepseek"

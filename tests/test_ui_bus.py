@@ -110,7 +110,9 @@ async def test_history_and_settings_over_the_bus(bus_env) -> None:
             await wait_for(lambda: isinstance(app.screen, HistoryScreen) and app.screen.items, 5)
             await pilot.press("enter")
             await wait_for(lambda: len(app.chat.children) == 2, 5)
-            assert [c["name"] for c in brain.commands][:2] == ["history-list", "history-open"]
+            assert [c["name"] for c in brain.commands if c["name"].startswith("history")] == [
+                "history-list", "history-open"]
             assert app.conversation_id == "c1"
+            assert "config-get" in [c["name"] for c in brain.commands]  # asked when the brain came up
             app.config_set("code", "deepseek", "deepseek-chat")
             await wait_for(lambda: app.functions.get("code", {}).get("provider") == "deepseek", 5)

@@ -97,6 +97,7 @@ class LunaApp(App):
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
         self.pulling = ""
+        self._brain_up = False
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -586,6 +587,10 @@ class LunaApp(App):
 
     def refresh_status(self) -> None:
         states = {s: self.client.status(s) for s in SERVICES}
+        brain_up = states.get("brain") != "down"
+        if brain_up and not self._brain_up:
+            self.client.command("config-get")  # the brain came up (or we did): ask what it runs
+        self._brain_up = brain_up
         level = mic_level(self.client.peers.info.get("capture", {}))
         key = (tuple(states.values()), repr(self.functions), level, self.muted, self.latency_ms)
         if key == self._status_key:

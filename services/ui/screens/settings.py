@@ -34,6 +34,7 @@ class SettingsScreen(ModalScreen[None]):
         self.functions = functions
         self.options = options or {}
         self.info = info or {}
+        self._shown: dict[str, tuple[str, str]] = {}
 
     def providers(self) -> tuple[str, ...]:
         provs = self.options.get("providers")
@@ -64,6 +65,8 @@ class SettingsScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
+        self._shown = {fn: (str(self.functions.get(fn, {}).get("provider") or "local"),
+                            str(self.functions.get(fn, {}).get("model") or "")) for fn in FUNCTIONS}
 
     def update_functions(self, functions: dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
                          info: dict[str, Any] | None = None) -> None:
@@ -73,6 +76,18 @@ class SettingsScreen(ModalScreen[None]):
         self.info = info or self.info
         self.query_one("#settings-missing", Static).update(self._missing_text())
         self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
+        for fn in FUNCTIONS:  # fill in what the user has not edited yet
+            cur = self.functions.get(fn, {})
+            prov, model = str(cur.get("provider") or "local"), str(cur.get("model") or "")
+            sel = self.query_one(f"#prov-{fn}", Select)
+            inp = self.query_one(f"#model-{fn}", Input)
+            shown = self._shown.get(fn, ("local", ""))
+            if (str(sel.value), inp.value) == shown:
+                provs = self.providers()
+                sel.set_options([(p, p) for p in (provs if prov in provs else (*provs, prov))])
+                sel.value = prov
+                inp.value = model
+                self._shown[fn] = (prov, model)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "settings-apply":
