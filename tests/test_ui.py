@@ -638,3 +638,10 @@ async def test_settings_fill_in_when_config_arrives(app: LunaApp) -> None:
         screen = app.screen
         assert screen.query_one("#model-chat").value == "dolphin-mistral"
         assert screen.query_one("#prov-code").value == "deepseek"
+
+
+async def test_turn_metrics_latency_in_status_bar(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "turn-metrics", "t", stages={"stt_s": 0.2, "total_s": 1.9, "time_to_first_audio_s": 0.85})
+        await pilot.pause()
+        assert "850 ms" in str(app.query_one("#status").render())

@@ -42,6 +42,15 @@ SLASH_HELP = ("/ajuda", "/help")
 SLASH_CODE = ("/codigo", "/código", "/code")
 
 
+def turn_latency_ms(stages: dict[str, Any]) -> float | None:
+    """The figure the status bar shows from ``turn-metrics``: time to first audio, else the whole turn."""
+    for key, scale in (("time_to_first_audio_s", 1000), ("total_s", 1000), ("total_ms", 1), ("e2e_ms", 1)):
+        v = stages.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v) * scale
+    return None
+
+
 def _bindings() -> list[Binding]:
     return [
         Binding("ctrl+q", "quit", t("quit"), id="quit", priority=True),
@@ -498,11 +507,9 @@ class LunaApp(App):
         elif typ == "conversation":
             self._show_conversation(f.data)
         elif typ == "turn-metrics":
-            stages = f["stages"] or {}
-            total = next((stages[k] for k in ("total_ms", "total", "e2e_ms", "first_audio_ms")
-                          if isinstance(stages.get(k), (int, float))), None)
-            if total is not None:
-                self.latency_ms = float(total)
+            ms = turn_latency_ms(f["stages"] or {})
+            if ms is not None:
+                self.latency_ms = ms
                 self.refresh_status()
 
     def _brain_data(self, data: dict[str, Any]) -> None:
@@ -591,13 +598,15 @@ class LunaApp(App):
         if brain_up and not self._brain_up:
             self.client.command("config-get")  # the brain came up (or we did): ask what it runs
         self._brain_up = brain_up
-        level = mic_level(self.client.peers.info.get("capture", {}))
-        key = (tuple(states.values()), repr(self.functions), level, self.muted, self.latency_ms)
+        cap = self.client.peers.info.get("capture", {})
+        level = mic_level(cap)
+        muted = self.muted or bool(cap.get("muted"))
+        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms)
         if key == self._status_key:
             return  # nothing changed: no redraw
         self._status_key = key
         try:
-            self.query_one(StatusBar).render_status(states, self.functions, level, self.muted, self.latency_ms)
+            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms)
         except Exception:
             pass
 
