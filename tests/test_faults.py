@@ -320,9 +320,13 @@ async def test_kill_9_mid_turn_five_times(stack, ollama, victim) -> None:
                 raise AssertionError(f"{victim} not back within {BACK_BOUND_S}s (round {rnd})\n{stack.logs()}") \
                     from None
             ollama.delay = 0.0
+            await asyncio.sleep(1.2)  # a heartbeat from the (new) playback
+            heard = c.latest("playback")["counters"].get("samples_in", 0)
             frames = await c.turn(f"voltou? ({victim} {rnd})", timeout=90)
             end = next(f for f in frames if f.type == "reply-end")
             assert end["ok"], (victim, rnd, end.data)
+            if victim in ("tts", "playback"):  # the restarted voice path speaks the next reply
+                await wait_for(lambda h=heard: c.latest("playback")["counters"].get("samples_in", 0) > h + 11025, 60)
             after = history_rows(stack)
             lost = {k: v for k, v in before.items() if after.get(k) != v}
             assert not lost, f"history rows lost or changed after kill -9 of {victim}: {lost}"
