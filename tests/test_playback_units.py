@@ -50,8 +50,8 @@ def test_cancel_cuts_at_next_block_and_drops_stale():
     out = np.zeros(320, np.int16)
     p.fill(out)
     p.cancel(1)
-    assert p.fill(out) == 0 and not out.any()
     assert ev[-1][0] == "idle" and ev[-1][1]["played"] is False and ev[-1][1]["text"] == "old"
+    assert p.fill(out) == 0 and not out.any()  # not one more sample of the cut sentence
     assert not p.add(1, 2, "late", "t", _tone(100), True, True)  # stale epoch never queued
     assert p.add(2, 0, "new", "t", _tone(100), True, True)
     assert p.fill(out) == 100 and ev[-2][1]["text"] == "new"

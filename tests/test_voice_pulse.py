@@ -107,13 +107,15 @@ async def test_pulse_round_trip(pulse, start_service, tmp_path):
         assert hb["drops"] == 0
 
 
-async def test_pulse_barge_in_by_voice(pulse, start_service):
+async def test_pulse_barge_in_by_voice(pulse, start_service, tmp_path):
     """ECHO_MODE=off: the user talks over Luna; playback stops within 100 ms of speech-start."""
     env = {**pulse.env, **STT_ENV, "ECHO_MODE": "off"}
     async with Driver("brain", produce=("sentence",)) as d:
         for svc in ("stt", "tts", "playback", "capture"):
             start_service(svc, **env)
         await d.ready("stt", "tts", "playback", "capture", timeout=90)
+        rec = pulse.record(tmp_path / "speaker.wav")
+        await asyncio.sleep(0.3)
         d.bus.publish("reply-start", intent="chat", provider="t", model="t", epoch=1)
         for i in range(3):
             await d.push_until("sentence", "sentence", text=LONG, epoch=1, index=i, turn_id="r1")
@@ -129,8 +131,15 @@ async def test_pulse_barge_in_by_voice(pulse, start_service):
         tr = await d.wait(lambda: d.of("transcript"), 20, "the interruption is transcribed")
         assert wer(Q2, tr[0]["text"]) <= 0.2, tr[0]["text"]
         await asyncio.sleep(1.0)
+        rec.terminate()
+        rec.wait(5)
         assert [f for f in d.of("speaking", epoch=1) if f.ts > start.ts] == []
         assert len(d.of("idle", epoch=1)) == 1  # only the cut sentence; the queued ones never started
+        # what really reached the speaker: no more voice than was played before the cut
+        audio, rate = read_wav(tmp_path / "speaker.wav")
+        voiced_s = float(np.sum(np.abs(audio.astype(np.int32)) > 500)) / rate
+        played_s = (cut.ts - d.of("speaking", epoch=1)[0].ts) / 1e9
+        assert 0.2 < voiced_s <= played_s + 0.15, (voiced_s, played_s)
 
 
 @pytest.mark.parametrize("echo_mode", ["half-duplex", "off"])

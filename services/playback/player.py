@@ -39,7 +39,6 @@ class Player:
         self.cut_epoch = 0
         self.samples_played = 0
         self.underruns = 0
-        self._cut: list[Segment] = []  # cut while playing: idle(played=False) at the next fill
 
     # -- producer side (event loop) ---------------------------------------------------
     def add(self, epoch: int, index: int, text: str, turn_id: str, audio: np.ndarray | None,
@@ -59,7 +58,7 @@ class Player:
             return True
 
     def cancel(self, epoch: int) -> int:
-        """Drop everything with epoch <= ``epoch``; the sentence playing is cut at the next callback."""
+        """Drop everything with epoch <= ``epoch``; the sentence playing stops at once."""
         cut: list[Segment] = []
         with self.lock:
             self.cut_epoch = max(self.cut_epoch, epoch)
@@ -67,7 +66,13 @@ class Player:
             for s in self.segments:
                 (cut if s.epoch <= epoch else keep).append(s)
             self.segments = keep
-            self._cut.extend(s for s in cut if s.started)
+        # From here on the audio thread cannot hand over another sample of these sentences;
+        # what is already in the device buffer (its latency, ~40 ms on PulseAudio) still plays.
+        now = time.monotonic_ns()
+        for s in cut:
+            if s.started:
+                self.notify("idle", {"epoch": s.epoch, "text": s.text, "played": False, "turn_id": s.turn_id,
+                                     "t_ns": now})
         return len(cut)
 
     def queued_samples(self) -> int:
@@ -86,10 +91,6 @@ class Player:
         events: list[tuple[str, dict[str, Any]]] = []
         now = time.monotonic_ns()
         with self.lock:
-            for seg in self._cut:  # the device stops getting their samples from this block on
-                events.append(("idle", {"epoch": seg.epoch, "text": seg.text, "played": False,
-                                        "turn_id": seg.turn_id, "t_ns": now}))
-            self._cut.clear()
             while done < n and self.segments:
                 seg = self.segments[0]
                 if not seg.chunks:

@@ -1,8 +1,9 @@
 """playback: PCM chunks -> one persistent output stream; ``speaking`` / ``idle`` per sentence.
 
 A ``command cancel`` (or speech-start in barge-in mode) cuts the sentence playing at
-the next audio block (20 ms) and drops queued audio of that epoch and older; frames
-of a cancelled epoch that arrive later are discarded, never played.
+once (only what already sits in the device buffer, ~40 ms on PulseAudio, still
+sounds) and drops queued audio of that epoch and older; frames of a cancelled epoch
+that arrive later are discarded, never played.
 """
 
 from __future__ import annotations
