@@ -183,7 +183,8 @@ class LunaMessage(Vertical):
         self._buffer.append(text)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.set_timer(FLUSH_S, self._flush)
+            # a long reply re-lays out more on every append: append less often as it grows (20 Hz -> 5 Hz)
+            self.set_timer(FLUSH_S + min(0.15, len(self.text) / 50_000), self._flush)
 
     async def _flush(self) -> None:
         self._flush_scheduled = False
