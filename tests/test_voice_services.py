@@ -278,3 +278,26 @@ async def test_elevenlabs_tts_with_piper_fallback(start_service, tmp_path):
             assert all(f["played"] for f in d.of("idle", epoch=1))
     finally:
         srv.shutdown()
+
+
+async def test_stt_restart_mid_stream(start_service, tmp_path):
+    """stt is killed after the first question and comes back: capture keeps the newest audio,
+    counts what it dropped, and the question asked after stt is back is transcribed."""
+    wav = _speech_wav(tmp_path / "two.wav", [0.5, Q1, 9.0, ("espeak", Q2), 1.5])
+    async with Driver() as d:
+        stt = start_service("stt", **STT_ENV)
+        await d.ready("stt")
+        start_service("capture", CAPTURE_FILE=str(wav), CAPTURE_RING_S="1.0")
+        tr = await d.wait(lambda: d.of("transcript"), 30, "first transcript")
+        assert wer(Q1, tr[0]["text"]) <= 0.10, tr[0]["text"]
+        stt.p.kill()
+        stt.p.wait()
+        await d.wait(lambda: (h := d.heartbeat("capture")) and h["state"] == "degraded"
+                     and h["counters"]["drops"] > 0, 15, "capture notices and counts drops")
+        n_ready = len(d.of("ready", service="stt"))
+        start_service("stt", **STT_ENV)
+        await d.wait(lambda: len(d.of("ready", service="stt")) > n_ready, 60, "stt back")
+        await d.wait(lambda: len(d.of("transcript")) >= 2, 30, "second transcript")
+        tr = d.of("transcript")
+        assert wer(Q2, tr[1]["text"]) <= 0.10, tr[1]["text"]
+        await d.wait(lambda: d.heartbeat("capture")["state"] == "ready", 5, "capture streaming again")
