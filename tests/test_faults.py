@@ -365,3 +365,28 @@ async def test_provider_http_500_is_one_clear_line_within_the_timeout() -> None:
             assert took < 5 + 2, (p, took)  # within the configured timeout (no retry storm)
             if hasattr(p, "aclose"):
                 await p.aclose()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+async def test_paid_provider_500_falls_back_down_the_chain_with_one_clear_line(start_service) -> None:
+    """CHAT_PROVIDER=gemini answering 500: the turn is answered by the next provider, and says why, quickly."""
+    with Broken() as gem, FakeOllama(reply="Aqui é o Ollama, o Gemini caiu.") as ol:
+        start_service("brain", GEMINI_API_KEY="gm-key-123456", CHAT_PROVIDER="gemini", GEMINI_BASE_URL=gem.url,
+                      OLLAMA_HOST=ol.url, FIRST_TOKEN_TIMEOUT="10")
+        c = Client()
+        try:
+            await wait_for(lambda: (hb := c.latest("brain")) is not None and hb["state"] == "ready", 90)
+            await asyncio.sleep(1.0)
+            t0 = time.monotonic()
+            frames = await c.turn("oi", timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            c.close()
+    assert gem.requests, "gemini was never asked"
+    start = next(f for f in frames if f.type == "reply-start")
+    end = next(f for f in frames if f.type == "reply-end")
+    assert end["ok"] and end["provider"] == "ollama" and end["text"] == ol.reply, end.data
+    notice = start.get("notice") or ""
+    assert "gemini" in notice and "500" in notice and "\n" not in notice, notice
+    assert took < 10, took  # within FIRST_TOKEN_TIMEOUT: a 500 is not waited out
