@@ -540,6 +540,9 @@ async def test_language_en(bus_env, clip, monkeypatch) -> None:
     app = LunaApp()
     try:
         async with app.run_test(size=SIZE) as pilot:
+            descriptions = {b.binding.id: b.binding.description for b in app.screen.active_bindings.values()
+                            if b.binding.id}
+            assert descriptions.get("quit") == "Quit" and descriptions.get("history") == "History"
             await pilot.click("#chat", offset=(5, 2), button=3)
             await pilot.pause()
             labels = [str(i.query_one("Label").render()).split()[0] for i in app.screen.query(MenuItem)]
@@ -548,7 +551,6 @@ async def test_language_en(bus_env, clip, monkeypatch) -> None:
         from services.ui import i18n
 
         i18n.set_language("pt")
-        LunaApp.BINDINGS = __import__("services.ui.app", fromlist=["_bindings"])._bindings()
 
 
 async def test_chat_keeps_a_bounded_number_of_messages(app: LunaApp) -> None:

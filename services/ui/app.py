@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from services.ui import i18n
-from services.ui.attach import check_image
+from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import CopyResult, copy_text, pyperclip_paste
 from services.ui.codeextract import FenceExtractor
@@ -84,7 +84,9 @@ class LunaApp(App):
                  reply_timeout: float = REPLY_START_TIMEOUT) -> None:
         settings, self.config_errors = config.load_lenient()
         i18n.set_language(language or settings.LANGUAGE)
-        type(self).BINDINGS = _bindings()  # labels in the chosen language
+        cls = type(self)
+        cls.BINDINGS = _bindings()  # labels in the chosen language (Textual merges bindings per class)
+        cls._merged_bindings = cls._merge_bindings()
         super().__init__()
         self.connect = connect
         self.client = BusClient(self)
@@ -206,13 +208,10 @@ class LunaApp(App):
             self.notify(t("nothing_to_paste"), timeout=2)
             return
         target = self.focused if isinstance(self.focused, TextArea) and not self.focused.read_only else None
-        if target is None:
-            target = self.prompt if isinstance(self.screen, type(self.screen)) and not isinstance(
-                self.screen, ModalScreen) else None
+        if target is None and not isinstance(self.screen, ModalScreen):
+            target = self.prompt
         if target is None:
             return
-        from services.ui.attach import looks_like_image_path
-
         if target is self.prompt and looks_like_image_path(text):
             self.attach_image(text)
             return
