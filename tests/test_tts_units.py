@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from services.tts.engines import ElevenLabsEngine, chatterbox_usable, find_piper_voice, load_piper
-from services.tts.text import speakable
+from services.tts.text import clauses, speakable
 from tests.audio import rms
 
 
@@ -101,3 +101,11 @@ def test_chatterbox_says_why_not():
     ok, why = chatterbox_usable()
     if not ok:
         assert "Chatterbox" in why
+
+
+def test_clauses_split_long_sentences_only():
+    assert clauses("Hello, world.") == ["Hello, world."]
+    assert clauses("This is a long answer, and it goes on for a while, so there is time.") == [
+        "This is a long answer,", "and it goes on for a while,", "so there is time."]
+    assert clauses("Well, I think so; yes.") == ["Well, I think so; yes."]
+    assert clauses("3,5 and 1,000 stay whole") == ["3,5 and 1,000 stay whole"]

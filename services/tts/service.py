@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from services.tts.engines import ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_piper
-from services.tts.text import speakable
+from services.tts.text import clauses, speakable
 from shared.messages import Frame
 from shared.service import Service
 
@@ -158,7 +158,8 @@ class TtsService(Service):
         def cancelled() -> bool:
             return self.stale(epoch)
 
-        for rate, audio in engine.synthesize(text, cancelled):
+        pieces = clauses(text) if engine is self.fallback else [text]  # Piper: first clause first
+        for rate, audio in (x for piece in pieces for x in engine.synthesize(piece, cancelled)):
             step = max(1, int(rate * CHUNK_S))
             for i in range(0, len(audio), step):
                 if cancelled():

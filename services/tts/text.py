@@ -37,3 +37,22 @@ def speakable(text: str, code_phrase: str = "the code is on screen") -> str:
     t = _SPACES.sub(" ", t.replace("\n", " ")).strip()
     t = re.sub(r"\s+([,.!?;:])", r"\1", t)
     return "" if not re.search(r"\w", t) else t
+
+
+_CLAUSE = re.compile(r"(?<=[,;:])\s+")
+
+
+def clauses(text: str, min_words: int = 3) -> list[str]:
+    """Split a long sentence at , ; : into pieces of at least ``min_words`` words.
+
+    Piper needs time in proportion to the text, so synthesizing the first clause
+    alone gets the first audio out sooner; the rest is ready long before it is due.
+    """
+    parts = _CLAUSE.split(text)
+    out: list[str] = []
+    for part in parts:
+        if out and (len(out[-1].split()) < min_words or len(part.split()) < min_words):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
