@@ -114,6 +114,7 @@ async def test_tts_to_playback_file(start_service, tmp_path):
         assert [f["text"] for f in sp] == ["Hello there!", "The code is ready."]
         assert all(f["played"] for f in idle) and all(f["epoch"] == 1 for f in sp)
         assert sp[0].turn_id == "t1"
+        assert t_push < sp[0]["t_tts_ns"] < sp[0].ts  # when tts made the turn's first PCM (turn metrics)
         assert sp[0].ts < idle[0].ts <= sp[1].ts < idle[1].ts
         first_ms = (sp[0].ts - t_push) / 1e6
         print(f"\npiper: first sample handed to the output {first_ms:.0f} ms after the sentence was pushed")
