@@ -9,7 +9,10 @@ libportaudio2 espeak-ng).
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -36,6 +39,14 @@ def pulse(tmp_path_factory):
         p.start()
     except RuntimeError as exc:
         pytest.skip(f"pulseaudio could not start here: {exc}")
+    # PortAudio reaches PulseAudio through ALSA's pulse plugin (Debian: libasound2-plugins)
+    probe = subprocess.run([sys.executable, "-c", "import sounddevice as sd; d = sd.query_devices(); "
+                            "print(sum(x['max_input_channels'] > 0 for x in d), sum(x['max_output_channels'] > 0 for x in d))"],
+                           env={**os.environ, **p.env}, capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 or "0" in probe.stdout.split():
+        p.stop()
+        pytest.skip("PortAudio sees no PulseAudio device (apt-get install libportaudio2 libasound2-plugins): "
+                    + (probe.stdout + probe.stderr)[-300:])
     yield p
     p.stop()
 
