@@ -136,3 +136,13 @@ def test_segmenter_pause_event_for_speculative_transcription(vad):
     assert 0 <= len(end.audio) - n <= 200 * 16 and not end.audio[n:].any()
     ev2 = _run(Segmenter(vad, min_silence_ms=500, spec_ms=0), audio)
     assert "pause" not in [e.kind for e in ev2] and not ev2[-1].same_as_pause
+
+
+def test_segmenter_follows_capture_clock_across_gaps(vad):
+    vad.reset()
+    a = to_16k(*piper_speech(Q1))
+    seg = Segmenter(vad)
+    _run(seg, silence(1.0), t0=0)
+    ev = _run(seg, np.concatenate([silence(0.5), a, silence(1.0)]), t0=10_000_000_000)  # 9 s gated away
+    start = [e for e in ev if e.kind == "start"][0]
+    assert abs(start.t_ns / 1e9 - 10.5) < 0.25

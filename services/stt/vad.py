@@ -99,8 +99,10 @@ class Segmenter:
 
     def feed(self, pcm: np.ndarray, t_ns: int) -> list[Event]:
         """Feed int16 frames (any length) with the capture time of their first sample."""
-        if len(self._buf) == 0:
-            self._buf_t = t_ns
+        # Follow the capture clock: after a gap (half-duplex gate, a restart) the stamps jump.
+        expected = self._buf_t + len(self._buf) * 1_000_000_000 // RATE
+        if len(self._buf) == 0 or abs(t_ns - expected) > 60_000_000:
+            self._buf_t = t_ns - len(self._buf) * 1_000_000_000 // RATE
         self._buf = np.concatenate([self._buf, pcm])
         events: list[Event] = []
         while len(self._buf) >= CHUNK:
