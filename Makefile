@@ -8,14 +8,14 @@ SERVICE ?=
 ARGS ?=
 # Debian packages the services and tests use (PortAudio for sounddevice; PulseAudio,
 # espeak-ng, sox and tmux for the real-audio and terminal tests).
-APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox tmux
+APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox tmux strace iproute2 util-linux
 
-.PHONY: help install system-deps up down status restart logs tap test lint bench check clean
+.PHONY: help install system-deps up down status restart logs tap test lint bench check models clean
 
 help:
 	@echo "make up        start every service and open the Luna UI"
 	@echo "make test      run the test suite"
-	@echo "make down | status | restart SERVICE=stt | logs [SERVICE=stt] | tap [ARGS='-t token'] | bench | check"
+	@echo "make down | status | restart SERVICE=stt | logs [SERVICE=stt] | tap [ARGS='-t token'] | bench | check | models"
 
 # Debian packages: installed when missing and we may (root with apt-get), otherwise a hint.
 system-deps:
@@ -43,6 +43,10 @@ install: system-deps $(STAMP)
 
 check: install
 	@$(BIN)/luna check
+
+# Fetch the configured Whisper model, Piper voice and Ollama models (make up does this too).
+models: install
+	@$(BIN)/luna models
 
 up: install
 	@$(BIN)/luna up

@@ -255,6 +255,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     except config.ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    if not args.offline and os.environ.get("LUNA_OFFLINE") != "1":
+        from shared.models import fetch_all
+
+        fetch_all(config.load())  # the one step that may use the network; services never do
     if not supervisord_running():
         print("starting services (supervisord)...", flush=True)
         start_supervisord()
@@ -334,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the services and open the UI")
     up.add_argument("--no-ui", action="store_true", help="start and wait, but do not open the UI")
     up.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for readiness")
+    up.add_argument("--offline", action="store_true", help="do not fetch missing models first (LUNA_OFFLINE=1)")
+    sub.add_parser("models", help="download the configured models (Whisper, Piper voice, Ollama models)")
     sub.add_parser("down", help="stop every service")
     sub.add_parser("status", help="state of each service")
     r = sub.add_parser("restart", help="restart one service; the others keep running")
@@ -389,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if all(st in ("ready", "degraded", "no-device") for st in shown.values()) else 1
         if args.cmd == "check":
             return cmd_check(args)
+        if args.cmd == "models":
+            from shared import config
+            from shared.models import fetch_all
+
+            return 0 if fetch_all(config.load()) else 1
         if args.cmd == "tap":
             return asyncio.run(tap(set(args.service), set(args.type), args.record, args.count))
         if args.cmd == "send":

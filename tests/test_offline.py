@@ -256,9 +256,6 @@ def test_spoken_turn_offline_in_a_loopback_only_namespace(offline: dict) -> None
 
 @pytest.mark.integration
 @pytest.mark.timeout(420)
-@pytest.mark.xfail(strict=True, reason="known bug: with the default STT_LOCAL=small not in the Hugging Face cache, "
-                   "stt asks the hub (a DNS lookup to the resolver) before falling back to the bundled tiny.en; "
-                   "strict: this starts passing (and then fails as XPASS) once the default never goes online")
 def test_default_configuration_never_tries_the_network(offline: dict) -> None:
     """strace saw every connect/bind/sendto/sendmsg with an inet address, even ones that failed at once."""
     if offline["traced"] is None:

@@ -6,7 +6,6 @@ import io
 import os
 import wave
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -46,13 +45,10 @@ class LocalWhisper:
 
         self.model = model
         kw = {"device": "cpu", "compute_type": compute_type, "cpu_threads": cpu_threads or min(4, os.cpu_count() or 1)}
-        try:  # a path, or a name already in the Hugging Face cache
-            self._m = WhisperModel(model, local_files_only=True, **kw)
-        except Exception:
-            if _offline_only(model):
-                raise
-            os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-            self._m = WhisperModel(model, local_files_only=False, **kw)
+        # A path, or a name already in the Hugging Face cache. The service never downloads:
+        # `luna models` (run by `make up`) fetches with a progress bar, so the bus
+        # processes never open a network socket.
+        self._m = WhisperModel(model, local_files_only=True, **kw)
         self.english_only = not getattr(self._m.model, "is_multilingual", True)
         self.language = "en" if self.english_only else (language or None)
 
@@ -65,18 +61,14 @@ class LocalWhisper:
         return Result(text, info.language or self.language or "")
 
 
-def _offline_only(model: str) -> bool:
-    # A path never needs the hub; names do, and HF_HUB_OFFLINE=1 says the hub is out of reach.
-    return Path(model).exists() or os.environ.get("HF_HUB_OFFLINE") == "1"
-
-
 def load_local(model: str, compute_type: str, language: str) -> tuple[LocalWhisper, str | None]:
     """Load ``model``; fall back to the bundled tiny.en. Returns (engine, why-we-fell-back)."""
     if model:
         try:
             return LocalWhisper(model, compute_type, language), None
         except Exception as exc:  # missing files, no network, bad compute type...
-            why = f"STT_LOCAL={model} could not be loaded ({type(exc).__name__}: {str(exc)[:160]})"
+            why = (f"STT_LOCAL={model} is not on this machine (`make models` downloads it; "
+                   f"{type(exc).__name__}: {str(exc)[:120]})")
     else:
         why = "STT_LOCAL is empty"
     eng = LocalWhisper(bundled_model_path(), "int8", language)
