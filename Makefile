@@ -8,7 +8,7 @@ SERVICE ?=
 ARGS ?=
 # Debian packages the services and tests use (PortAudio for sounddevice; PulseAudio,
 # espeak-ng, sox and tmux for the real-audio and terminal tests).
-APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils espeak-ng sox tmux strace iproute2 util-linux
+APT_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox tmux strace iproute2 util-linux
 
 .PHONY: help install system-deps up down status restart logs tap test lint bench check models clean
 

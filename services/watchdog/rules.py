@@ -13,8 +13,10 @@ from typing import Any
 
 SILENT_S = 8.0  # eight missed heartbeats: a hung loop, not a busy CPU
 FROZEN_S = 5.0
-#: Counters whose sum must grow while capture has a live source (sent, muted or gated frames).
-CAPTURE_MOVING = ("audio_out", "muted", "gated")
+#: Counters whose sum must grow while capture has a live source: ``captured`` counts every
+#: frame read from the source (sent, muted, gated or buffered while stt is away); the
+#: others are for captures that predate it.
+CAPTURE_MOVING = ("captured", "audio_out", "muted", "gated")
 
 
 @dataclass
