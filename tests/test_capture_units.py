@@ -160,3 +160,37 @@ async def test_gate_decides_by_capture_time(bus_env):
         assert not svc.gated(sp.ts + 10)
     finally:
         svc.bus.close()
+
+
+def test_level_meter_reports_rms_per_period_in_dbfs_and_0_to_1():
+    from services.capture.level import LevelMeter
+    from services.ui.widgets.status import mic_level
+
+    m = LevelMeter()
+    assert m.take() is None  # nothing captured: no level (the UI shows no bar)
+    t = np.arange(16000) / 16000
+    tone = (0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)  # rms 0.354 -> -9.0 dBFS
+    for i in range(0, len(tone), FRAME_SAMPLES):
+        m.add(tone[i:i + FRAME_SAMPLES])
+    level, db = m.take()
+    assert -9.5 < db < -8.5 and abs(level - (db + 60) / 60) < 0.01
+    assert mic_level({"level": level, "level_db": db}) == level
+    m.add(silence(0.02))
+    assert m.take() == (0.0, -60.0)  # a new period: silence floors at -60 dBFS
+    m.add(np.full(320, 32767, dtype=np.int16))
+    assert m.take()[0] == 1.0
+
+
+def test_capture_heartbeat_carries_the_mic_level(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUNA_RUN_DIR", str(tmp_path))
+    from services.capture.service import CaptureService
+
+    svc = CaptureService()
+    try:
+        assert "level" not in svc.heartbeat_frame()["info"]
+        svc.level.add(np.full(320, 3277, dtype=np.int16))  # 0.1 of full scale: -20 dBFS
+        info = svc.heartbeat_frame()["info"]
+        assert info["level_db"] == -20.0 and abs(info["level"] - 40 / 60) < 0.01
+        assert "level" not in svc.heartbeat_frame()["info"]  # each heartbeat covers its own period
+    finally:
+        svc.bus.close()

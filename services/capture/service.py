@@ -13,6 +13,7 @@ import time
 from collections import deque
 from typing import Any
 
+from services.capture.level import LevelMeter
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
 from services.capture.ring import Ring
 from services.capture.sources import DeviceSource, FileSource, NoDevice
@@ -50,6 +51,7 @@ class CaptureService(Service):
             self.echo_mode = "half-duplex"
         self._last_reopen = 0.0
         self._raw_drops_seen = 0
+        self.level = LevelMeter()  # mic level for the UI, over each heartbeat period
 
     # -- source ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -131,6 +133,8 @@ class CaptureService(Service):
             frames = src.read()
         self.info["gated"] = self.speaking and self.echo_mode != "off"
         self.counters["captured"] += len(frames)  # the source is alive, whatever happens to the frames
+        for pcm, _t in frames:
+            self.level.add(pcm)
         for pcm, t in frames:
             if self.muted:
                 self.counters["muted"] += 1
@@ -197,4 +201,7 @@ class CaptureService(Service):
     def heartbeat_frame(self) -> dict[str, Any]:
         hb = super().heartbeat_frame()
         hb["counters"]["ring"] = len(self.ring)
+        lvl = self.level.take()
+        if lvl is not None:  # the status bar's meter (0..1; level_db in dBFS)
+            hb["info"]["level"], hb["info"]["level_db"] = lvl
         return hb
