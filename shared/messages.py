@@ -124,6 +124,11 @@ _spec("pcm", 1, STREAM, {"rate": _I, "epoch": _I}, {"text": _S, "first": _B, "la
       payload=True, doc="synthesized PCM int16 mono, tts -> playback")
 _spec("flush", 1, STREAM, {"epoch": _I}, doc="drop everything older than epoch (sent on a stream so it stays in order)")
 
+# --- aec -------------------------------------------------------------------------
+_spec("reference", 1, STREAM, {"rate": _I, "t_ns": _I}, {"epoch": _I}, payload=True,
+      doc="far-end PCM exactly as handed to the output device (int16 mono 16 kHz, 10 ms multiples), "
+          "t_ns = device time of its first sample; playback -> capture (echo cancellation)")
+
 
 class FrameError(ValueError):
     """A frame that cannot be accepted; ``reason`` is a short stable label for counters."""

@@ -4,6 +4,15 @@ Frames go into a bounded ring first. They leave it only while stt is ready and
 accepting, so capture started before Whisper loads keeps the newest audio and
 counts what it had to drop (seed section 11.2, problem 3). While Luna speaks the
 frames are gated (half-duplex) unless ECHO_MODE=off; a mute is always available.
+
+ECHO_MODE=aec (issue 7): playback sends what it hands to the speaker on the
+``reference`` stream, stamped with device time; every 10 ms microphone frame goes
+through the echo canceller with the reference of the same instant before anything
+else (ring, stt) sees it, and the half-duplex gate is off, so the user can talk over
+Luna (stt's VAD on the cancelled signal says speech-start, playback stops). While
+Luna speaks, a frame waits for its reference; if none comes for REF_MISSING_NS
+(playback down, reference lost) capture falls back to half-duplex with a notice
+(``info["echo_mode_effective"]``): it never hears itself.
 """
 
 from __future__ import annotations
@@ -13,6 +22,9 @@ import time
 from collections import deque
 from typing import Any
 
+import numpy as np
+
+from services.capture.aec import AEC_FRAME, Canceller, ReferenceBuffer, make_canceller
 from services.capture.level import LevelMeter
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
 from services.capture.ring import Ring
@@ -26,11 +38,18 @@ ECHO_TAIL_NS = 300_000_000
 #: Frames stamped this long before playback's first sample are gated too (clock estimates).
 ECHO_LEAD_NS = 50_000_000
 REOPEN_S = 3.0
+#: aec: a frame waits at most this long (after its last sample) for reference still on its way.
+HOLD_NS = 40_000_000
+#: aec: while Luna speaks, no reference for this long means it is missing: fall back to half-duplex.
+REF_MISSING_NS = 300_000_000
+AEC_FRAME_NS = AEC_FRAME * 1_000_000_000 // OUT_RATE
+FRAME_NS = FRAME_SAMPLES * 1_000_000_000 // OUT_RATE
 
 
 class CaptureService(Service):
     name = "capture"
     produces = ("audio",)
+    consumes = ("reference",)  # far-end PCM from playback (ECHO_MODE=aec)
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,11 +63,18 @@ class CaptureService(Service):
         # decided per frame from its capture time, so audio that the sound server hands
         # over late (PulseAudio can lag 0.5 s) is still recognised as Luna's own voice.
         self.spoken: deque[tuple[int, int]] = deque(maxlen=16)
-        self.echo_mode = s.ECHO_MODE
+        self.echo_mode = s.ECHO_MODE  # what the user asked for
+        self.effective = self.echo_mode  # what capture does right now
+        self.canceller: Canceller | None = None
+        self.reference = ReferenceBuffer()
+        self._hold: deque[tuple[np.ndarray, int]] = deque()  # aec: frames waiting for their reference
         if self.echo_mode == "aec":
-            self.problems["ECHO_MODE"] = ("ECHO_MODE=aec: echo cancellation is not available yet; "
-                                          "using half-duplex (no listening while Luna speaks)")
-            self.echo_mode = "half-duplex"
+            try:
+                self.canceller = make_canceller()
+            except Exception as exc:  # ImportError: the wheel is missing on this platform
+                self.problems["ECHO_MODE"] = (f"ECHO_MODE=aec: echo canceller unavailable ({exc}); "
+                                              "using half-duplex (no listening while Luna speaks)")
+                self.effective = "half-duplex"
         self._last_reopen = 0.0
         self._raw_drops_seen = 0
         self.level = LevelMeter()  # mic level for the UI, over each heartbeat period
@@ -82,7 +108,9 @@ class CaptureService(Service):
             self.notice("warning", self.problems["device"], "no-device")
 
     async def setup(self) -> None:
-        self.info.update(echo_mode=self.echo_mode, muted=False, gated=False)
+        self.info.update(echo_mode=self.echo_mode, echo_mode_effective=self.effective, muted=False, gated=False)
+        if self.canceller is not None:
+            self.info["aec"] = self.canceller.name
         self._open()
 
     # -- events ------------------------------------------------------------------------
@@ -103,9 +131,25 @@ class CaptureService(Service):
                 self.spoken.append((self.speak_since, f.ts))
             self.speaking = False
 
+    async def on_stream(self, stream: str, f: Frame) -> None:
+        if f.type == "reference" and f.payload is not None and f["rate"] == OUT_RATE:
+            self.reference.add(f["t_ns"], np.frombuffer(f.payload, dtype=np.int16), time.monotonic_ns())
+            self.counters["reference_in"] += 1
+            if self.canceller is not None and self.effective != "aec":
+                self._set_effective("aec", "info", "echo cancellation is back: you can talk over Luna again")
+
+    def _set_effective(self, mode: str, level: str, text: str) -> None:
+        self.effective = mode
+        self.info["echo_mode_effective"] = mode
+        if mode == "aec":
+            self.problems.pop("ECHO_MODE", None)
+        else:
+            self.problems["ECHO_MODE"] = text
+        self.notice(level, text, "echo-mode")
+
     def gated(self, t_ns: int) -> bool:
         """Half-duplex: drop a frame captured while Luna's voice may have reached the microphone."""
-        if self.echo_mode == "off":
+        if self.echo_mode == "off" or self.effective in ("off", "aec"):
             return False
         if self.speaking and self.peers.status("playback") == "down":
             self.speaking = False  # playback died mid-sentence: never stay deaf forever
@@ -131,10 +175,12 @@ class CaptureService(Service):
             frames = src.read(max_frames=room) if room > 0 else []
         else:
             frames = src.read()
-        self.info["gated"] = self.speaking and self.echo_mode != "off"
         self.counters["captured"] += len(frames)  # the source is alive, whatever happens to the frames
         for pcm, _t in frames:
-            self.level.add(pcm)
+            self.level.add(pcm)  # what the microphone hears, before echo cancellation
+        if self.canceller is not None:
+            frames = self._cancel(frames)
+        self.info["gated"] = self.speaking and self.effective == "half-duplex"
         for pcm, t in frames:
             if self.muted:
                 self.counters["muted"] += 1
@@ -148,6 +194,38 @@ class CaptureService(Service):
             self._raw_drops_seen = raw
         if src.finished and "file" not in self.info.get("ended", ""):
             self.info["ended"] = "file"
+
+    def _cancel(self, frames: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray, int]]:
+        """aec: frames whose reference is here (or overdue) come out cancelled, in order."""
+        assert self.canceller is not None
+        self._hold.extend(frames)
+        now = time.monotonic_ns()
+        ref = self.reference
+        if self.effective == "aec" and self.speaking and now - self.speak_since > REF_MISSING_NS and (
+                now - ref.last_rx_ns > REF_MISSING_NS or self.peers.status("playback") == "down"):
+            self._set_effective("half-duplex", "warning",
+                                "echo cancellation has no reference from playback: not listening while "
+                                "Luna speaks (half-duplex) until it is back")
+        out: list[tuple[np.ndarray, int]] = []
+        while self._hold:
+            pcm, t = self._hold[0]
+            t_end = t + FRAME_NS
+            covered = ref.covered_until >= t_end
+            if not covered and self.effective == "aec":
+                wait = REF_MISSING_NS if self.speaking else HOLD_NS
+                if now - t_end < wait:
+                    break  # its reference may still be on the way
+            self._hold.popleft()
+            if self.effective == "aec" or covered:
+                clean = np.empty_like(pcm)
+                for i in range(0, len(pcm), AEC_FRAME):
+                    clean[i:i + AEC_FRAME] = self.canceller.process(
+                        pcm[i:i + AEC_FRAME], ref.get(t + (i // AEC_FRAME) * AEC_FRAME_NS, AEC_FRAME))
+                self.counters["aec_frames"] += 1
+                pcm = clean
+            out.append((pcm, t))
+        self.counters["aec_ref_zeros"] = ref.zeros_served
+        return out
 
     def _send(self) -> None:
         while len(self.ring):

@@ -16,6 +16,7 @@ import numpy as np
 import soxr
 
 from services.playback.player import Player
+from services.playback.reference import ReferenceTap
 from services.playback.sinks import ClockSink, DeviceSink, NoDevice
 from shared.messages import Frame
 from shared.service import Service
@@ -27,6 +28,7 @@ REOPEN_S = 5.0
 class PlaybackService(Service):
     name = "playback"
     consumes = ("pcm",)
+    produces = ("reference",)  # ECHO_MODE=aec: the far-end reference for capture's echo canceller
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,6 +38,8 @@ class PlaybackService(Service):
         self._rs: dict[tuple[int, int], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._first_pcm: dict[str, int] = {}  # turn_id -> ts of its first PCM frame
+        self.aec = self.settings.ECHO_MODE == "aec"
+        self._ref: ReferenceTap | None = None
 
     # -- output ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -54,6 +58,29 @@ class PlaybackService(Service):
                 return
         self.info.update(output=self.sink.kind, device=self.sink.name, rate=self.sink.rate,
                          latency_ms=round(self.sink.latency_s * 1000, 1))
+        self._attach_tap()
+
+    def _attach_tap(self) -> None:
+        if self.aec and self.sink is not None:
+            self._ref = ReferenceTap(self.sink.rate)
+            self.sink.tap = self._tap
+
+    def _tap(self, block: np.ndarray, t_ns: int) -> None:
+        # audio thread: hand the block to the event loop (sockets are not thread-safe)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._push_reference, block, t_ns)
+
+    def _push_reference(self, block: np.ndarray, t_ns: int) -> None:
+        ref = self._ref
+        if ref is None or (self.sink is not None and ref.rate != self.sink.rate):
+            return
+        for pcm, t in ref.feed(block, t_ns):
+            if self.bus.push("reference", "reference", rate=16000, t_ns=int(t), epoch=self.epoch,
+                             payload=pcm.tobytes()):
+                self.counters["reference_out"] += 1
+            else:  # capture absent or full: never block, count it apart from real drops
+                self.bus.dropped["reference"] -= 1
+                self.counters["reference_dropped"] += 1
 
     def _no_device(self, why: str) -> None:
         first = "device" not in self.problems
@@ -61,11 +88,13 @@ class PlaybackService(Service):
         self.state = "no-device"
         self.sink = ClockSink(self.player, "")  # keep consuming at real time so speaking/idle stay true
         self.info.update(output="none", device="", rate=self.sink.rate)
+        self._attach_tap()
         if first:
             self.notice("warning", self.problems["device"], "no-device")
 
     async def setup(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.info["echo_mode"] = self.settings.ECHO_MODE
         self._open()
 
     def queue_depth(self) -> int:

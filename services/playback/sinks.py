@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import wave
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,10 @@ import numpy as np
 from services.playback.player import Player
 
 BLOCK_S = 0.02
+
+#: Called on the audio thread with (a copy of the block handed to the device, device time of
+#: its first sample in monotonic ns) for blocks that carry Luna's audio: the AEC reference.
+Tap = Callable[[np.ndarray, int], None]
 
 
 class NoDevice(RuntimeError):
@@ -61,6 +66,7 @@ class DeviceSink:
         self.name = str(info.get("name"))
         self.rate = int(info.get("default_samplerate") or 48000)
         self.latency_s = 0.0
+        self.tap: Tap | None = None
         self._buf = np.zeros(0, dtype=np.int16)
         self.stream = sd.OutputStream(device=self.index, samplerate=self.rate, channels=1, dtype="int16",
                                       blocksize=int(self.rate * BLOCK_S), latency="low", callback=self._callback)
@@ -70,8 +76,17 @@ class DeviceSink:
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if len(self._buf) != frames:
             self._buf = np.zeros(frames, dtype=np.int16)
-        self.player.fill(self._buf)
+        got = self.player.fill(self._buf)
         outdata[:, 0] = self._buf
+        if got and self.tap is not None:
+            now = time.monotonic_ns()
+            try:  # when the first sample of this block reaches the DAC, as PortAudio sees it
+                ahead = time_info.outputBufferDacTime - time_info.currentTime
+            except Exception:
+                ahead = -1.0
+            if not 0.0 <= ahead < 5.0:
+                ahead = self.latency_s
+            self.tap(self._buf.copy(), now + int(ahead * 1e9))
 
     @property
     def alive(self) -> bool:
@@ -100,6 +115,7 @@ class ClockSink:
         self.kind = "file" if path else "none"
         self.name = f"file:{path}" if path else "none"
         self.latency_s = 0.0
+        self.tap: Tap | None = None
         self._wav: wave.Wave_write | None = None
         if path:
             self._wav = wave.open(path, "wb")
@@ -115,7 +131,10 @@ class ClockSink:
         buf = np.zeros(n, dtype=np.int16)
         t_next = time.monotonic()
         while not self._stop.is_set():
+            t_block = time.monotonic_ns()
             got = self.player.fill(buf)
+            if got and self.tap is not None:
+                self.tap(buf.copy(), t_block)
             if got and self._wav is not None:
                 self._wav.writeframes(buf[:got].tobytes())
                 self._flush()

@@ -1,0 +1,92 @@
+"""Echo cancellation inside capture and playback (issue 7), without processes or devices:
+playback's reference tap, capture's cancel-before-anything path, and the fallback to half-duplex."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from services.playback.reference import ReferenceTap
+from tests.aecroom import RATE, echo_of, erle_db, luna_reply, to_int16
+
+
+def test_reference_tap_resamples_to_16k_in_10ms_units_with_continuous_stamps():
+    tap = ReferenceTap(22050)
+    block = 441  # 20 ms at 22050
+    t0 = 5_000_000_000
+    got = []
+    for i in range(100):  # 2 s
+        got += tap.feed(np.full(block, 1000, np.int16), t0 + i * block * 1_000_000_000 // 22050)
+    n = sum(len(p) for p, _ in got)
+    assert all(len(p) % 160 == 0 for p, _ in got)
+    assert abs(n - 2 * RATE) <= 480  # the resampler's own delay
+    for (p, t), (_, t2) in zip(got, got[1:], strict=False):
+        assert t2 - t == len(p) * 1_000_000_000 // RATE
+    assert got[0][1] == t0
+    # a gap starts a new run stamped at the new block
+    late = t0 + 10 * 1_000_000_000
+    out = []
+    for i in range(5):
+        out += tap.feed(np.full(block, 1000, np.int16), late + i * 20_000_000)
+    assert out and out[0][1] == late
+
+
+def _frames(a: np.ndarray, t0: int):
+    step = 320 * 1_000_000_000 // RATE
+    return [(a[i:i + 320].copy(), t0 + (i // 320) * step) for i in range(0, len(a) // 320 * 320, 320)]
+
+
+@pytest.fixture
+def aec_capture(bus_env, monkeypatch):
+    monkeypatch.setenv("ECHO_MODE", "aec")
+    from services.capture.service import CaptureService
+
+    svc = CaptureService()
+    svc.notice = lambda *a, **k: svc.counters.update(notices=1)  # no event loop here
+    svc.peers.state["playback"] = "ready"
+    svc.peers.seen["playback"] = time.monotonic() + 3600
+    yield svc
+    svc.bus.close()
+
+
+def test_capture_cancels_with_reference_by_device_time(aec_capture):
+    svc = aec_capture
+    assert svc.canceller is not None and svc.effective == "aec" and not svc.gated(time.monotonic_ns())
+    luna = luna_reply()[: 4 * RATE]
+    mic = to_int16(echo_of(luna, 0.06))
+    t0 = time.monotonic_ns() - 10 * 1_000_000_000  # an old recording: nothing waits
+    out = []
+    for k, fr in enumerate(_frames(mic, t0)):  # as in real time: reference arrives with its mic frame
+        for i in range(k * 320, k * 320 + 320, 160):  # stamped with the device time of each piece
+            svc.reference.add(t0 + i * 62_500, luna[i:i + 160], time.monotonic_ns())
+        out += svc._cancel([fr])
+    clean = np.concatenate([p for p, _ in out])
+    assert len(out) == len(mic) // 320 and svc.counters["aec_frames"] == len(out)
+    e = erle_db(mic, clean, luna, 0.5, 4.0)
+    print(f"\ncapture path ERLE {e:.1f} dB")
+    assert e >= 25
+
+
+def test_capture_waits_for_reference_then_falls_back_to_half_duplex(aec_capture):
+    svc = aec_capture
+    now = time.monotonic_ns()
+    svc.speaking, svc.speak_since = True, now - 50_000_000  # Luna just started, no reference yet
+    frames = _frames(np.full(3200, 500, np.int16), now - 100_000_000)
+    assert svc._cancel(frames[:2]) == []  # held: the reference may be on its way
+    svc.speak_since = now - 1_000_000_000
+    svc.reference.last_rx_ns = now - 1_000_000_000
+    svc.speaking = True
+    out = svc._cancel([])  # REF_MISSING_NS passed: degrade, never hear itself
+    assert svc.effective == "half-duplex" and svc.info["echo_mode_effective"] == "half-duplex"
+    assert svc.counters["notices"] == 1
+    assert all(svc.gated(t) for _, t in out)
+    # the reference comes back: aec again
+    import asyncio
+
+    from shared.messages import make
+
+    f = make("reference", rate=16000, t_ns=now, payload=np.zeros(160, np.int16).tobytes())
+    asyncio.run(svc.on_stream("reference", f))
+    assert svc.effective == "aec" and not svc.gated(now)
