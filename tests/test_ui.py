@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from textual.widgets import ProgressBar
 
 from services.ui import clipboard
 from services.ui.app import LunaApp
@@ -619,6 +620,10 @@ async def test_config_frame_missing_models_and_pull(app: LunaApp) -> None:
         await feed(app, "status", service="brain", data={"pull": {"model": "dolphin-mistral", "status": "pulling",
                                                                    "completed": 50, "total": 100}})
         assert "50%" in str(app.indicator.render())
+        bar = app.query_one("#pull", ProgressBar)
+        assert bar.has_class("shown") and bar.total == 100 and bar.progress == 50
+        await feed(app, "status", service="brain", data={"pull": {"model": "dolphin-mistral", "status": "success"}})
+        assert not bar.has_class("shown") and "50%" not in str(app.indicator.render())
 
 
 async def test_slash_with_args_goes_to_brain(app: LunaApp) -> None:

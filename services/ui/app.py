@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, ProgressBar, Static, TextArea
 
 from services.ui import i18n
 from services.ui.attach import check_image, looks_like_image_path
@@ -74,6 +74,8 @@ class LunaApp(App):
     #main { height: 1fr; }
     #attachment { height: auto; color: $accent; padding: 0 1; display: none; }
     #attachment.shown { display: block; }
+    #pull { height: 1; padding: 0 1; display: none; }
+    #pull.shown { display: block; }
     CodeOutputPanel { display: none; }
     LunaApp.code-mode CodeOutputPanel { display: block; }
     LunaApp.code-mode ChatLog { display: none; }
@@ -117,6 +119,7 @@ class LunaApp(App):
             yield ChatLog(id="chat")
             yield CodeOutputPanel(id="code-output")
         yield Static("", id="attachment", markup=False)
+        yield ProgressBar(id="pull", show_eta=True)
         yield PromptInput(id="prompt", placeholder=t("placeholder"))
         yield StatusBar(id="status")
         yield Footer()
@@ -531,10 +534,15 @@ class LunaApp(App):
         status = str(pull.get("status") or "")
         total, done = pull.get("total") or 0, pull.get("completed") or 0
         pct = f" {100 * done / total:.0f}%" if isinstance(total, (int, float)) and total else ""
+        bar = self.query_one("#pull", ProgressBar)
         if status in ("success", "error"):
             self.pulling = ""
+            bar.remove_class("shown")
         else:
             self.pulling = f"⇣ {pull.get('model', '')}{pct}"
+            bar.add_class("shown")  # Ollama's /api/pull progress as a bar (total unknown: indeterminate)
+            if isinstance(total, (int, float)) and total:
+                bar.update(total=total, progress=done if isinstance(done, (int, float)) else 0)
         self.update_indicator()
 
     def _maybe_history(self, data: dict[str, Any]) -> None:
