@@ -18,13 +18,14 @@ Luna speaks, a frame waits for its reference; if none comes for REF_MISSING_NS
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from typing import Any
 
 import numpy as np
 
-from services.capture.aec import AEC_FRAME, Canceller, ReferenceBuffer, make_canceller
+from services.capture.aec import AEC_FRAME, Canceller, ReferenceBuffer, SampleClock, make_canceller
 from services.capture.level import LevelMeter
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
 from services.capture.ring import Ring
@@ -44,6 +45,16 @@ HOLD_NS = 40_000_000
 REF_MISSING_NS = 300_000_000
 AEC_FRAME_NS = AEC_FRAME * 1_000_000_000 // OUT_RATE
 FRAME_NS = FRAME_SAMPLES * 1_000_000_000 // OUT_RATE
+#: aec: a mic frame is paired with the reference this much later than its own stamp. AEC3 finds
+#: the echo delay itself (within a few hundred ms) as long as the reference leads the echo, which
+#: device-time pairing gives; a positive value adds lead for devices whose stamps run late.
+REF_LEAD_NS = 0
+#: aec cold start: until the canceller has shown WARMUP_DB of echo removal over WARMUP_S of
+#: Luna's voice, frames under her voice are gated as in half-duplex (a cold AEC3 can leak the
+#: first few hundred ms of echo, enough for the VAD to cut Luna off by her own voice).
+WARMUP_DB = 15.0
+WARMUP_S = 0.5
+REF_ACTIVE_RMS = 100.0
 
 
 class CaptureService(Service):
@@ -68,6 +79,10 @@ class CaptureService(Service):
         self.canceller: Canceller | None = None
         self.reference = ReferenceBuffer()
         self._hold: deque[tuple[np.ndarray, int]] = deque()  # aec: frames waiting for their reference
+        self.aec_warm = False
+        self._warm = [0.0, 0.0, 0]  # decaying mic energy, output energy, frames, over Luna's voice
+        self._mic_clock = SampleClock(OUT_RATE)  # aec: the microphone's steady sample clock
+        self._dump: list | None = [] if os.environ.get("LUNA_AEC_DUMP") else None  # debugging aid
         if self.echo_mode == "aec":
             try:
                 self.canceller = make_canceller()
@@ -133,8 +148,10 @@ class CaptureService(Service):
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if f.type == "reference" and f.payload is not None and f["rate"] == OUT_RATE:
-            self.reference.add(f["t_ns"], np.frombuffer(f.payload, dtype=np.int16), time.monotonic_ns())
+            pcm = np.frombuffer(f.payload, dtype=np.int16)
+            self.reference.add(f["t_ns"], pcm, time.monotonic_ns())
             self.counters["reference_in"] += 1
+            self.counters["reference_ms"] += len(pcm) * 1000 // OUT_RATE
             if self.canceller is not None and self.effective != "aec":
                 self._set_effective("aec", "info", "echo cancellation is back: you can talk over Luna again")
 
@@ -209,23 +226,50 @@ class CaptureService(Service):
         out: list[tuple[np.ndarray, int]] = []
         while self._hold:
             pcm, t = self._hold[0]
-            t_end = t + FRAME_NS
+            t_end = t + FRAME_NS + REF_LEAD_NS
             covered = ref.covered_until >= t_end
             if not covered and self.effective == "aec":
                 wait = REF_MISSING_NS if self.speaking else HOLD_NS
                 if now - t_end < wait:
                     break  # its reference may still be on the way
             self._hold.popleft()
+            mc = self._mic_clock.stamp(t, len(pcm))
             if self.effective == "aec" or covered:
                 clean = np.empty_like(pcm)
+                refs = []
                 for i in range(0, len(pcm), AEC_FRAME):
-                    clean[i:i + AEC_FRAME] = self.canceller.process(
-                        pcm[i:i + AEC_FRAME], ref.get(t + (i // AEC_FRAME) * AEC_FRAME_NS, AEC_FRAME))
+                    r = ref.get(int(mc) + REF_LEAD_NS + (i // AEC_FRAME) * AEC_FRAME_NS, AEC_FRAME)
+                    clean[i:i + AEC_FRAME] = self.canceller.process(pcm[i:i + AEC_FRAME], r)
+                    refs.append(r)
                 self.counters["aec_frames"] += 1
+                if not self.aec_warm and self._warming(pcm, clean, refs):
+                    self.counters["aec_warmup_gated"] += 1
+                    if self._dump is not None:
+                        self._dump.append((t, pcm, np.concatenate(refs), clean))
+                    continue
+                if self._dump is not None:
+                    self._dump.append((t, pcm, np.concatenate(refs), clean))
                 pcm = clean
             out.append((pcm, t))
         self.counters["aec_ref_zeros"] = ref.zeros_served
+        self.counters["aec_clock_jumps"] = self._mic_clock.jumps
         return out
+
+    def _warming(self, mic: np.ndarray, out: np.ndarray, refs: list[np.ndarray]) -> bool:
+        """Cold start: is this frame under Luna's voice while the canceller has not proven itself yet?"""
+        r = np.concatenate(refs).astype(np.float64)
+        if np.sqrt(np.mean(r * r)) < REF_ACTIVE_RMS:
+            return False
+        w = self._warm
+        w[0] = 0.95 * w[0] + float(np.mean(mic.astype(np.float64) ** 2))
+        w[1] = 0.95 * w[1] + float(np.mean(out.astype(np.float64) ** 2))
+        w[2] += 1
+        if w[2] * FRAME_NS >= WARMUP_S * 1e9 and w[0] > 1e-9 \
+                and 10 * np.log10(w[0] / max(w[1], 1e-9)) >= WARMUP_DB:
+            self.aec_warm = True
+            self.info["aec_warm"] = True
+            return False
+        return True
 
     def _send(self) -> None:
         while len(self.ring):
@@ -273,6 +317,10 @@ class CaptureService(Service):
             await asyncio.sleep(POLL_S)
 
     async def teardown(self) -> None:
+        if self._dump:
+            np.savez(os.environ["LUNA_AEC_DUMP"], t=np.array([d[0] for d in self._dump]),
+                     mic=np.concatenate([d[1] for d in self._dump]), ref=np.concatenate([d[2] for d in self._dump]),
+                     out=np.concatenate([d[3] for d in self._dump]))
         if self.source is not None:
             self.source.close()
 

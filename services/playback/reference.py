@@ -13,7 +13,7 @@ import soxr
 
 OUT_RATE = 16000
 UNIT = 160  # 10 ms at 16 kHz
-GAP_NS = 30_000_000  # a block this far from where the previous one ended starts a new run
+GAP_NS = 5_000_000  # a block this far from where the previous one ended starts a new run (a skipped block: underrun)
 
 
 class ReferenceTap:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from services.capture.aec import SampleClock
 from services.playback.player import Player
 
 BLOCK_S = 0.02
@@ -67,6 +68,9 @@ class DeviceSink:
         self.rate = int(info.get("default_samplerate") or 48000)
         self.latency_s = 0.0
         self.tap: Tap | None = None
+        # the tap stamps on a steady sample clock that follows PortAudio's DAC times (the echo
+        # canceller's delay estimate must not move with the jitter of each callback's stamp)
+        self._clock = SampleClock(self.rate)
         self._buf = np.zeros(0, dtype=np.int16)
         self.stream = sd.OutputStream(device=self.index, samplerate=self.rate, channels=1, dtype="int16",
                                       blocksize=int(self.rate * BLOCK_S), latency="low", callback=self._callback)
@@ -78,7 +82,7 @@ class DeviceSink:
             self._buf = np.zeros(frames, dtype=np.int16)
         got = self.player.fill(self._buf)
         outdata[:, 0] = self._buf
-        if got and self.tap is not None:
+        if self.tap is not None:
             now = time.monotonic_ns()
             try:  # when the first sample of this block reaches the DAC, as PortAudio sees it
                 ahead = time_info.outputBufferDacTime - time_info.currentTime
@@ -86,7 +90,9 @@ class DeviceSink:
                 ahead = -1.0
             if not 0.0 <= ahead < 5.0:
                 ahead = self.latency_s
-            self.tap(self._buf.copy(), now + int(ahead * 1e9))
+            t = self._clock.stamp(now + int(ahead * 1e9), frames)
+            if got:
+                self.tap(self._buf.copy(), t)
 
     @property
     def alive(self) -> bool:
@@ -131,7 +137,7 @@ class ClockSink:
         buf = np.zeros(n, dtype=np.int16)
         t_next = time.monotonic()
         while not self._stop.is_set():
-            t_block = time.monotonic_ns()
+            t_block = int(t_next * 1e9)  # the clock's own schedule: continuous while it keeps up
             got = self.player.fill(buf)
             if got and self.tap is not None:
                 self.tap(buf.copy(), t_block)
