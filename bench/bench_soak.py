@@ -19,6 +19,9 @@ Figures:
   ``drops`` (utterances skipped because Whisper fell behind), counted from the
   first heartbeats after every service was ready to the end. Drops while stt was
   still loading (capture starts first, by design) are printed separately.
+* ``soak_rss_growth_2nd_half_mb``: RSS growth as defined next, but over the second half only
+  (the last sample minus the first sample at or after half time), to tell a
+  plateau reached late in warm-up from a leak that keeps growing.
 * ``soak_rss_growth_mb``: for each service, VmRSS from ``/proc/<pid>/status``
   (pid from its heartbeat) sampled every ``SAMPLE_S``; growth = the last sample
   minus the first sample after warm-up (``min(120 s, a quarter of the soak)``;
@@ -189,19 +192,22 @@ def main() -> dict[str, float]:
         print(f"{col:<24} {_pct(xs, 0.5):>7.3f} {_pct(xs, 0.95):>7.3f} {len(xs):>4}")
 
     print(f"\nRSS MB (sampled every {SAMPLE_S:.0f} s; warm-up {warmup_s:.0f} s)")
-    print(f"{'service':<10} {'first':>7} {'warm':>7} {'max':>7} {'end':>7} {'growth':>7}")
+    print(f"{'service':<10} {'first':>7} {'warm':>7} {'max':>7} {'end':>7} {'growth':>7} {'2nd half':>8}")
     growth: dict[str, float] = {}
+    late: dict[str, float] = {}  # growth over the second half only: a leak keeps growing, warm-up does not
     for svc, xs in r["rss"].items():
         if not xs:
             continue
         warm = next((mb for t, mb in xs if t >= warmup_s), xs[-1][1])
         growth[svc] = xs[-1][1] - warm
+        late[svc] = xs[-1][1] - next((mb for t, mb in xs if t >= xs[-1][0] / 2), xs[-1][1])
         print(f"{svc:<10} {xs[0][1]:>7.1f} {warm:>7.1f} {max(mb for _t, mb in xs):>7.1f} {xs[-1][1]:>7.1f} "
-              f"{growth[svc]:>+7.1f}")
+              f"{growth[svc]:>+7.1f} {late[svc]:>+8.1f}")
     worst = max(growth.values()) if growth else float("nan")
     print(f"\nsoak_dropped_frames {dropped:.0f} (target 0); soak_rss_growth_mb {worst:.1f} "
           f"(largest, {max(growth, key=growth.get) if growth else '?'})")
     return {"soak_dropped_frames": int(dropped), "soak_rss_growth_mb": round(worst, 1),
+            "soak_rss_growth_2nd_half_mb": round(max(late.values()), 1) if late else float("nan"),
             "soak_seconds": round(r["elapsed"]), "soak_turns": len(metrics)}
 
 

@@ -132,7 +132,11 @@ async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float) -> list[dic
         if not metrics or end is None or speak is None:
             turns.append({"text": tr["text"], "complete": False})
             continue
+        toks = sorted(f.ts for f in mine if f.type == "token")
+        st = metrics[0]["stages"]
+        until = toks[0] + int(st.get("first_sentence_s", 0.0) * 1e9) + 1_000_000 if toks else 0
         turns.append({"text": tr["text"], "complete": True, "timings": dict(tr["timings"]),
+                      "first_sentence_tokens": sum(1 for t in toks if t <= until), "tokens": len(toks),
                       "stages": dict(metrics[0]["stages"]), "reply": end["text"],
                       "first_token_ms": (end["timings"] or {}).get("first_token_ms"),
                       "provider": end.get("provider"), "first_spoken": speak["text"]})
@@ -205,15 +209,17 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
         req = Request(model=model_name(), messages=_messages(history, max_chars), system=SOUL,
                       temperature=s.CHAT_TEMPERATURE, max_tokens=MAX_TOKENS)
         t = time.perf_counter()
-        reply = "".join([c async for c in llm.stream(req)])
+        chunks = [c async for c in llm.stream(req)]
         llm_s = time.perf_counter() - t
+        reply = "".join(chunks)
         history.append({"role": "assistant", "content": reply})
         t = time.perf_counter()
         spoken = speakable(reply) or "."
         n = sum(len(a) for _r, a in piper.synthesize(spoken, lambda: False))
         tts_s = time.perf_counter() - t
         rows.append({"vad_s": vad_s, "stt_s": stt_s, "llm_s": llm_s, "tts_s": tts_s,
-                     "ttfa_s": vad_s + stt_s + llm_s + tts_s, "reply_audio_s": n / piper.rate})
+                     "ttfa_s": vad_s + stt_s + llm_s + tts_s, "reply_audio_s": n / piper.rate,
+                     "tokens": len(chunks)})
     # Piper's own time to the first chunk of the first clause the stack spoke, per turn (for the overhead)
     tts_first = []
     for text in first_spoken:
@@ -273,12 +279,14 @@ def main() -> dict[str, float]:
         hops["to_brain"].append(st["first_token_s"] - ftc)
         hops["to_tts"].append(st["tts_s"] - tts_first)
         hops["output"].append(st["output_s"])
-        q = next((q for q, _v, _a in utts if wer(q, t["text"]) <= 0.5), "")
-        w = wer(q, t["text"]) if q else 1.0
+        w = min(wer(q, t["text"]) for q, _v, _a in utts)  # against the question it best matches
         print(f"{i + 1:>2} {t['text'][:44]:<44} " + " ".join(f"{st.get(c, float('nan')):>14.3f}" for c in cols)
               + f" {ov * 1000:>11.1f} {w:>5.2f} {'yes' if tm.get('speculative') else 'no'}")
     if not ok:
         raise RuntimeError("no turn was spoken")
+    print("\nfirst sentence spoken (LLM tokens up to it, of the reply's tokens):")
+    for i, t in enumerate(ok):
+        print(f"{i + 1:>2} [{t['first_sentence_tokens']:>2}/{t['tokens']:>2} tok] {t['first_spoken'][:100]!r}")
     print("\nstage p50/p95 (s), pipelined:")
     for c in cols:
         xs = [t["stages"][c] for t in ok if c in t["stages"]]
@@ -290,10 +298,10 @@ def main() -> dict[str, float]:
     print("overhead parts p50 (ms): " + ", ".join(f"{k} {_pct(v, 0.5) * 1000:.1f}" for k, v in hops.items()))
 
     rows = seq["rows"]
-    print(f"\nsequential (in process): {'vad':>7} {'stt':>7} {'llm':>7} {'tts':>7} {'ttfa':>7} {'reply audio':>11}")
+    print(f"\nsequential (in process): {'vad':>7} {'stt':>7} {'llm':>7} {'tts':>7} {'ttfa':>7} {'reply audio':>11} {'tokens':>6}")
     for i, r in enumerate(rows):
         print(f"  {i + 1:>2} {'':<20} {r['vad_s']:>7.3f} {r['stt_s']:>7.3f} {r['llm_s']:>7.3f} {r['tts_s']:>7.3f} "
-              f"{r['ttfa_s']:>7.3f} {r['reply_audio_s']:>10.1f}s")
+              f"{r['ttfa_s']:>7.3f} {r['reply_audio_s']:>10.1f}s {r['tokens']:>6}")
     seq_ttfa = [r["ttfa_s"] for r in rows]
     p50, p95 = _pct(ttfas, 0.5), _pct(ttfas, 0.95)
     s50, s95 = _pct(seq_ttfa, 0.5), _pct(seq_ttfa, 0.95)
