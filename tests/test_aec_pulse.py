@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.aecroom import room_impulse
-from tests.audio import RATE, Pulse, espeak_speech, to_16k, wer, words
+from tests.audio import RATE, Pulse, espeak_speech, to_16k, wer
 from tests.test_voice_pulse import LONG, Q2, STT_ENV, pulse  # noqa: F401  (the module's Pulse fixture)
 from tests.voicekit import Driver
 
@@ -131,8 +131,8 @@ async def test_pulse_aec_no_self_hearing_and_barge_in(pulse, start_service):  # 
             await asyncio.sleep(0.3)
             t_q = time.monotonic_ns()
             room.say(to_16k(*espeak_speech(Q2)))
-            tr = (await d.wait(lambda: [f for f in d.of("transcript") if f.ts > t_q and len(words(f["text"])) > 3],
-                               20, "the sentence"))[0]  # ("Wait." may be transcribed after t_q)
+            s2 = (await d.wait(lambda: [f for f in d.of("speech-start") if f.ts > t_q], 10, "the sentence starts"))[0]
+            tr = (await d.wait(lambda: [f for f in d.of("transcript") if f.ts > s2.ts], 20, "the sentence"))[0]
             w = wer(Q2, tr["text"])
             print(f"after the barge-in: heard {tr['text']!r} WER {w:.2f} (clean espeak: see test_voice_pulse, "
                   f"<= 0.2); all transcripts {[f['text'] for f in d.of('transcript')]}")

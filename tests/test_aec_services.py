@@ -65,12 +65,12 @@ def test_capture_cancels_with_reference_by_device_time(aec_capture):
     n = len(mic) // 320
     warm = svc.counters["aec_warmup_gated"]
     assert svc.counters["aec_frames"] == n and len(out) + warm == n
-    assert svc.aec_warm and 0 < warm <= 50  # Luna's first <= 1 s is gated while the canceller proves itself
+    assert svc.aec_warm and 0 < warm <= 100  # Luna's first <= 2 s are gated while the canceller proves itself
     clean = np.zeros(n * 320, np.int16)
     for p, t in out:
         k = (t - t0) // (320 * 62_500)
         clean[k * 320:(k + 1) * 320] = p
-    e = erle_db(mic, clean, luna, 1.0, 4.0)
+    e = erle_db(mic, clean, luna, 2.0, 4.0)
     print(f"\ncapture path ERLE {e:.1f} dB after {warm} warm-up frames gated")
     assert e >= 25
 

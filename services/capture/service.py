@@ -52,8 +52,8 @@ REF_LEAD_NS = 0
 #: aec cold start: until the canceller has shown WARMUP_DB of echo removal over WARMUP_S of
 #: Luna's voice, frames under her voice are gated as in half-duplex (a cold AEC3 can leak the
 #: first few hundred ms of echo, enough for the VAD to cut Luna off by her own voice).
-WARMUP_DB = 15.0
-WARMUP_S = 0.5
+WARMUP_DB = 20.0
+WARMUP_S = 1.5
 REF_ACTIVE_RMS = 100.0
 
 
