@@ -96,3 +96,34 @@ def test_capture_waits_for_reference_then_falls_back_to_half_duplex(aec_capture)
     f = make("reference", rate=16000, t_ns=now, payload=np.zeros(160, np.int16).tobytes())
     asyncio.run(svc.on_stream("reference", f))
     assert svc.effective == "aec" and not svc.gated(now)
+
+
+@pytest.mark.integration
+async def test_services_reference_flows_and_missing_reference_degrades(start_service, tmp_path):
+    """Real processes, file devices: playback's reference reaches capture while Luna speaks; when
+    playback dies mid-sentence capture says so and falls back to half-duplex (never hears itself)."""
+    from tests.audio import silence, write_wav
+    from tests.test_voice_pulse import LONG
+    from tests.voicekit import Driver
+
+    mic = write_wav(tmp_path / "mic.wav", silence(60.0), 16000)
+    env = {"ECHO_MODE": "aec"}
+    async with Driver("brain", produce=("sentence",)) as d:
+        start_service("tts", **env)
+        pb = start_service("playback", PLAYBACK_FILE=str(tmp_path / "out.wav"), **env)
+        start_service("capture", CAPTURE_FILE=str(mic), **env)
+        await d.ready("tts", "playback", "capture", timeout=60)
+        d.bus.publish("reply-start", intent="chat", provider="t", model="t", epoch=1)
+        for i in range(3):
+            await d.push_until("sentence", "sentence", text=LONG, epoch=1, index=i, turn_id="r1")
+        await d.wait(lambda: d.of("speaking", epoch=1), 20, "Luna speaking")
+        hb = await d.wait(lambda: (h := d.heartbeat("capture")) and h["counters"].get("reference_ms", 0) > 500 and h,
+                          10, "reference reaches capture")
+        assert hb["info"]["echo_mode"] == "aec" and hb["info"]["echo_mode_effective"] == "aec"
+        await d.wait(lambda: d.heartbeat("playback")["counters"].get("reference_out", 0) > 0, 5, "playback counts")
+        pb.p.kill()  # playback gone while Luna speaks: no reference any more
+        note = await d.wait(lambda: d.of("notice", code="echo-mode"), 10, "fallback notice")
+        hb = await d.wait(lambda: (h := d.heartbeat("capture")) and h["info"]["echo_mode_effective"] == "half-duplex"
+                          and h, 5, "capture in half-duplex")
+        print(f"\nfallback: {note[0]['text']!r}; capture {hb['counters']}")
+        assert any("half-duplex" in p for p in hb["info"]["problems"])
