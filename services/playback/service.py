@@ -193,6 +193,9 @@ class PlaybackService(Service):
                     old.close()
                 self._open()
             self.info["underruns"] = self.player.underruns
+            clock = getattr(self.sink, "_clock", None)
+            if clock is not None:
+                self.counters["reference_clock_jumps"] = clock.jumps
 
     async def teardown(self) -> None:
         if self.sink is not None:
