@@ -24,11 +24,13 @@ from tests.voicekit import Driver
 
 pytestmark = [pytest.mark.audio, pytest.mark.integration]
 
-#: Known flaky on this PulseAudio setup (about 1 run in 4 at the time of writing): at the start
-#: of a reply the live echo path sometimes leaks for a few hundred ms and stt's VAD hears Luna
-#: (speech-start before the user spoke). The synthetic-room tests (tests/test_aec.py) are exact
-#: and strict; this one reports the live behaviour without turning the suite red. See issue 7.
-LIVE_FLAKY = pytest.mark.xfail(strict=False, reason="live PulseAudio AEC occasionally leaks at a reply's start")
+#: Known to fail about 1 run in 4 on this PulseAudio setup: at the start of a reply the live
+#: echo path sometimes leaks for a few hundred ms and stt's VAD hears Luna (speech-start before
+#: the user spoke). Issue 7 stays open for it. These tests keep their full assertions and run
+#: when asked (LUNA_LIVE_AEC=1); they are not in the default suite, so a green run never
+#: claims the live path is solved. The synthetic-room tests (tests/test_aec.py) are strict.
+LIVE_FLAKY = pytest.mark.skipif(os.environ.get("LUNA_LIVE_AEC") != "1",
+                                reason="live AEC leaks at a reply's start ~1 in 4 (issue 7); run with LUNA_LIVE_AEC=1")
 
 
 class Room(threading.Thread):

@@ -652,3 +652,14 @@ async def test_turn_metrics_latency_in_status_bar(app: LunaApp) -> None:
         await feed(app, "turn-metrics", "t", stages={"stt_s": 0.2, "total_s": 1.9, "time_to_first_audio_s": 0.85})
         await pilot.pause()
         assert "850 ms" in str(app.query_one("#status").render())
+
+
+async def test_echo_mode_and_mic_level_in_status_bar(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        hb = make("heartbeat", source="capture", service="capture", state="ready", counters={},
+                  info={"level": 0.5, "echo_mode": "aec", "echo_mode_effective": "half-duplex"})
+        app.client.peers.update(hb)  # heartbeats feed the bus client's view of its peers
+        app.refresh_status()
+        await pilot.pause()
+        text = str(app.query_one("#status").render())
+        assert "half-duplex" in text and "▄" in text and "capture" in text, text

@@ -608,12 +608,13 @@ class LunaApp(App):
         cap = self.client.peers.info.get("capture", {})
         level = mic_level(cap)
         muted = self.muted or bool(cap.get("muted"))
-        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms)
+        echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
+        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo)
         if key == self._status_key:
             return  # nothing changed: no redraw
         self._status_key = key
         try:
-            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms)
+            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms, echo)
         except Exception:
             pass
 

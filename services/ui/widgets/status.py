@@ -31,7 +31,7 @@ class StatusBar(Static):
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }"
 
     def render_status(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
-                      level: float | None, muted: bool, latency_ms: float | None) -> None:
+                      level: float | None, muted: bool, latency_ms: float | None, echo: str = "") -> None:
         line = Text()
         for svc in SERVICES:
             st = states.get(svc, "down")
@@ -48,6 +48,8 @@ class StatusBar(Static):
             line.append(f"{t('mic')} {_BARS[min(8, int(level * 8.999))]} ")
         else:
             line.append(f"{t('mic')} – ", style="dim")
+        if echo:  # ECHO_MODE as capture runs it now (aec degrades to half-duplex without a reference)
+            line.append(f"{echo} ", style="dim")
         if latency_ms is not None:
             line.append("│ ", style="dim")
             line.append(f"{latency_ms:.0f} ms ")
