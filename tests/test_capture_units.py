@@ -9,7 +9,8 @@ import pytest
 
 from services.capture.resample import FRAME_BYTES, FRAME_SAMPLES, Framer, to_mono_float
 from services.capture.ring import Ring
-from services.capture.sources import FileSource, NoDevice, find_input_device
+from services.capture.sources import FileSource, find_input_device
+from shared.audiodev import NoDevice
 from tests.audio import piper_speech, rms, silence, write_wav
 
 

@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from services.capture.aec import AEC_FRAME, Canceller, ReferenceBuffer, SampleClock, make_canceller
+from services.capture.aec import AEC_FRAME, Canceller, ReferenceBuffer, make_canceller
 from services.capture.level import LevelMeter
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE
 from services.capture.ring import Ring
-from services.capture.sources import DeviceSource, FileSource, NoDevice
+from services.capture.sources import DeviceSource, FileSource
+from shared.audiodev import NoDevice
 from shared.messages import Frame
+from shared.sampleclock import SampleClock
 from shared.service import Service
 
 POLL_S = 0.01

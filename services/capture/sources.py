@@ -11,12 +11,9 @@ from typing import Any
 import numpy as np
 
 from services.capture.resample import FRAME_SAMPLES, OUT_RATE, Framer, to_mono_float
+from shared.audiodev import find_device
 
 Frames = list[tuple[np.ndarray, int]]  # (320 int16 samples, t_capture_ns of the first sample)
-
-
-class NoDevice(RuntimeError):
-    """No usable input device; the message says what was looked for."""
 
 
 def _stamp(frames: list[np.ndarray], t_end_ns: int, pending: int) -> Frames:
@@ -29,33 +26,7 @@ def _stamp(frames: list[np.ndarray], t_end_ns: int, pending: int) -> Frames:
 
 def find_input_device(spec: str, sd: Any) -> tuple[int, dict[str, Any]]:
     """Resolve CAPTURE_DEVICE (empty, an index, or part of a name) to (index, info)."""
-    try:
-        devices = list(sd.query_devices())
-    except Exception as exc:  # PortAudio without any host API
-        raise NoDevice(f"cannot list audio devices: {exc}") from None
-    inputs = [(i, d) for i, d in enumerate(devices) if d.get("max_input_channels", 0) > 0]
-    if not inputs:
-        raise NoDevice("no input device found (is a microphone or PulseAudio available?)")
-    spec = (spec or "").strip()
-    if spec == "":
-        try:
-            idx = sd.default.device[0]
-        except Exception:
-            idx = -1
-        if idx is None or idx < 0 or idx >= len(devices) or devices[idx].get("max_input_channels", 0) <= 0:
-            return inputs[0]
-        return idx, devices[idx]
-    if spec.lstrip("-").isdigit():
-        idx = int(spec)
-        for i, d in inputs:
-            if i == idx:
-                return i, d
-        raise NoDevice(f"CAPTURE_DEVICE={spec}: no input device with that index")
-    for i, d in inputs:
-        if spec.lower() in str(d.get("name", "")).lower():
-            return i, d
-    names = ", ".join(str(d.get("name")) for _, d in inputs)
-    raise NoDevice(f"CAPTURE_DEVICE={spec!r}: no input device by that name (have: {names})")
+    return find_device(spec, sd, "input")
 
 
 class DeviceSource:

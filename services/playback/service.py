@@ -17,7 +17,8 @@ import soxr
 
 from services.playback.player import Player
 from services.playback.reference import ReferenceTap
-from services.playback.sinks import ClockSink, DeviceSink, NoDevice
+from services.playback.sinks import ClockSink, DeviceSink
+from shared.audiodev import NoDevice
 from shared.messages import Frame
 from shared.service import Service
 

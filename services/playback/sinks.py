@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from services.capture.aec import SampleClock
 from services.playback.player import Player
+from shared.audiodev import find_device
+from shared.sampleclock import SampleClock
 
 BLOCK_S = 0.02
 
@@ -24,36 +25,9 @@ BLOCK_S = 0.02
 Tap = Callable[[np.ndarray, int], None]
 
 
-class NoDevice(RuntimeError):
-    pass
-
-
 def find_output_device(spec: str, sd: Any) -> tuple[int, dict[str, Any]]:
-    try:
-        devices = list(sd.query_devices())
-    except Exception as exc:
-        raise NoDevice(f"cannot list audio devices: {exc}") from None
-    outs = [(i, d) for i, d in enumerate(devices) if d.get("max_output_channels", 0) > 0]
-    if not outs:
-        raise NoDevice("no output device found (are speakers or PulseAudio available?)")
-    spec = (spec or "").strip()
-    if spec == "":
-        try:
-            idx = sd.default.device[1]
-        except Exception:
-            idx = -1
-        if idx is None or idx < 0 or idx >= len(devices) or devices[idx].get("max_output_channels", 0) <= 0:
-            return outs[0]
-        return idx, devices[idx]
-    if spec.lstrip("-").isdigit():
-        for i, d in outs:
-            if i == int(spec):
-                return i, d
-        raise NoDevice(f"PLAYBACK_DEVICE={spec}: no output device with that index")
-    for i, d in outs:
-        if spec.lower() in str(d.get("name", "")).lower():
-            return i, d
-    raise NoDevice(f"PLAYBACK_DEVICE={spec!r}: no output device by that name")
+    """Resolve PLAYBACK_DEVICE (empty, an index, or part of a name) to (index, info)."""
+    return find_device(spec, sd, "output")
 
 
 class DeviceSink:
