@@ -212,3 +212,39 @@ def test_fallback_all_fail_is_one_line() -> None:
     with pytest.raises(ProviderError) as ei:
         run_chain({"gemini": "missing-key"})
     assert ei.value.kind == "missing-key"
+
+
+def test_first_piece_may_end_at_a_clause_then_whole_sentences() -> None:
+    """The first audio starts one clause in; the rest of the reply is cut at sentence ends."""
+    from services.brain.segmenter import Segmenter
+
+    text = "A capital da França, que fica na Europa, é Paris. Ela tem muitos museus, parques e cafés. Fim."
+    seg, out = Segmenter(), []
+    for i in range(0, len(text), 3):
+        out += seg.feed(text[i:i + 3])
+    out += seg.flush()
+    assert out == ["A capital da França, que fica na Europa,", "é Paris.",
+                   "Ela tem muitos museus, parques e cafés.", "Fim."]
+    # a short clause is not cut off on its own, and a runaway first sentence is cut at a space
+    seg = Segmenter()
+    assert seg.feed("Sim, ") == [] and seg.feed("claro que posso ajudar.") == []
+    long = Segmenter().feed("palavra " * 20)
+    assert len(long) == 1 and len(long[0]) <= 90
+
+
+def test_context_window_moves_in_steps_so_the_prompt_prefix_is_stable(tmp_path) -> None:
+    from services.brain.history import History
+
+    h = History(tmp_path / "h.db")
+    conv = h.new_conversation()
+    prefixes = []
+    for i in range(30):
+        h.add(conv, "user", f"pergunta {i:02d} " + "x" * 40)
+        h.add(conv, "assistant", f"resposta {i:02d} " + "y" * 40)
+        ctx = h.context(conv, 600)
+        assert sum(len(m["content"]) for m in ctx) <= 600 and ctx[0]["role"] == "user"
+        assert ctx[-1]["content"].startswith(f"resposta {i:02d}")
+        prefixes.append(ctx[0]["content"])
+    # the window's first message changes only now and then (a step), not every turn
+    changes = sum(1 for a, b in zip(prefixes, prefixes[1:], strict=False) if a != b)
+    assert 0 < changes <= 10, changes

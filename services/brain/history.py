@@ -66,6 +66,8 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        #: conversation -> (oldest message id in the model's window, the budget it was cut for)
+        self._window_start: dict[str, tuple[int, int]] = {}
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
         # only a power cut can lose the last few.
@@ -154,20 +156,29 @@ class History:
         """The newest messages that fit in ``max_chars`` (oldest first), for the model's window.
 
         Failed replies are left out; the newest message is always kept (cut from the
-        front if it alone is too long).
+        front if it alone is too long). The window's start moves in big steps (down to
+        half the budget when it overflows), not one message per turn: between steps the
+        prompt's prefix stays the same, so llama.cpp and Ollama reuse their prompt cache
+        instead of re-reading the whole history every turn.
         """
-        rows = self.db.execute("SELECT role, content FROM messages WHERE conversation_id=? AND ok=1 "
-                               "ORDER BY id DESC LIMIT 200", (conv_id,)).fetchall()
-        out: list[dict[str, str]] = []
-        used = 0
-        for r in rows:
-            text = r["content"]
-            if used + len(text) > max_chars:
-                if not out:
-                    out.append({"role": r["role"], "content": text[-max_chars:]})
-                break
-            out.append({"role": r["role"], "content": text})
-            used += len(text)
+        start, cut_for = self._window_start.get(conv_id, (0, max_chars))
+        if cut_for != max_chars:  # another model's window (hot swap): start over
+            start = 0
+        rows = self.db.execute("SELECT id, role, content FROM messages WHERE conversation_id=? AND ok=1 "
+                               "AND id>=? ORDER BY id DESC LIMIT 200", (conv_id, start)).fetchall()
+        if sum(len(r["content"]) for r in rows) > max_chars:
+            budget = max_chars // 2  # overflow: jump forward to half the budget
+            used, first = 0, rows[0]["id"] if rows else start
+            for r in rows:
+                if used + len(r["content"]) > budget:
+                    break
+                used += len(r["content"])
+                first = r["id"]
+            self._window_start[conv_id] = (first, max_chars)
+            rows = [r for r in rows if r["id"] >= first]
+        out: list[dict[str, str]] = [{"role": r["role"], "content": r["content"]} for r in rows]
+        if out and len(out[0]["content"]) > max_chars:
+            out[0]["content"] = out[0]["content"][-max_chars:]
         out.reverse()
         while out and out[0]["role"] == "assistant":  # a window starts with the user
             out.pop(0)

@@ -24,6 +24,12 @@ _ABBREV = {"sr", "sra", "srta", "dr", "dra", "prof", "profa", "etc", "ex", "vs",
 #: Force a cut at a comma or space when a sentence grows past this (a list with no dots).
 MAX_CHARS = 280
 MIN_CHARS = 2
+#: The reply's first piece may end at a clause (", " "; " ": ") once it has this many characters:
+#: the first audio then starts one clause in instead of one sentence in (small models write long
+#: first sentences), and Piper speaks a clause as naturally as a sentence.
+FIRST_CLAUSE_MIN = 24
+FIRST_MAX_CHARS = 90
+_CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
 
 
 class Segmenter:
@@ -33,6 +39,7 @@ class Segmenter:
         self.in_code = False
         self.code_announced = False
         self._pending_fence = ""
+        self.emitted = 0  # pieces handed to TTS so far in this reply
 
     def feed(self, chunk: str) -> list[str]:
         """Add streamed text; return the sentences completed by it (already cleaned for speech)."""
@@ -51,7 +58,10 @@ class Segmenter:
     # -- internals -------------------------------------------------------------------
     def _clean(self, text: str) -> list[str]:
         s = for_speech(text)
-        return [s] if len(s) >= MIN_CHARS else []
+        if len(s) < MIN_CHARS:
+            return []
+        self.emitted += 1
+        return [s]
 
     def _drain(self, final: bool) -> list[str]:
         out: list[str] = []
@@ -67,6 +77,8 @@ class Segmenter:
                 continue
             text = self.buf if fence < 0 else self.buf[:fence]
             cut = self._find_cut(text, final=fence >= 0 or final)
+            if cut is None and fence < 0 and not final and self.emitted == 0:
+                cut = self._first_clause(text)
             if fence >= 0:
                 # everything before the fence is complete text
                 out += [s for part in self._split_all(text) for s in self._clean(part)]
@@ -92,6 +104,16 @@ class Segmenter:
                 return parts
             parts.append(text[:cut])
             text = text[cut:]
+
+    def _first_clause(self, text: str) -> int | None:
+        """Where the reply's first piece may end early: a clause break, or a space past FIRST_MAX_CHARS."""
+        for m in _CLAUSE.finditer(text):
+            if m.end() >= FIRST_CLAUSE_MIN and for_speech(text[:m.end()]) and text[m.end():].strip():
+                return m.end()
+        if len(text) > FIRST_MAX_CHARS:
+            pos = text.rfind(" ", 0, FIRST_MAX_CHARS)
+            return pos + 1 if pos > FIRST_CLAUSE_MIN else None
+        return None
 
     def _find_cut(self, text: str, final: bool) -> int | None:
         for m in _END.finditer(text):
