@@ -14,23 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# (warning, critical) per metric, seconds or counts, from the seed's table 11.4
-THRESHOLDS: dict[str, tuple[float, float]] = {
-    "tts_s": (2.0, 5.0),
-    "stt_s": (1.0, 3.0),
-    "llm_first_token_s": (3.0, 8.0),
-    "end_to_end_s": (5.0, 10.0),
-    "audio_queue": (50, 100),
-    "audio_drops": (1, 10),
-}
-
-
-def level(metric: str, value: float) -> str:
-    """``ok`` / ``warning`` / ``critical`` for a metric value."""
-    warn, crit = THRESHOLDS[metric]
-    if value > crit:
-        return "critical"
-    return "warning" if value >= warn else "ok"
+from shared.health import THRESHOLDS, level
 
 
 class Report:

@@ -663,3 +663,32 @@ async def test_echo_mode_and_mic_level_in_status_bar(app: LunaApp) -> None:
         await pilot.pause()
         text = str(app.query_one("#status").render())
         assert "half-duplex" in text and "▄" in text and "capture" in text, text
+
+
+async def test_f6_metrics_panel_grades_by_the_seed_thresholds(app: LunaApp) -> None:
+    from services.ui.screens.metrics import MetricsScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        for i, ttfa in enumerate((0.9, 1.2, 6.5)):
+            await feed(app, "turn-metrics", f"t{i}", stages={"stt_s": 0.3, "first_token_s": 0.4,
+                                                            "tts_s": 0.1, "time_to_first_audio_s": ttfa})
+        app.client.peers.update(make("heartbeat", source="capture", service="capture", state="ready",
+                                     counters={"queue": 120, "drops": 0, "captured": 500}, info={}))
+        app.client.peers.update(make("heartbeat", source="stt", service="stt", state="ready",
+                                     counters={"queue": 0, "drops": 0}, info={"last_stt_ms": 2500}))
+        await pilot.press("f6")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MetricsScreen)
+        screen.refresh_metrics()
+        await pilot.pause()
+        rows = {name: (value, health) for name, value, health in screen.rows}
+        assert rows["ponta a ponta"] == ("6.50 s", "atenção")  # 5-10 s: warning
+        assert rows["fila de áudio"] == ("120", "crítico")  # > 100
+        assert rows["Whisper (STT)"] == ("2.50 s", "atenção") and rows["áudio descartado"] == ("0", "aceitável")
+        assert screen.query_one("#spark-ttfa").data == [0.9, 1.2, 6.5]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, MetricsScreen)
+        app.refresh_status()
+        assert "crítico" in str(app.query_one("#status").render())  # the worst grade shows in the status bar

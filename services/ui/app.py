@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.ui.codeextract import FenceExtractor
 from services.ui.i18n import t
 from services.ui.keymap import load_keymap
 from services.ui.screens.history import HistoryScreen
+from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
@@ -29,6 +31,7 @@ from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar, mic_level
 from shared import config
+from shared.health import grade, snapshot, worst
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
@@ -63,6 +66,7 @@ def _bindings() -> list[Binding]:
         Binding("f3", "code_mode", t("code_mode"), id="code_mode"),
         Binding("f4", "mute", t("mute"), id="mute"),
         Binding("f5", "settings", t("settings"), id="settings"),
+        Binding("f6", "metrics", t("metrics"), id="metrics", priority=True),  # TextArea binds f6 (select line)
         Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
     ]
 
@@ -110,6 +114,7 @@ class LunaApp(App):
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
         self.pulling = ""
+        self.turn_history: deque[dict[str, Any]] = deque(maxlen=60)  # last turns' stages, for the metrics panel
         self._brain_up = False
 
     # -- layout -----------------------------------------------------------------------
@@ -160,6 +165,7 @@ class LunaApp(App):
     def get_system_commands(self, screen):  # noqa: ANN001, ANN201 - the command palette (ctrl+p)
         yield from super().get_system_commands(screen)
         yield SystemCommand(t("settings"), "provider/model per function (/config)", self.action_settings)
+        yield SystemCommand(t("metrics"), "latency, queues, drops and health (/metricas)", self.action_metrics)
         yield SystemCommand(t("history"), "/historico", self.action_history)
         yield SystemCommand(t("soul"), "/alma", self.action_soul)
         yield SystemCommand(t("code_mode"), "/codigo", self.action_code_mode)
@@ -272,6 +278,10 @@ class LunaApp(App):
         self.client.command("soul-reload")
         self.notify(t("soul_saved"), timeout=2)
 
+    def action_metrics(self) -> None:
+        if not isinstance(self.screen, MetricsScreen):
+            self.push_screen(MetricsScreen())
+
     def action_settings(self) -> None:
         if not isinstance(self.screen, SettingsScreen):
             self.client.command("config-get")
@@ -376,6 +386,9 @@ class LunaApp(App):
                 return
             if cmd in SLASH_CODE:
                 self.action_code_mode()
+                return
+            if cmd in ("/metricas", "/métricas", "/metrics"):
+                self.action_metrics()
                 return
             if cmd in SLASH_HELP:
                 self.chat.add(HelpMessage(t("help")))
@@ -509,6 +522,7 @@ class LunaApp(App):
         elif typ == "conversation":
             self._show_conversation(f.data)
         elif typ == "turn-metrics":
+            self.turn_history.append(dict(f["stages"] or {}))
             ms = turn_latency_ms(f["stages"] or {})
             if ms is not None:
                 self.latency_ms = ms
@@ -609,12 +623,14 @@ class LunaApp(App):
         level = mic_level(cap)
         muted = self.muted or bool(cap.get("muted"))
         echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
-        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo)
+        health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
+        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health)
         if key == self._status_key:
             return  # nothing changed: no redraw
         self._status_key = key
         try:
-            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms, echo)
+            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms, echo,
+                                                    health)
         except Exception:
             pass
 

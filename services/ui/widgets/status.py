@@ -31,7 +31,8 @@ class StatusBar(Static):
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }"
 
     def render_status(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
-                      level: float | None, muted: bool, latency_ms: float | None, echo: str = "") -> None:
+                      level: float | None, muted: bool, latency_ms: float | None, echo: str = "",
+                      health: str = "ok") -> None:
         line = Text()
         for svc in SERVICES:
             st = states.get(svc, "down")
@@ -53,6 +54,8 @@ class StatusBar(Static):
         if latency_ms is not None:
             line.append("│ ", style="dim")
             line.append(f"{latency_ms:.0f} ms ")
+        if health != "ok":  # the seed's thresholds (11.4): F6 shows which metric
+            line.append(f"{t('h_' + health)} ", style="yellow" if health == "warning" else "bold red")
         for fn in ("chat", "code", "vision"):
             d = functions.get(fn)
             if d:
