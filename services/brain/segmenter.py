@@ -27,7 +27,7 @@ MIN_CHARS = 2
 #: The reply's first piece may end at a clause (", " "; " ": ") once it has this many characters:
 #: the first audio then starts one clause in instead of one sentence in (small models write long
 #: first sentences), and Piper speaks a clause as naturally as a sentence.
-FIRST_CLAUSE_MIN = 24
+FIRST_CLAUSE_MIN = 10
 FIRST_MAX_CHARS = 90
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
 
