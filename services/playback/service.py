@@ -19,6 +19,7 @@ from services.playback.player import Player
 from services.playback.reference import ReferenceTap
 from services.playback.sinks import ClockSink, DeviceSink
 from shared.audiodev import NoDevice
+from shared.epochs import cut_request, latest_epoch
 from shared.messages import Frame
 from shared.service import Service
 
@@ -127,12 +128,10 @@ class PlaybackService(Service):
             self.log.info("cut playback up to epoch %d (%d sentences)", n, dropped)
 
     async def on_event(self, f: Frame) -> None:
-        if f.type == "reply-start" and f.get("epoch") is not None:
-            self.epoch = max(self.epoch, f["epoch"])
-        elif f.type == "command" and f["name"] == "cancel":
-            self.cancel((f.get("args") or {}).get("epoch"))
-        elif f.type == "speech-start" and self.settings.ECHO_MODE != "half-duplex":
-            self.cancel(f.get("epoch"))
+        self.epoch = latest_epoch(f, self.epoch)
+        cut, epoch = cut_request(f, self.settings.ECHO_MODE)
+        if cut:
+            self.cancel(epoch)
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if f.type == "flush":

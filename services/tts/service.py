@@ -17,6 +17,7 @@ from typing import Any
 
 from services.tts.engines import ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_piper
 from services.tts.text import clauses, speakable
+from shared.epochs import cut_request, latest_epoch
 from shared.messages import Frame
 from shared.service import Service
 
@@ -93,12 +94,10 @@ class TtsService(Service):
         return epoch <= self.cancelled
 
     async def on_event(self, f: Frame) -> None:
-        if f.type == "reply-start" and f.get("epoch") is not None:
-            self.epoch = max(self.epoch, f["epoch"])
-        elif f.type == "command" and f["name"] == "cancel":
-            self.cancel((f.get("args") or {}).get("epoch"))
-        elif f.type == "speech-start" and self.settings.ECHO_MODE != "half-duplex":
-            self.cancel(f.get("epoch"))
+        self.epoch = latest_epoch(f, self.epoch)
+        cut, epoch = cut_request(f, self.settings.ECHO_MODE)
+        if cut:
+            self.cancel(epoch)
         elif f.type == "speaking":
             self.speaking = True
         elif f.type == "idle":
