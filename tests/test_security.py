@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from shared import config
 from tests.conftest import ROOT, wait_for
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.ollama import FakeOllama
+from tests.procnet import listening_tcp
 from tests.stack import Client
 
 SYS_PY = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
@@ -124,34 +123,6 @@ async def test_ipc_endpoints_refuse_another_user(start_service, bus_env, tmp_pat
 # -- 3. LUNA_BUS=tcp: loopback only, unreachable from another network namespace -------------------
 def _ns(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], text=True, capture_output=True, check=check, timeout=20)
-
-
-def listening_tcp(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every LISTEN tcp socket held by ``pid`` (its netns's /proc tables)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            link = os.readlink(fd)
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    out = []
-    for table, fam in (("tcp", 4), ("tcp6", 6)):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-                cols = line.split()
-                if cols[3] != "0A" or cols[9] not in inodes:  # 0A = LISTEN
-                    continue
-                addr, port = cols[1].split(":")
-                out.append((_hexaddr(addr, fam), int(port, 16)))
-    return out
-
-
-def _hexaddr(h: str, fam: int) -> str:
-    raw = bytes.fromhex(h)
-    if fam == 4:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    return socket.inet_ntop(socket.AF_INET6, words)
 
 
 CONNECT_TCP = """
