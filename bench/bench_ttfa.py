@@ -18,19 +18,25 @@ transcribes the whole utterance, then the LLM writes its whole reply (same syste
 prompt, a history kept the way the brain keeps it, 48 tokens), then Piper
 synthesizes the whole reply, then playback starts (counted as 0 s).
 
-Pipeline overhead, per turn::
+Pipeline overhead, per turn: time to first audio minus the stages' own compute on the
+critical path. With a preemptive reply (the brain started on stt's pause partial, the
+default) Whisper and the LLM run inside the VAD's silence window, so::
 
     overhead = time_to_first_audio
-               - vad_s                    (end of speech -> VAD decision: the silence window itself)
-               - stt_exposed              (Whisper compute that ran after the VAD decision:
-                                           stt_end - max(stt_start, vad_end), >= 0; speculative
-                                           transcription during the silence window hides the rest)
-               - first_token_compute      (brain's reply timings first_token_ms: prompt + prefill +
-                                           first token, measured around the provider call)
-               - first_sentence_s         (first token -> first complete sentence: LLM decoding)
-               - tts_first_compute        (Piper's time to the first chunk of the first sentence's
-                                           first clause, the same text the stack spoke, measured
-                                           in this process on an idle CPU)
+               - max(vad_s,                   (end of speech -> VAD decision: the silence window)
+                     pause_s                  (end of speech -> the pause partial's decision, audio time)
+                     + stt_compute            (Whisper on the pause's audio)
+                     + first_token_compute    (brain's reply timings first_token_ms: prompt + prefill +
+                                               first token, measured around the provider call)
+                     + first_clause_decoding) (first token -> first clause, LLM decoding)
+               - tts_first_compute            (Piper's time to the first chunk of the first sentence's
+                                               first clause, the same text the stack spoke, measured
+                                               in this process on an idle CPU)
+
+and without one (the partial came too late, PREEMPTIVE_REPLY=0)::
+
+    overhead = time_to_first_audio - vad_s - stt_exposed (Whisper compute after the VAD decision)
+               - first_token_compute - first_clause_decoding - tts_first_compute
 
 What is left is transport and scheduling: the transcript's hop to the brain and
 routing, the sentence's hop to tts and its queue, the PCM hop to playback, the
@@ -135,9 +141,11 @@ async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float) -> list[dic
         toks = sorted(f.ts for f in mine if f.type == "token")
         st = metrics[0]["stages"]
         until = toks[0] + int(st.get("first_sentence_s", 0.0) * 1e9) + 1_000_000 if toks else 0
+        early = any(f.type == "transcript-partial" and f.get("pause") for f in mine)
         turns.append({"text": tr["text"], "complete": True, "timings": dict(tr["timings"]),
                       "first_sentence_tokens": sum(1 for t in toks if t <= until), "tokens": len(toks),
-                      "stages": dict(metrics[0]["stages"]), "reply": end["text"],
+                      "stages": dict(metrics[0]["stages"]), "marks_ms": dict(metrics[0].get("marks_ms") or {}),
+                      "preemptive": early, "reply": end["text"],
                       "first_token_ms": (end["timings"] or {}).get("first_token_ms"),
                       "provider": end.get("provider"), "first_spoken": speak["text"]})
     return turns
@@ -260,28 +268,40 @@ def main() -> dict[str, float]:
     # pipelined table
     cols = ("vad_s", "stt_s", "first_token_s", "first_sentence_s", "tts_s", "output_s", "time_to_first_audio_s")
     print(f"\n{'#':>2} {'heard':<44} " + " ".join(f"{c.removesuffix('_s').replace('time_to_first_audio', 'ttfa'):>14}"
-                                               for c in cols) + f" {'overhead_ms':>11} {'wer':>5} spec")
-    overheads, ttfas, hops = [], [], {"stt_publish": [], "to_brain": [], "to_tts": [], "output": []}
-    exposed_all, ftc_all, stt_full = [], [], []
+                                               for c in cols) + f" {'overhead_ms':>11} {'wer':>5} spec early")
+    overheads, ttfas, hops = [], [], {"to_brain": [], "to_tts": [], "output": []}
+    exposed_all, ftc_all, stt_full, decode_all = [], [], [], []
     for i, (t, tts_first) in enumerate(zip(ok, seq["tts_first"], strict=True)):
         st, tm = t["stages"], t["timings"]
-        vad_end = tm["vad_end_ns"]
-        exposed = max(0.0, (tm["stt_end_ns"] - max(tm["stt_start_ns"], vad_end)) / 1e9)
+        m = {k: tm["last_voice_ns"] + v * 1e6 for k, v in t["marks_ms"].items()}  # absolute mark times
+        vad_s = (tm["vad_end_ns"] - tm["last_voice_ns"]) / 1e9
+        stt_c = (tm["stt_end_ns"] - tm["stt_start_ns"]) / 1e9
+        exposed = max(0.0, (tm["stt_end_ns"] - max(tm["stt_start_ns"], tm["vad_end_ns"])) / 1e9)
         ftc = (t["first_token_ms"] or 0.0) / 1000
-        compute = st["vad_s"] + exposed + ftc + st.get("first_sentence_s", 0.0) + tts_first
+        decode = (m["first_sentence"] - m["first_token"]) / 1e9  # LLM decoding up to the first clause
+        if t["preemptive"]:
+            # the reply started on the pause partial: Whisper and the LLM ran inside the silence window,
+            # and the first clause waits for whichever is later, the window or the LLM
+            llm_path = (tm["pause_ns"] - tm["last_voice_ns"]) / 1e9 + stt_c + ftc + decode
+            compute = max(vad_s, llm_path) + tts_first
+            release = max(m["first_sentence"], tm["transcript_ns"])  # the final transcript commits the turn
+        else:
+            compute = vad_s + exposed + ftc + decode + tts_first
+            release = m["first_sentence"]
         ov = st["time_to_first_audio_s"] - compute
         overheads.append(ov)
         ttfas.append(st["time_to_first_audio_s"])
         exposed_all.append(exposed)
-        stt_full.append((tm["stt_end_ns"] - tm["stt_start_ns"]) / 1e9)
+        stt_full.append(stt_c)
         ftc_all.append(ftc)
-        hops["stt_publish"].append(st["stt_s"] - exposed)
-        hops["to_brain"].append(st["first_token_s"] - ftc)
-        hops["to_tts"].append(st["tts_s"] - tts_first)
-        hops["output"].append(st["output_s"])
+        decode_all.append(decode)
+        hops["to_brain"].append((m["first_token"] - m["transcript"]) / 1e9 - ftc)
+        hops["to_tts"].append((m["first_tts_audio"] - release) / 1e9 - tts_first)
+        hops["output"].append((m["first_played"] - m["first_tts_audio"]) / 1e9)
         w = min(wer(q, t["text"]) for q, _v, _a in utts)  # against the question it best matches
         print(f"{i + 1:>2} {t['text'][:44]:<44} " + " ".join(f"{st.get(c, float('nan')):>14.3f}" for c in cols)
-              + f" {ov * 1000:>11.1f} {w:>5.2f} {'yes' if tm.get('speculative') else 'no'}")
+              + f" {ov * 1000:>11.1f} {w:>5.2f} {'yes' if tm.get('speculative') else 'no':>4}"
+              + f" {'yes' if t['preemptive'] else 'no'}")
     if not ok:
         raise RuntimeError("no turn was spoken")
     print("\nfirst sentence spoken (LLM tokens up to it, of the reply's tokens):")
@@ -294,6 +314,7 @@ def main() -> dict[str, float]:
     print(f"  {'stt exposed compute':<24} {_pct(exposed_all, 0.5):>7.3f} {_pct(exposed_all, 0.95):>7.3f}")
     print(f"  {'stt compute (all)':<24} {_pct(stt_full, 0.5):>7.3f} {_pct(stt_full, 0.95):>7.3f}")
     print(f"  {'first-token compute':<24} {_pct(ftc_all, 0.5):>7.3f} {_pct(ftc_all, 0.95):>7.3f}")
+    print(f"  {'first-clause decoding':<24} {_pct(decode_all, 0.5):>7.3f} {_pct(decode_all, 0.95):>7.3f}")
     print(f"  {'piper first clause':<24} {_pct(seq['tts_first'], 0.5):>7.3f} {_pct(seq['tts_first'], 0.95):>7.3f}")
     print("overhead parts p50 (ms): " + ", ".join(f"{k} {_pct(v, 0.5) * 1000:.1f}" for k, v in hops.items()))
 

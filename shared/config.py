@@ -71,6 +71,8 @@ KEYS: tuple[Key, ...] = (
     Key("STT_MAX_UTTERANCE_S", 30.0, float, low=1, high=600, help="longer speech is cut into pieces"),
     Key("STT_SPECULATIVE_MS", 200, int, low=0, high=5000,
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),
+    Key("PREEMPTIVE_REPLY", "1", str, ("0", "1"),
+        help="1: start the reply on the pause's transcript and speak it once the end of speech is sure"),
     Key("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
     Key("ELEVENLABS_OUTPUT_FORMAT", "pcm_22050", str, ("pcm_16000", "pcm_22050", "pcm_24000")),
     # brains

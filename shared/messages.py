@@ -108,12 +108,17 @@ _spec("config", 1, EVENT, {"functions": _D}, {"error": _S, "options": _D},
 # --- voice -----------------------------------------------------------------------
 _spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 _spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
-_spec("transcript-partial", 1, EVENT, {"text": _S})
+_spec("transcript-partial", 1, EVENT, {"text": _S}, {"pause": _B, "timings": _D, "model": _S, "language": _S},
+      doc="stt: the words so far; pause=True: the speaker paused, this may be the whole utterance (its final "
+          "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure")
+_spec("transcript-retract", 1, EVENT, {},
+      doc="stt: the speaker went on after the pause of this turn_id's partial transcript: it was not the end")
 _spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S})
 _spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I, "t_tts_ns": _I},
       doc="a sentence started playing (ts = first sample to the device; t_tts_ns = turn's first PCM made)")
 _spec("idle", 1, EVENT, {}, {"epoch": _I, "text": _S, "played": _B})
-_spec("turn-metrics", 1, EVENT, {"stages": _D}, {"epoch": _I})
+_spec("turn-metrics", 1, EVENT, {"stages": _D}, {"epoch": _I, "marks_ms": _D},
+      doc="brain: seconds each stage added to the wait; marks_ms: when each stage ended, ms after the first")
 
 # --- streams ---------------------------------------------------------------------
 _spec("audio", 1, STREAM, {"rate": _I, "channels": _I}, {"t_capture_ns": _I}, payload=True,

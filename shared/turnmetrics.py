@@ -51,7 +51,13 @@ class TurnClock:
         return "first_played" in self.marks
 
     def stages(self) -> dict[str, float]:
-        """Seconds per stage, plus ``total_s`` from the first mark to the last, and the marks' offsets."""
+        """Seconds each stage *added to the wait*, ``total_s`` (first mark to last), and each mark's offset.
+
+        A stage that ran while an earlier one was still going (Whisper and the LLM start
+        during the VAD's silence window when the reply is preemptive) only counts from
+        the moment the earlier stage finished, so it may be 0; :meth:`offsets` keeps when
+        each mark really happened.
+        """
         out: dict[str, float] = {}
         prev: int | None = None
         for name in ORDER:
@@ -59,11 +65,18 @@ class TurnClock:
             if t is None:
                 continue
             if prev is not None and name in STAGE_NAMES:
-                out[STAGE_NAMES[name]] = round((t - prev) / 1e9, 4)
-            prev = t
+                out[STAGE_NAMES[name]] = round(max(t - prev, 0) / 1e9, 4)
+            prev = t if prev is None else max(prev, t)
         if len(self.marks) >= 2:
             first = min(self.marks.values())
             out["total_s"] = round((max(self.marks.values()) - first) / 1e9, 4)
             if "first_played" in self.marks:
                 out["time_to_first_audio_s"] = round((self.marks["first_played"] - first) / 1e9, 4)
         return out
+
+    def offsets(self) -> dict[str, float]:
+        """Milliseconds from the first mark to each mark (when each stage really ended)."""
+        if not self.marks:
+            return {}
+        first = min(self.marks.values())
+        return {name: round((t - first) / 1e6, 1) for name, t in self.marks.items()}

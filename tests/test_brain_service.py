@@ -322,3 +322,66 @@ async def test_paid_providers_gemini_vision_and_bad_key_falls_back_to_local(peer
         assert start["provider"] == "gemini"  # chain: openai > other paid with a key > ollama > embedded
         assert end["ok"] and "openai: chave inválida (OPENAI_API_KEY)" in start["notice"]
         assert "sk-revoked-000" not in start["notice"]
+
+
+async def test_preemptive_reply_is_held_until_the_final_transcript(peer: Peer, start_service, bus_env) -> None:
+    """A pause partial starts the model at once, but nothing is shown, spoken or kept until the final
+    transcript with the same turn_id; a retracted, superseded or orphaned guess leaves no trace."""
+    with FakeOllama(reply="Paris é a capital da França. Posso ajudar em mais algo?") as ol:
+        start_service("brain", OLLAMA_HOST=ol.url)
+        await peer.ready()
+
+        def partial(tid: str, text: str) -> None:
+            peer.bus.publish("transcript-partial", turn_id=tid, text=text, pause=True, timings={})
+
+        def traces(tid: str) -> list[str]:
+            return [f.type for f in peer.events if f.turn_id == tid and f.source == "brain"] + \
+                [f.type for f in peer.sentences if f.turn_id == tid]
+
+        # 1. committed: the model starts on the partial; the reply comes out only after the final
+        partial("t1", "qual é a capital da França?")
+        await wait_for(lambda: any("capital da França" in str(r["body"]) for r in ol.requests), T)
+        await asyncio.sleep(1.0)  # the fake answers in ms: the whole reply is ready and held
+        assert traces("t1") == []
+        peer.bus.publish("transcript", turn_id="t1", text="qual é a capital da França?", timings={})
+        start, text, end = await peer.reply("t1")
+        assert end["ok"] and text == "Paris é a capital da França. Posso ajudar em mais algo?"
+        await wait_for(lambda: len([s for s in peer.sentences if s.turn_id == "t1"]) >= 2, T)
+        assert [s["text"] for s in peer.sentences if s.type == "sentence" and s.turn_id == "t1"] == [
+            "Paris é a capital da França.", "Posso ajudar em mais algo?"]
+        chats = [r for r in ol.requests if r["path"] == "/api/chat"]
+        assert len(chats) == 1  # the final reused the preemptive stream: the model ran once
+
+        # 2. retracted (the speaker went on), then the real utterance
+        ol.delay = 0.2
+        partial("t2", "me conta")
+        await wait_for(lambda: sum(r["path"] == "/api/chat" for r in ol.requests) == 2, T)
+        peer.bus.publish("transcript-retract", turn_id="t2")
+        peer.bus.publish("transcript", turn_id="t3", text="me conta uma piada curta", timings={})
+        _, _, end3 = await peer.reply("t3")
+        assert end3["ok"]
+
+        # 3. superseded by typed text, and 4. orphaned (no final transcript ever comes)
+        partial("t4", "abre o navegador")
+        await wait_for(lambda: sum(r["path"] == "/api/chat" for r in ol.requests) == 4, T)
+        _, _, end5 = await peer.reply(peer.say("oi"))
+        assert end5["ok"]
+        partial("t6", "hmm")
+        await asyncio.sleep(9.5)  # past EARLY_HOLD_S
+        await asyncio.sleep(0.5)
+        peer.bus.publish("transcript", turn_id="t6", text="hmm", timings={})  # too late: a turn of its own
+        _, _, end6 = await peer.reply("t6")
+        assert end6["ok"]
+        for tid in ("t2", "t4"):
+            assert traces(tid) == [], (tid, traces(tid))
+        hb = await wait_for(lambda: [h for h in peer.of("heartbeat")
+                                     if h["counters"].get("early_timeout")], T)
+        c = hb[-1]["counters"]
+        assert c["early_committed"] == 1 and c["early_retracted"] == 1 and c["early_cancelled"] == 1
+
+        h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+        rows = [(m["turn_id"], m["role"]) for m in h.messages(h.latest())]
+        h.close()
+        assert not any(t in ("t2", "t4") for t, _ in rows)
+        assert [r for r in rows if r[0] in ("t1", "t3", "t6")] == [
+            ("t1", "user"), ("t1", "assistant"), ("t3", "user"), ("t3", "assistant"), ("t6", "user"), ("t6", "assistant")]

@@ -128,6 +128,10 @@ def test_segmenter_pause_event_for_speculative_transcription(vad):
     # a pause inside the utterance (speech resumed: the guess is not used), and one before the end
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("pause") >= 2
     assert kinds.index("pause") < len(kinds) - 2
+    # every pause but the last was followed by a "resume" (they went on): that guess is retracted
+    after = [kinds[i + 1] for i, k in enumerate(kinds[:-1]) if k == "pause"]
+    assert after[:-1] == ["resume"] * (len(after) - 1) and after[-1] == "end"
+    assert kinds.count("resume") == kinds.count("pause") - 1
     last_pause = [e for e in ev if e.kind == "pause"][-1]
     end = ev[-1]
     # the guess covered the same speech; at most some trailing pad of silence differs

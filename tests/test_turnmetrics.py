@@ -30,3 +30,21 @@ def test_typed_turn_without_audio() -> None:
     c.mark("unknown", 5)
     s = c.stages()
     assert s == {"first_token_s": 0.3, "total_s": 0.3} and not c.complete()
+
+
+def test_preemptive_turn_counts_only_exposed_time() -> None:
+    """Whisper and the LLM ran inside the silence window: they add nothing until it closes."""
+    c = TurnClock("t")
+    c.from_transcript_timings({"last_voice_ns": 1000 * MS, "transcript_ns": 1260 * MS})  # the pause partial
+    c.mark("first_token", 1430 * MS)
+    c.from_transcript_timings({"last_voice_ns": 1000 * MS, "vad_end_ns": 1535 * MS, "transcript_ns": 1540 * MS})
+    c.mark("first_sentence", 1760 * MS)
+    c.mark("first_tts_audio", 1880 * MS)
+    c.mark("first_played", 1900 * MS)
+    s = c.stages()
+    assert s["vad_s"] == 0.535 and s["stt_s"] == 0.0 and s["first_token_s"] == 0.0
+    assert s["first_sentence_s"] == 0.225 and s["tts_s"] == 0.12 and s["output_s"] == 0.02
+    assert s["time_to_first_audio_s"] == 0.9
+    assert abs(sum(v for k, v in s.items() if k not in ("total_s", "time_to_first_audio_s")) - s["total_s"]) < 1e-9
+    assert c.offsets() == {"end_of_speech": 0.0, "transcript": 260.0, "first_token": 430.0, "vad_decision": 535.0,
+                           "first_sentence": 760.0, "first_tts_audio": 880.0, "first_played": 900.0}

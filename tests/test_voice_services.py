@@ -302,3 +302,27 @@ async def test_stt_restart_mid_stream(start_service, tmp_path):
         tr = d.of("transcript")
         assert wer(Q2, tr[1]["text"]) <= 0.10, tr[1]["text"]
         await d.wait(lambda: d.heartbeat("capture")["state"] == "ready", 5, "capture streaming again")
+
+
+async def test_pause_partials_retract_and_commit(start_service, tmp_path):
+    """A pause inside the utterance gives a pause partial that is retracted when speech goes on;
+    the pause before the end gives one whose turn_id and text the final transcript repeats."""
+    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 0.45, Q1, 2.0])
+    async with Driver() as d:
+        start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="600")
+        await d.ready("stt")
+        start_service("capture", CAPTURE_FILE=str(wav))  # real time: the pause partial beats the VAD's decision
+        await d.wait(lambda: d.of("transcript"), 60, "the final transcript")
+        final = d.of("transcript")[0]
+        partials = [f for f in d.of("transcript-partial") if f.get("pause")]
+        retracted = {f.turn_id for f in d.of("transcript-retract")}
+        assert len(d.of("transcript")) == 1 and len(partials) >= 2, [(f.type, f.turn_id) for f in d.events]
+        assert partials[-1].turn_id == final.turn_id and partials[-1]["text"] == final["text"]
+        assert final.turn_id not in retracted
+        assert {f.turn_id for f in partials[:-1]} <= retracted  # every earlier guess was called off
+        assert wer(Q1, partials[0]["text"]) <= 0.2 and wer(f"{Q1} {Q1}", final["text"]) <= 0.1
+        tm = partials[-1]["timings"]
+        assert tm["last_voice_ns"] < tm["pause_ns"] <= tm["stt_start_ns"] < tm["stt_end_ns"] <= tm["transcript_ns"]
+        assert final["timings"]["pause_ns"] == tm["pause_ns"] and final["timings"]["speculative"] == 1
+        ordered = [f for f in d.events if f.turn_id == final.turn_id and f.type.startswith("transcript")]
+        assert [f.type for f in ordered] == ["transcript-partial", "transcript"]

@@ -133,6 +133,12 @@ class History:
                         "ELSE title END WHERE id=?", (now, title, title, conv_id))
         return int(cur.lastrowid or 0)
 
+    def remove_turn(self, turn_id: str) -> int:
+        """Forget every message of ``turn_id`` (a reply started on a guess the speaker took back)."""
+        if not turn_id:
+            return 0
+        return self.db.execute("DELETE FROM messages WHERE turn_id=?", (turn_id,)).rowcount
+
     def add_stages(self, turn_id: str, stages: dict[str, Any]) -> None:
         """Keep a turn's latency breakdown with its reply (``timings["stages"]``)."""
         row = self.db.execute("SELECT id, timings FROM messages WHERE turn_id=? AND role='assistant' "

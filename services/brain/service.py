@@ -7,6 +7,14 @@ chain (:mod:`.fallback`) and streams ``reply-start``, ``token``... ``reply-end``
 each finished sentence to TTS on the ``sentence`` stream. A ``command cancel``
 (or a new turn) closes the model stream, pushes ``flush`` and ends the reply
 with ``cancelled``. ``config-set`` swaps provider/model for the next turn.
+
+Preemptive replies: stt publishes a ``transcript-partial`` with ``pause`` when the
+speaker has been silent for ``STT_SPECULATIVE_MS``, while the VAD's longer silence
+window is still running. The brain starts the reply on it at once, behind a closed
+:class:`.gate.Gate`: the model's prefill and first words overlap the silence window,
+but nothing is published, spoken or kept until the final ``transcript`` with the same
+``turn_id`` commits the turn. ``transcript-retract`` (they went on talking), any other
+turn, Esc, or no final transcript within ``EARLY_HOLD_S`` cancels it without a trace.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ import asyncio
 import contextlib
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 from services.brain import fallback, router
 from services.brain.fallback import FUNCTIONS, PROVIDERS, Choice
+from services.brain.gate import Gate
 from services.brain.history import History
 from services.brain.postprocess import strip_emoji
 from services.brain.providers import embedded as emb
@@ -40,6 +49,8 @@ CODE_SYSTEM = ("You are Luna's coding mode. Answer with correct, complete, runna
 WINDOW_CHARS = {"embedded": 1600, "ollama": 12000}
 WINDOW_PAID = 48000
 OLLAMA_CHECK_S = 15.0
+#: A reply started on a pause partial is dropped if its final transcript has not come after this long.
+EARLY_HOLD_S = 8.0
 
 HELP = {
     "pt": ("Comandos:\n"
@@ -84,6 +95,9 @@ class BrainService(Service):
         self.turn_meta: tuple[str, int, str] = ("", 0, "")
         self.clocks: OrderedDict[str, TurnClock] = OrderedDict()
         self.turn_running = 0
+        self.early: tuple[str, str, Gate] | None = None  # (turn_id, text, gate) of a reply started on a pause
+        self._early_timer: asyncio.TimerHandle | None = None
+        self.finals: deque[str] = deque(maxlen=16)  # turn_ids whose final transcript came
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -263,7 +277,7 @@ class BrainService(Service):
             return
         stages = c.stages()
         kw = {"epoch": epoch} if epoch is not None else {}
-        self.publish("turn-metrics", turn_id=turn_id, stages=stages, **kw)
+        self.publish("turn-metrics", turn_id=turn_id, stages=stages, marks_ms=c.offsets(), **kw)
         if self.history is not None:
             with contextlib.suppress(Exception):
                 self.history.add_stages(turn_id, stages)
@@ -281,8 +295,18 @@ class BrainService(Service):
             self.clock(f.turn_id).mark("end_of_speech", f.ts)
             await self.user_turn(f["text"], f.turn_id, image=f.get("image") or "", spoken=bool(f.get("spoken")),
                                  conv_id=f.get("conversation_id") or "")
+        elif f.type == "transcript-partial":
+            if f.get("pause") and self.settings.PREEMPTIVE_REPLY == "1" and f.turn_id not in self.finals:
+                await self.early_turn(f)
+        elif f.type == "transcript-retract":
+            if self.early is not None and self.early[0] == f.turn_id:
+                await self.drop_early("retracted")
         elif f.type == "transcript":
+            self.finals.append(f.turn_id)
             self.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
+            if self.early is not None and self.early[0] == f.turn_id and self.early[1] == f["text"].strip():
+                self.commit_early()
+                return
             await self.user_turn(f["text"], f.turn_id, spoken=True)
         elif f.type == "command":
             await self.command(f["name"], f.get("args") or {}, f.turn_id)
@@ -306,6 +330,61 @@ class BrainService(Service):
         self.turn = asyncio.get_running_loop().create_task(
             self.answer(text, intent.value, turn_id, self.epoch, image, spoken, route_us), name=f"turn-{self.epoch}")
 
+    async def early_turn(self, f: Frame) -> None:
+        """Start answering a pause partial behind a closed gate (see the module docstring)."""
+        text = f["text"].strip()
+        if self.early is not None:
+            await self.drop_early("superseded")
+        if not text or (self.turn is not None and not self.turn.done()):
+            return  # never interrupt a reply in progress on a guess: the final transcript will
+        t0 = time.perf_counter_ns()
+        intent = router.detect_intent(text, False)
+        route_us = (time.perf_counter_ns() - t0) / 1000
+        if intent is router.Intent.SYSTEM:
+            return
+        self.counters["early_started"] += 1
+        self.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
+        gate = Gate(is_open=False)
+        self.epoch += 1
+        self.turn_meta = (f.turn_id, self.epoch, intent.value)
+        self.early = (f.turn_id, text, gate)
+        loop = asyncio.get_running_loop()
+        self.turn = loop.create_task(
+            self.answer(text, intent.value, f.turn_id, self.epoch, "", True, route_us, gate=gate),
+            name=f"turn-{self.epoch}")
+        self._early_timer = loop.call_later(EARLY_HOLD_S, lambda: loop.create_task(self.drop_early("timeout")))
+
+    def commit_early(self) -> None:
+        """The final transcript confirmed the pause partial: release what the reply has so far."""
+        assert self.early is not None
+        _turn_id, _text, gate = self.early
+        self.early = None
+        if self._early_timer is not None:
+            self._early_timer.cancel()
+        self.counters["early_committed"] += 1
+        self.counters["frames_in"] += 1
+        gate.open()
+
+    async def drop_early(self, why: str) -> None:
+        """Cancel a reply started on a pause partial; it leaves nothing behind (not even history)."""
+        if self.early is None:
+            return
+        turn_id, _text, gate = self.early
+        self.early = None
+        if self._early_timer is not None:
+            self._early_timer.cancel()
+        gate.discard()
+        t = self.turn
+        if t is not None and not t.done():
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.history is not None:
+            with contextlib.suppress(Exception):
+                self.history.remove_turn(turn_id)
+        self.clocks.pop(turn_id, None)
+        self.counters[f"early_{why}"] += 1
+
     def switch_conversation(self, conv_id: str) -> None:
         assert self.history is not None
         if not self.history.exists(conv_id):
@@ -314,6 +393,9 @@ class BrainService(Service):
         self.info["conversation_id"] = conv_id
 
     async def cancel_turn(self) -> bool:
+        if self.early is not None:
+            await self.drop_early("cancelled")
+            return True
         t = self.turn
         if t is None or t.done():
             return False
@@ -338,9 +420,16 @@ class BrainService(Service):
                        images=[image] if image and fn == "vision" else [])
 
     async def answer(self, text: str, intent: str, turn_id: str, epoch: int, image: str, spoken: bool,
-                     route_us: float) -> None:
-        """One LLM turn, start to end. Cancelling the task closes the model stream."""
+                     route_us: float, gate: Gate | None = None) -> None:
+        """One LLM turn, start to end. Cancelling the task closes the model stream.
+
+        Everything the turn shows, speaks or keeps goes through ``gate`` (open unless the
+        turn was started on a pause partial); only the user's message is written at once,
+        because the model's context is read from the history.
+        """
         assert self.history is not None
+        gate = gate or Gate()
+        publish, push, later = gate.wrap(self.publish), gate.wrap(self.bus.push), gate.call
         self.turn_running = epoch
         conv = self.conv_id
         t0 = time.monotonic()
@@ -353,7 +442,7 @@ class BrainService(Service):
             notices.append(reason)
             self.log.warning("fallback: %s", reason, extra={"fields": {"provider": c.provider, "kind": kind}})
             if kind == "missing-key":
-                self.notice("warning", reason, "missing-key")
+                later(self.notice, "warning", reason, "missing-key")
 
         first_choice = chain[0] if chain else Choice("none", "")
         provider, model = first_choice.provider, first_choice.model
@@ -370,7 +459,7 @@ class BrainService(Service):
                 last = final and i == len(sentences) - 1
                 if index == 0:
                     self.clock(turn_id).mark("first_sentence", time.monotonic_ns())
-                self.bus.push("sentence", "sentence", turn_id=turn_id, text=s, epoch=epoch, index=index, final=last)
+                push("sentence", "sentence", turn_id=turn_id, text=s, epoch=epoch, index=index, final=last)
                 index += 1
                 self.counters["sentences"] += 1
 
@@ -381,7 +470,7 @@ class BrainService(Service):
             if not parts:
                 self.clock(turn_id).mark("first_token", time.monotonic_ns())
             parts.append(shown)
-            self.publish("token", turn_id=turn_id, text=shown, epoch=epoch)
+            publish("token", turn_id=turn_id, text=shown, epoch=epoch)
             speak(seg.feed(shown))
 
         def end(ok: bool, error: str = "", cancelled: bool = False) -> None:
@@ -395,16 +484,14 @@ class BrainService(Service):
             if cancelled:
                 kw["cancelled"] = True
             if not started:
-                self.publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model,
+                publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model,
                              epoch=epoch)
-            self.publish("reply-end", turn_id=turn_id, **kw)
-            self.counters["turns_ok" if ok else ("turns_cancelled" if cancelled else "turns_failed")] += 1
+            publish("reply-end", turn_id=turn_id, **kw)
+            later(self._count_turn, ok, cancelled)
             if full or error:
-                with contextlib.suppress(Exception):
-                    assert self.history is not None
-                    self.history.add(conv, "assistant", full or error, provider=provider, model=model,
-                                     intent=intent, timings=timings, turn_id=turn_id, ok=ok)
-            self.publish_metrics(turn_id, epoch)  # text-side breakdown now; the audio side when playback speaks
+                later(self._keep_reply, conv, full or error, provider=provider, model=model,
+                      intent=intent, timings=timings, turn_id=turn_id, ok=ok)
+            later(self.publish_metrics, turn_id, epoch)  # text-side breakdown now; the audio side when playback speaks
 
         if image and not os.path.isfile(image):
             end(False, f"imagem não encontrada: {image}")
@@ -427,7 +514,7 @@ class BrainService(Service):
             elif notices:
                 notice = f"{'; '.join(notices)}; respondendo: {provider} {model}"
             start_kw: dict[str, Any] = {"notice": notice} if notice else {}
-            self.publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model, epoch=epoch,
+            publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model, epoch=epoch,
                          **start_kw)
             started = True
             emit(opened.first)
@@ -449,7 +536,7 @@ class BrainService(Service):
             speak(seg.flush(), final=True)
             end(True)
         except asyncio.CancelledError:
-            self.bus.push("sentence", "flush", turn_id=turn_id, epoch=epoch + 1)
+            push("sentence", "flush", turn_id=turn_id, epoch=epoch + 1)
             end(False, cancelled=True)
         except Exception as exc:  # never a traceback to the user; the log has it
             self.log.exception("turn failed")
@@ -458,6 +545,14 @@ class BrainService(Service):
             if stream is not None:
                 with contextlib.suppress(Exception):
                     await stream.aclose()
+
+    def _count_turn(self, ok: bool, cancelled: bool) -> None:
+        self.counters["turns_ok" if ok else ("turns_cancelled" if cancelled else "turns_failed")] += 1
+
+    def _keep_reply(self, conv: str, text: str, **kw: Any) -> None:
+        with contextlib.suppress(Exception):
+            assert self.history is not None
+            self.history.add(conv, "assistant", text, **kw)
 
     # -- system turns (slash commands) -----------------------------------------------------------
     async def system_turn(self, text: str, turn_id: str) -> None:

@@ -41,6 +41,8 @@ class SttService(Service):
         self.echo = EchoFilter()
         self._utt: dict[str, Any] = {}
         self._spec: asyncio.Future[Any] | None = None  # speculative transcription of the current pause
+        self._spec_turn = ""  # the turn_id that guess would become
+        self._early_sent = ""  # the last turn_id published as a pause partial
 
     async def setup(self) -> None:
         s = self.settings
@@ -96,25 +98,38 @@ class SttService(Service):
             self.publish("speech-start", epoch=self.epoch, t_audio_ns=ev.t_ns)
             return
         if ev.kind == "pause":
-            # The speaker may be done: start Whisper now, while the silence window runs. If they
-            # go on talking, the result is simply never used.
+            # The speaker may be done: start Whisper now, while the silence window runs, and
+            # publish the words as a pause partial so the brain can start answering too. If
+            # they go on talking, the guess is retracted and never used.
             self._drop_spec()
             if ev.audio is not None and len(ev.audio) and self.pending < MAX_PENDING:
-                self._spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
+                loop = asyncio.get_running_loop()
+                self._spec = loop.run_in_executor(self.pool, self._timed, ev.audio)
                 self._spec.add_done_callback(lambda f: f.cancelled() or f.exception())
+                self._spec_turn = uuid.uuid4().hex
+                self._utt["pause_ns"] = now
+                loop.create_task(self._early(self._spec, self._spec_turn,
+                                             {**self._utt, "last_voice_ns": ev.t_ns}))
                 self.counters["speculative"] += 1
             return
+        if ev.kind == "resume":
+            self._drop_spec()
+            return
+        if self._spec is not None and not ev.same_as_pause:
+            self._drop_spec()  # more audio came after the pause (a forced cut): that guess is worthless
         spec, self._spec = self._spec, None
-        if spec is not None and not ev.same_as_pause:
-            spec.cancel()  # they spoke again after the pause: that guess is worthless
-            spec = None
+        turn_id, self._spec_turn = self._spec_turn, ""
+        if spec is None:
+            turn_id = uuid.uuid4().hex
         timings = {**self._utt, "last_voice_ns": ev.t_ns, "vad_end_ns": now}
         self._utt = {}
         dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
         self.publish("speech-end", t_audio_ns=ev.t_ns, duration_s=round(dur, 3))
-        if ev.audio is None or len(ev.audio) == 0:
-            return
-        if self.pending >= MAX_PENDING:
+        if ev.audio is None or len(ev.audio) == 0 or self.pending >= MAX_PENDING:
+            if turn_id == self._early_sent:  # the brain may have started on it: call it off
+                self.publish("transcript-retract", turn_id=turn_id)
+            if ev.audio is None or len(ev.audio) == 0:
+                return
             self.counters["drops"] += 1
             self.notice("warning", "speech recognition is falling behind; an utterance was skipped", "stt-behind")
             return
@@ -124,19 +139,39 @@ class SttService(Service):
             timings["speculative"] = 1
         else:
             spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
-        asyncio.get_running_loop().create_task(self._transcribe(spec, timings))
+        asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id))
 
     def _drop_spec(self) -> None:
         if self._spec is not None and not self._spec.done():
             self._spec.cancel()  # still queued: never runs
         self._spec = None
+        self._utt.pop("pause_ns", None)
+        if self._spec_turn and self._spec_turn == self._early_sent:
+            self.publish("transcript-retract", turn_id=self._spec_turn)
+            self.counters["early_retracted"] += 1
+        self._spec_turn = ""
+
+    async def _early(self, job: asyncio.Future[Any], turn_id: str, timings: dict[str, int]) -> None:
+        """Publish the pause's guess as a partial transcript, unless the speaker already went on."""
+        try:
+            res, t0, t1 = await job
+        except BaseException:  # cancelled or failed: the final path reports errors
+            return
+        text = res.text.strip()
+        if turn_id != self._spec_turn or not text or self.echo.is_echo(text):
+            return
+        self._early_sent = turn_id
+        self.counters["early_published"] += 1
+        self.publish("transcript-partial", turn_id=turn_id, text=text, pause=True,
+                     timings={**timings, "stt_start_ns": t0, "stt_end_ns": t1, "transcript_ns": time.monotonic_ns()},
+                     model=self.engine.model if self.engine else "", language=res.language)
 
     def _timed(self, audio: np.ndarray) -> tuple[Any, int, int]:
         t0 = time.monotonic_ns()
         r = self.engine.transcribe(audio)  # type: ignore[union-attr]
         return r, t0, time.monotonic_ns()
 
-    async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int]) -> None:
+    async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int], turn_id: str) -> None:
         assert self.engine is not None
         try:
             try:
@@ -158,7 +193,7 @@ class SttService(Service):
             timings["transcript_ns"] = time.monotonic_ns()
             self.counters["transcripts"] += 1
             self.info["last_stt_ms"] = round((t1 - t0) / 1e6)
-            self.publish("transcript", turn_id=uuid.uuid4().hex, text=text, timings=timings,
+            self.publish("transcript", turn_id=turn_id, text=text, timings=timings,
                          model=self.engine.model, language=res.language)
         finally:
             self.pending -= 1

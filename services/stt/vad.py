@@ -56,7 +56,7 @@ class SileroVAD:
 
 @dataclass
 class Event:
-    kind: str  # "start" | "pause" | "end"
+    kind: str  # "start" | "pause" | "resume" (voice again after a pause) | "end"
     t_ns: int  # capture time: first voiced sample (start) or end of last voiced chunk (end)
     audio: np.ndarray | None = None  # int16, the whole utterance (end only)
     forced: bool = False  # cut because it ran past the maximum length
@@ -132,15 +132,18 @@ class Segmenter:
                 return self._maybe_announce()
             return []
         self._speech.append(chunk)
+        events: list[Event] = []
         if p >= self.neg_threshold:
             self._silence = 0
+            if self._paused:  # they went on: the "pause" guess was not the end
+                events.append(Event("resume", t))
             self._paused = False
             if p >= self.threshold:
                 self._voiced += CHUNK
             self._last_voice_t = t + chunk_ns
         else:
             self._silence += CHUNK
-        events = self._maybe_announce()
+        events += self._maybe_announce()
         total = sum(len(c) for c in self._speech)
         if self._silence * 1000 >= self.min_silence_ms * RATE:
             return events + self._close(forced=False)
