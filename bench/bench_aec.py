@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.capture.aec import Passthrough, WebRtcAec3
+from services.capture.aec import Passthrough, make_canceller
 from tests.aecroom import (
     BARGE_TEXT,
     RATE,
@@ -45,12 +45,14 @@ def main() -> dict:
     w_clean = wer(USER_TEXT, clean)
     end = len(luna_reply()) / RATE
     erle_first, erle_conv, cpu, own, deltas, talkover = [], [], [], [], [], []
-    base_own, hd_wer = [], []
+    base_own, hd_wer, cpu_fb = [], [], []
     for d in DELAYS:
         s = scene(d)
-        out, c = run_canceller(WebRtcAec3(), s.mic, s.ref)
-        _, c2 = run_canceller(WebRtcAec3(), s.mic, s.ref)
+        out, c = run_canceller(make_canceller(), s.mic, s.ref)
+        _, c2 = run_canceller(make_canceller(), s.mic, s.ref)
         cpu.append(min(c, c2))
+        # the fallback canceller (pywebrtc-audio's AEC3), where the livekit wheel is missing
+        cpu_fb.append(min(run_canceller(make_canceller("webrtc-aec3"), s.mic, s.ref)[1] for _ in range(2)))
         erle_first.append(erle_db(s.mic, out, s.ref, 0.0, 1.0))
         erle_conv.append(erle_db(s.mic, out, s.ref, 1.0, end + d))
         own.append(len(words(" ".join(L.hear(out)[1]))))
@@ -58,10 +60,10 @@ def main() -> dict:
         base_own.append(len(words(" ".join(L.hear(base)[1]))))
         # barge-in: "Wait." over Luna -> speech-start on the cancelled signal -> playback cut 100 ms later
         s = scene(d, with_user=True, barge_text=BARGE_TEXT)
-        starts = L.hear(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])[0]
+        starts = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[0]
         cut = (starts[0] if starts else end) + 0.1
         s = scene(d, with_user=True, cut_at_s=cut, barge_text=BARGE_TEXT)
-        utts = L.utterances(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])
+        utts = L.utterances(run_canceller(make_canceller(), s.mic, s.ref)[0])
         w = wer(USER_TEXT, _after(utts, cut))
         deltas.append(100 * (w - w_clean))
         # half-duplex: Luna is not cut by voice, the user's words under her reply are gated away
@@ -70,12 +72,13 @@ def main() -> dict:
         hd_wer.append(wer(USER_TEXT, _after(hd, 1.0)))
         # the worst case: the user talks straight over Luna, no pause ("Stop, please open ...")
         s = scene(d, with_user=True, user_text=USER_TEXT_STOP)
-        st = L.hear(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])[0]
+        st = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[0]
         s = scene(d, with_user=True, user_text=USER_TEXT_STOP, cut_at_s=(st[0] if st else end) + 0.1)
-        t_over = " ".join(L.hear(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])[1])
+        t_over = " ".join(L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[1])
         talkover.append(100 * wer(USER_TEXT_STOP, t_over))
         print(f"delay {d * 1000:.0f} ms: ERLE first second {erle_first[-1]:.1f} dB, after 1 s {erle_conv[-1]:.1f} dB "
-              f"(passthrough 0.0 dB); own words {own[-1]} (passthrough {base_own[-1]}); CPU {cpu[-1]:.1f} ms/s; "
+              f"(passthrough 0.0 dB); own words {own[-1]} (passthrough {base_own[-1]}); CPU {cpu[-1]:.1f} ms/s "
+              f"(fallback pywebrtc-audio {cpu_fb[-1]:.1f} ms/s); "
               f"barge-in at {cut - 0.1:.2f} s, sentence after it WER {w:.3f} vs clean {w_clean:.3f} "
               f"(delta {deltas[-1]:+.1f} points; half-duplex WER {hd_wer[-1]:.3f}: Luna talks on, the user is "
               f"gated); talking straight over Luna WER {talkover[-1]:.1f}% ({t_over!r})")
@@ -85,6 +88,8 @@ def main() -> dict:
         "aec_erle_converged_db": round(min(erle_conv), 1),
         "aec_own_words": int(max(own)),
         "aec_cpu_ms_per_s": round(max(cpu), 2),
+        "aec_canceller": make_canceller().name,
+        "aec_cpu_ms_per_s_fallback_pywebrtc": round(max(cpu_fb), 2),
         "aec_bargein_wer_delta": round(max(deltas), 1),
         "aec_baseline_passthrough_own_words": int(min(base_own)),
         "aec_baseline_half_duplex_bargein_wer": round(min(hd_wer), 3),

@@ -8,7 +8,16 @@ import os
 import numpy as np
 import pytest
 
-from services.capture.aec import AEC_FRAME, Passthrough, ReferenceBuffer, WebRtcAec3, process_signal
+from services.capture import aec
+from services.capture.aec import (
+    AEC_FRAME,
+    LiveKitAec3,
+    Passthrough,
+    ReferenceBuffer,
+    WebRtcAec3,
+    make_canceller,
+    process_signal,
+)
 from tests.aecroom import BARGE_TEXT, USER_TEXT, Listener, erle_db, luna_reply, run_canceller, scene, user_sentence
 from tests.audio import RATE, wer, words
 
@@ -22,16 +31,43 @@ def listener():
     return Listener()
 
 
+def test_default_canceller_is_livekit_with_pywebrtc_fallback(monkeypatch):
+    assert isinstance(make_canceller(), LiveKitAec3)
+
+    class Missing:
+        name = "missing"
+
+        def __init__(self) -> None:
+            raise ImportError("no wheel")
+
+    monkeypatch.setitem(aec.CANCELLERS, "livekit-aec3", Missing)
+    assert isinstance(make_canceller(), WebRtcAec3)
+    monkeypatch.setitem(aec.CANCELLERS, "webrtc-aec3", Missing)
+    with pytest.raises(ImportError, match="no echo canceller"):
+        make_canceller()
+
+
+def test_livekit_canceller_takes_any_whole_number_of_frames():
+    s = scene(0.06)
+    a, b = LiveKitAec3(), LiveKitAec3()
+    one = process_signal(a, s.mic[:RATE], s.ref[:RATE])
+    two = np.concatenate([b.process(s.mic[i:i + 320], s.ref[i:i + 320]) for i in range(0, RATE, 320)])
+    assert one.dtype == two.dtype == np.int16 and np.array_equal(one, two)
+    b.reset()
+    assert np.array_equal(process_signal(b, s.mic[:RATE], s.ref[:RATE]), one)  # reset: a fresh canceller
+
+
+@pytest.mark.parametrize("kind", ["livekit-aec3", "webrtc-aec3"])
 @pytest.mark.parametrize("delay", DELAYS)
-def test_erle_at_least_30db(delay):
+def test_erle_at_least_30db(delay, kind):
     s = scene(delay)
-    out, cpu = run_canceller(WebRtcAec3(), s.mic, s.ref)
+    out, cpu = run_canceller(make_canceller(kind), s.mic, s.ref)
     end = len(luna_reply()) / RATE + delay
     first = erle_db(s.mic, out, s.ref, 0.0, 1.0)
     converged = erle_db(s.mic, out, s.ref, 1.0, end)
     overall = erle_db(s.mic, out, s.ref, 0.0, end)
     base = erle_db(s.mic, process_signal(Passthrough(), s.mic, s.ref), s.ref, 0.0, end)
-    print(f"\nAEC3 delay {delay * 1000:.0f} ms: ERLE first second {first:.1f} dB, after 1 s {converged:.1f} dB, "
+    print(f"\n{kind} delay {delay * 1000:.0f} ms: ERLE first second {first:.1f} dB, after 1 s {converged:.1f} dB, "
           f"overall {overall:.1f} dB (passthrough {base:.1f} dB); CPU {cpu:.1f} ms per audio second")
     assert first >= 30.0
     assert converged >= 30.0
@@ -40,17 +76,17 @@ def test_erle_at_least_30db(delay):
 
 def test_canceller_cpu_budget():
     s = scene(0.06)
-    _, cpu = run_canceller(WebRtcAec3(), s.mic, s.ref)
-    _, cpu2 = run_canceller(WebRtcAec3(), s.mic, s.ref)
+    _, cpu = run_canceller(make_canceller(), s.mic, s.ref)
+    _, cpu2 = run_canceller(make_canceller(), s.mic, s.ref)
     cpu = min(cpu, cpu2)
-    print(f"\nAEC3 CPU: {cpu:.1f} ms per second of audio (target 10 ms)")
-    assert cpu <= 25.0  # budget check with headroom for a loaded CI machine; measured ~13 here
+    print(f"\ncanceller CPU: {cpu:.1f} ms per second of audio (target 10 ms; the bench reports it)")
+    assert cpu <= 25.0  # a gross-regression check with headroom for a loaded CI machine; measured ~6 here
 
 
 @pytest.mark.parametrize("delay", DELAYS)
 def test_luna_only_is_not_heard(delay, listener):
     s = scene(delay)
-    out, _ = run_canceller(WebRtcAec3(), s.mic, s.ref)
+    out, _ = run_canceller(make_canceller(), s.mic, s.ref)
     starts, texts = listener.hear(out)
     _, raw = listener.hear(s.mic)
     print(f"\ndelay {delay}: without AEC stt hears {raw!r}; with AEC {texts!r}")
@@ -75,11 +111,11 @@ def test_bargein_sentence_transcribed_like_clean(delay, listener):
     clean = listener.hear(np.concatenate([np.zeros(RATE, np.int16), user_sentence()]))[1]
     w_clean = wer(USER_TEXT, " ".join(clean))
     s = scene(delay, with_user=True, barge_text=BARGE_TEXT)
-    starts, _ = listener.hear(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])
+    starts, _ = listener.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])
     assert starts and 1.0 <= starts[0] < 1.6, starts
     cut = starts[0] + 0.1  # playback stops within 100 ms of speech-start (issue 3)
     s = scene(delay, with_user=True, cut_at_s=cut, barge_text=BARGE_TEXT)
-    utts = listener.utterances(run_canceller(WebRtcAec3(), s.mic, s.ref)[0])
+    utts = listener.utterances(run_canceller(make_canceller(), s.mic, s.ref)[0])
     after = " ".join(t for t0, t in utts if t0 > cut)
     w = wer(USER_TEXT, after)
     print(f"\ndelay {delay}: speech-start {starts[0]:.2f} s, clean WER {w_clean:.3f} {clean!r}; "

@@ -2,12 +2,28 @@
 
 * :class:`Canceller` is the small interface capture uses: ``process(mic, ref)`` on one
   10 ms frame (160 int16 samples at 16 kHz) returns the cleaned frame; ``reset()``.
-* :class:`WebRtcAec3` wraps ``pywebrtc-audio`` (a prebuilt WebRTC AEC3). It estimates the
-  echo path delay itself, so the reference only has to *lead* the echo (which it does when
-  it is aligned by device time: the sample handed to the speaker at t reaches the
-  microphone at t + acoustic/device latency). Chosen with numbers (bench/bench_aec.py):
-  >= 30 dB echo return loss enhancement on a synthetic room at 60 and 200 ms delay,
-  ~6-9 ms CPU per second of audio.
+* :class:`LiveKitAec3` (the default) runs WebRTC AEC3 inside livekit's audio processing
+  module (``livekit`` wheel, ``rtc.AudioProcessingModule``, echo cancellation only). It
+  estimates the echo path delay itself, so the reference only has to *lead* the echo
+  (which it does when it is aligned by device time: the sample handed to the speaker at t
+  reaches the microphone at t + acoustic/device latency).
+* :class:`WebRtcAec3` is the same algorithm through ``pywebrtc-audio``: the fallback where
+  the livekit wheel is missing.
+
+  Chosen with numbers (synthetic room of tests/aecroom.py, 2-core Xeon, CPU by
+  ``time.process_time`` over ~9 s of audio, 10 ms calls; bench/bench_aec.py):
+
+  ===================== ============ ================== ===================
+  canceller             CPU ms/s     ERLE 1st s (60/200) ERLE after (60/200)
+  ===================== ============ ================== ===================
+  livekit APM (AEC3)    6.0          41 / 38 dB          43 / 49 dB
+  pywebrtc-audio AEC3   12.8         41 / 44 dB          40 / 44 dB
+  aec-audio-processing  11.7         42 / 34 dB          40 / 43 dB  (sdist only: compiles)
+  speexdsp (ref aligned) 4.5         14 / 14 dB          26 / 26 dB  (system libspeexdsp)
+  ===================== ============ ================== ===================
+
+  The pywebrtc-audio cost is the extension itself (its AEC3 with or without the high-pass
+  filter, int16 or float32, 10 or 20 ms calls: 12.7-13.9 ms/s; a no-op loop 0.03 ms/s).
 * :class:`Passthrough` returns the microphone as is (the baseline, and ECHO_MODE != aec).
 * :class:`ReferenceBuffer` keeps the reference playback published, stamped with the device
   time of its first sample, and hands out the reference for a microphone frame by its
@@ -69,10 +85,65 @@ class WebRtcAec3:
         self._aec.reset()
 
 
-def make_canceller(kind: str = "webrtc-aec3") -> Canceller:
+class LiveKitAec3:
+    """WebRTC AEC3 through livekit's AudioProcessingModule (16 kHz mono, 10 ms frames).
+
+    Echo cancellation only (no noise suppression, gain control or high-pass filter): stt
+    gets the microphone as it is, minus Luna. The frames are processed in place in two
+    buffers kept for the canceller's life (no allocation per call beyond the result).
+    """
+
+    name = "livekit-aec3"
+
+    def __init__(self, sample_rate: int = RATE) -> None:
+        from livekit import rtc  # raises ImportError when the wheel is missing
+
+        self._rtc = rtc
+        self.rate = sample_rate
+        self.n = sample_rate // 100
+        self._near = bytearray(self.n * 2)
+        self._far = bytearray(self.n * 2)
+        self._near_np = np.frombuffer(self._near, dtype=np.int16)
+        self._far_np = np.frombuffer(self._far, dtype=np.int16)
+        self._make()
+
+    def _make(self) -> None:
+        rtc = self._rtc
+        self._apm = rtc.AudioProcessingModule(echo_cancellation=True)
+        self._apm.set_stream_delay_ms(0)  # a hint only: AEC3 estimates the delay itself
+        self._near_f = rtc.AudioFrame(self._near, self.rate, 1, self.n)
+        self._far_f = rtc.AudioFrame(self._far, self.rate, 1, self.n)
+
+    def process(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        n = self.n
+        if len(mic) != n:  # whole 10 ms frames only
+            return np.concatenate([self.process(mic[i:i + n], ref[i:i + n]) for i in range(0, len(mic), n)])
+        self._far_np[:] = ref
+        self._apm.process_reverse_stream(self._far_f)
+        self._near_np[:] = mic
+        self._apm.process_stream(self._near_f)
+        return self._near_np.copy()
+
+    def reset(self) -> None:
+        self._make()
+
+
+CANCELLERS = {"livekit-aec3": LiveKitAec3, "webrtc-aec3": WebRtcAec3}
+
+
+def make_canceller(kind: str = "") -> Canceller:
+    """``kind`` by name; empty: the first canceller whose wheel imports (livekit, then pywebrtc-audio)."""
     if kind in ("passthrough", "off", "none"):
         return Passthrough()
-    return WebRtcAec3()
+    if kind:
+        return CANCELLERS[kind]()
+    errors = []
+    for cls in CANCELLERS.values():
+        try:
+            return cls()
+        except ImportError as exc:
+            errors.append(f"{cls.name}: {exc}")
+    raise ImportError("no echo canceller available (" + "; ".join(errors) + ")")
 
 
 def process_signal(c: Canceller, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
