@@ -57,6 +57,12 @@ REF_LEAD_NS = 0
 WARMUP_DB = 20.0
 WARMUP_S = 1.5
 REF_ACTIVE_RMS = 100.0
+#: aec: after this much silent reference (no sentence playing) the canceller restarts, in the
+#: silence, so the next reply meets a fresh AEC3. A converged AEC3 trusts its echo path model:
+#: if the path moved while nothing played (the two clocks drift; 0.5-2 ms is enough) it leaks
+#: Luna's first words at 10-26 dB ERLE (measured, livekit), where a fresh one holds >= 30 dB
+#: from the first frame. Pauses between sentences of one reply are shorter.
+RESET_GAP_NS = 1_000_000_000
 
 
 class CaptureService(Service):
@@ -81,10 +87,12 @@ class CaptureService(Service):
         self.canceller: Canceller | None = None
         self.reference = ReferenceBuffer()
         self._hold: deque[tuple[np.ndarray, int]] = deque()  # aec: frames waiting for their reference
+        self._silent_ref_ns = 0  # aec: how long the reference paired with the microphone has been silent
         self.aec_warm = False
         self._warm = [0.0, 0.0, 0]  # decaying mic energy, output energy, frames, over Luna's voice
         self._mic_clock = SampleClock(OUT_RATE)  # aec: the microphone's steady sample clock
         self._dump: list | None = [] if os.environ.get("LUNA_AEC_DUMP") else None  # debugging aid
+        self._ref_log: list[tuple[int, int, int]] = []  # dump: (reference stamp, arrival, samples)
         if self.echo_mode == "aec":
             try:
                 self.canceller = make_canceller()
@@ -151,7 +159,10 @@ class CaptureService(Service):
     async def on_stream(self, stream: str, f: Frame) -> None:
         if f.type == "reference" and f.payload is not None and f["rate"] == OUT_RATE:
             pcm = np.frombuffer(f.payload, dtype=np.int16)
-            self.reference.add(f["t_ns"], pcm, time.monotonic_ns())
+            now = time.monotonic_ns()
+            self.reference.add(f["t_ns"], pcm, now)
+            if self._dump is not None:
+                self._ref_log.append((f["t_ns"], now, len(pcm)))
             self.counters["reference_in"] += 1
             self.counters["reference_ms"] += len(pcm) * 1000 // OUT_RATE
             if self.canceller is not None and self.effective != "aec":
@@ -241,21 +252,34 @@ class CaptureService(Service):
                 refs = []
                 for i in range(0, len(pcm), AEC_FRAME):
                     r = ref.get(int(mc) + REF_LEAD_NS + (i // AEC_FRAME) * AEC_FRAME_NS, AEC_FRAME)
+                    self._gap(r)
                     clean[i:i + AEC_FRAME] = self.canceller.process(pcm[i:i + AEC_FRAME], r)
                     refs.append(r)
                 self.counters["aec_frames"] += 1
                 if not self.aec_warm and self._warming(pcm, clean, refs):
                     self.counters["aec_warmup_gated"] += 1
                     if self._dump is not None:
-                        self._dump.append((t, pcm, np.concatenate(refs), clean))
+                        self._dump.append((t, pcm, np.concatenate(refs), clean, mc, now))
                     continue
                 if self._dump is not None:
-                    self._dump.append((t, pcm, np.concatenate(refs), clean))
+                    self._dump.append((t, pcm, np.concatenate(refs), clean, mc, now))
                 pcm = clean
             out.append((pcm, t))
         self.counters["aec_ref_zeros"] = ref.zeros_served
         self.counters["aec_clock_jumps"] = self._mic_clock.jumps
         return out
+
+    def _gap(self, r: np.ndarray) -> None:
+        """Restart the canceller once the reference has been silent for RESET_GAP_NS (see there)."""
+        assert self.canceller is not None
+        if r.any():
+            self._silent_ref_ns = 0
+            return
+        was = self._silent_ref_ns
+        self._silent_ref_ns += AEC_FRAME_NS
+        if was < RESET_GAP_NS <= self._silent_ref_ns:
+            self.canceller.reset()
+            self.counters["aec_resets"] += 1
 
     def _warming(self, mic: np.ndarray, out: np.ndarray, refs: list[np.ndarray]) -> bool:
         """Cold start: is this frame under Luna's voice while the canceller has not proven itself yet?"""
@@ -322,7 +346,9 @@ class CaptureService(Service):
         if self._dump:
             np.savez(os.environ["LUNA_AEC_DUMP"], t=np.array([d[0] for d in self._dump]),
                      mic=np.concatenate([d[1] for d in self._dump]), ref=np.concatenate([d[2] for d in self._dump]),
-                     out=np.concatenate([d[3] for d in self._dump]))
+                     out=np.concatenate([d[3] for d in self._dump]), mc=np.array([d[4] for d in self._dump]),
+                     done=np.array([d[5] for d in self._dump]), ref_log=np.array(self._ref_log, dtype=np.int64).reshape(-1, 3),
+                     speak=np.array([(a, b) for a, b in self.spoken], dtype=np.int64).reshape(-1, 2))
         if self.source is not None:
             self.source.close()
 
