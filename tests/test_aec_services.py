@@ -127,3 +127,57 @@ async def test_services_reference_flows_and_missing_reference_degrades(start_ser
                           and h, 5, "capture in half-duplex")
         print(f"\nfallback: {note[0]['text']!r}; capture {hb['counters']}")
         assert any("half-duplex" in p for p in hb["info"]["problems"])
+
+
+def test_capture_restarts_canceller_in_a_pause_so_a_moved_echo_path_does_not_leak(aec_capture):
+    """Two replies 2.3 s apart; in the pause the echo path moved by 1 ms (the two sample clocks
+    drift). A converged AEC3 carried over the pause leaks the second reply's first words (livekit:
+    ~10 dB ERLE, measured); capture restarts the canceller in the pause, so it holds >= 30 dB."""
+    from tests.audio import piper_speech, to_16k
+
+    svc = aec_capture
+    a = luna_reply()[: 4 * RATE]
+    b = to_16k(*piper_speech("This is a long answer that goes on for a while so that there is time to interrupt it."))
+    b = b[: 2 * RATE]
+    gap = np.zeros(int(2.3 * RATE), np.int16)
+    ref = np.concatenate([a, gap, b])
+    ref = ref[: len(ref) // 320 * 320]
+    sb = len(a) + len(gap)
+    mic = to_int16(np.concatenate([echo_of(np.concatenate([a, gap]), 0.06), echo_of(ref[sb:], 0.061)]))
+    t0 = time.monotonic_ns() - 20 * 1_000_000_000
+    out = []
+    for k, fr in enumerate(_frames(mic, t0)):
+        for i in range(k * 320, k * 320 + 320, 160):
+            if ref[i:i + 160].any():  # playback sends reference only while Luna speaks
+                svc.reference.add(t0 + i * 62_500, ref[i:i + 160], time.monotonic_ns())
+        out += svc._cancel([fr])
+    assert svc.aec_warm and svc.counters["aec_resets"] >= 1
+    clean = np.zeros(len(mic), np.int16)
+    for p, t in out:
+        k = (t - t0) // (320 * 62_500)
+        clean[k * 320:(k + 1) * 320] = p
+    start = sb / RATE
+    e = erle_db(mic, clean, ref, start, start + 0.9)
+    loud = max(float(np.sqrt(np.mean(clean[i:i + 320].astype(np.float64) ** 2)))
+               for i in range(sb, sb + int(0.9 * RATE), 320))
+    print(f"\nsecond reply after a pause, echo path moved 1 ms: ERLE {e:.1f} dB over its first 0.9 s, "
+          f"loudest 20 ms frame {20 * np.log10(loud + 1):.0f} dB; resets {svc.counters['aec_resets']}")
+    assert e >= 30
+
+
+def test_capture_keeps_the_canceller_through_short_pauses(aec_capture):
+    svc = aec_capture
+    t0 = time.monotonic_ns() - 20 * 1_000_000_000
+    luna = luna_reply()[:RATE]
+    silence = np.zeros(int(0.6 * RATE), np.int16)  # a pause between two sentences of one reply
+    ref = np.concatenate([luna, silence, luna])
+    mic = to_int16(echo_of(ref, 0.06))
+    for k, fr in enumerate(_frames(mic, t0)):
+        for i in range(k * 320, k * 320 + 320, 160):
+            if ref[i:i + 160].any():
+                svc.reference.add(t0 + i * 62_500, ref[i:i + 160], time.monotonic_ns())
+        svc._cancel([fr])
+    assert svc.counters["aec_resets"] == 0
+    for fr in _frames(np.zeros(int(1.2 * RATE), np.int16), t0 + len(mic) * 62_500):
+        svc._cancel([fr])  # a second of silence after the reply: restart once
+    assert svc.counters["aec_resets"] == 1
