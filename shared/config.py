@@ -69,7 +69,7 @@ KEYS: tuple[Key, ...] = (
     Key("VAD_MIN_SPEECH_MS", 250, int, low=0, high=5000, help="shorter bursts are ignored"),
     Key("VAD_SPEECH_PAD_MS", 200, int, low=0, high=2000, help="audio kept before speech starts"),
     Key("STT_MAX_UTTERANCE_S", 30.0, float, low=1, high=600, help="longer speech is cut into pieces"),
-    Key("STT_SPECULATIVE_MS", 200, int, low=0, high=5000,
+    Key("STT_SPECULATIVE_MS", 120, int, low=0, high=5000,
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),
     Key("PREEMPTIVE_REPLY", "1", str, ("0", "1"),
         help="1: start the reply on the pause's transcript and speak it once the end of speech is sure"),

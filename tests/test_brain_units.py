@@ -248,3 +248,24 @@ def test_context_window_moves_in_steps_so_the_prompt_prefix_is_stable(tmp_path) 
     # the window's first message changes only now and then (a step), not every turn
     changes = sum(1 for a, b in zip(prefixes, prefixes[1:], strict=False) if a != b)
     assert 0 < changes <= 10, changes
+
+
+def test_gate_holds_in_order_replays_once_and_discards() -> None:
+    from services.brain.gate import Gate
+
+    out: list[tuple[str, int]] = []
+    g = Gate(is_open=False)
+    say = g.wrap(lambda k, n: out.append((k, n)))
+    say("a", 1)
+    g.call(out.append, ("b", 2))
+    assert out == [] and g.held == 2
+    g.open()
+    g.open()  # a second open replays nothing
+    say("c", 3)
+    assert out == [("a", 1), ("b", 2), ("c", 3)]
+    d = Gate(is_open=False)
+    d.call(out.append, ("x", 0))
+    d.discard()
+    d.open()
+    d.call(out.append, ("y", 0))
+    assert out == [("a", 1), ("b", 2), ("c", 3)] and d.held == 0
