@@ -18,6 +18,7 @@ from services.capture.aec import (
     make_canceller,
     process_signal,
 )
+from services.stt.vad import CHUNK
 from tests.aecroom import BARGE_TEXT, USER_TEXT, Listener, erle_db, luna_reply, run_canceller, scene, user_sentence
 from tests.audio import RATE, wer, words
 
@@ -94,10 +95,13 @@ def test_luna_only_is_not_heard(delay, listener):
     assert starts == [] and words(" ".join(texts)) == []
 
 
-#: AEC3 attenuates the user during double talk, and it is not deterministic from run to run: the
-#: short "Wait." spoken over Luna is sometimes cancelled with her voice, so speech-start comes only
-#: with the next sentence (seen in 2 of 6 runs on a fresh install). That is issue 7's open part;
-#: this test keeps its full assertions and runs when asked, so a green default suite never claims it.
+#: AEC3 attenuates the user during double talk, and Piper's reply differs from run to run (VITS
+#: noise): in about 1 scene in 12 (6 of 74 with livekit's AEC3, 2 of 20 with pywebrtc-audio's) AEC3
+#: passes only 160-190 ms of the short "Wait." (its near-end hold) before suppressing the rest, stt's
+#: segmenter needs 250 ms voiced (VAD_MIN_SPEECH_MS) and drops it, so speech-start comes only with
+#: the next sentence. A 150 ms minimum while Luna speaks caught all 3 saved failing scenes with no
+#: speech-start on 24 Luna-only scenes; that change belongs to stt. Until then this test keeps its
+#: full assertions and runs when asked, so a green default suite never claims it (issue 7).
 BARGE_IN_FLAKY = pytest.mark.skipif(
     os.environ.get("LUNA_LIVE_AEC") != "1",
     reason="AEC3 sometimes cancels a short barge-in word during double talk (issue 7); run with LUNA_LIVE_AEC=1")
@@ -112,7 +116,10 @@ def test_bargein_sentence_transcribed_like_clean(delay, listener):
     w_clean = wer(USER_TEXT, " ".join(clean))
     s = scene(delay, with_user=True, barge_text=BARGE_TEXT)
     starts, _ = listener.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])
-    assert starts and 1.0 <= starts[0] < 1.6, starts
+    # speech-start is stamped with the start of the VAD's 32 ms chunk: the first chunk that holds the
+    # user's first sample (at 1.0 s) starts at 0.992 s; anything earlier would be Luna's voice
+    first_user_chunk = (RATE // CHUNK) * CHUNK / RATE
+    assert starts and first_user_chunk <= starts[0] < 1.6, starts
     cut = starts[0] + 0.1  # playback stops within 100 ms of speech-start (issue 3)
     s = scene(delay, with_user=True, cut_at_s=cut, barge_text=BARGE_TEXT)
     utts = listener.utterances(run_canceller(make_canceller(), s.mic, s.ref)[0])
