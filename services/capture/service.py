@@ -12,7 +12,9 @@ else (ring, stt) sees it, and the half-duplex gate is off, so the user can talk 
 Luna (stt's VAD on the cancelled signal says speech-start, playback stops). While
 Luna speaks, a frame waits for its reference; if none comes for REF_MISSING_NS
 (playback down, reference lost) capture falls back to half-duplex with a notice
-(``info["echo_mode_effective"]``): it never hears itself.
+(``info["echo_mode_effective"]``): it never hears itself. After a second of silent reference
+(between replies) the canceller restarts, so each reply meets a fresh AEC3 rather than one whose
+echo path model went stale while nothing played (RESET_GAP_NS).
 """
 
 from __future__ import annotations
