@@ -55,15 +55,15 @@ def main() -> dict:
         cpu_fb.append(min(run_canceller(make_canceller("webrtc-aec3"), s.mic, s.ref)[1] for _ in range(2)))
         erle_first.append(erle_db(s.mic, out, s.ref, 0.0, 1.0))
         erle_conv.append(erle_db(s.mic, out, s.ref, 1.0, end + d))
-        own.append(len(words(" ".join(L.hear(out)[1]))))
+        own.append(len(words(" ".join(L.hear(out, s.ref)[1]))))
         base = run_canceller(Passthrough(), s.mic, s.ref)[0]
         base_own.append(len(words(" ".join(L.hear(base)[1]))))
         # barge-in: "Wait." over Luna -> speech-start on the cancelled signal -> playback cut 100 ms later
         s = scene(d, with_user=True, barge_text=BARGE_TEXT)
-        starts = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[0]
+        starts = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0], s.ref)[0]
         cut = (starts[0] if starts else end) + 0.1
         s = scene(d, with_user=True, cut_at_s=cut, barge_text=BARGE_TEXT)
-        utts = L.utterances(run_canceller(make_canceller(), s.mic, s.ref)[0])
+        utts = L.utterances(run_canceller(make_canceller(), s.mic, s.ref)[0], s.ref)
         w = wer(USER_TEXT, _after(utts, cut))
         deltas.append(100 * (w - w_clean))
         # half-duplex: Luna is not cut by voice, the user's words under her reply are gated away
@@ -72,9 +72,9 @@ def main() -> dict:
         hd_wer.append(wer(USER_TEXT, _after(hd, 1.0)))
         # the worst case: the user talks straight over Luna, no pause ("Stop, please open ...")
         s = scene(d, with_user=True, user_text=USER_TEXT_STOP)
-        st = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[0]
+        st = L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0], s.ref)[0]
         s = scene(d, with_user=True, user_text=USER_TEXT_STOP, cut_at_s=(st[0] if st else end) + 0.1)
-        t_over = " ".join(L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0])[1])
+        t_over = " ".join(L.hear(run_canceller(make_canceller(), s.mic, s.ref)[0], s.ref)[1])
         talkover.append(100 * wer(USER_TEXT_STOP, t_over))
         print(f"delay {d * 1000:.0f} ms: ERLE first second {erle_first[-1]:.1f} dB, after 1 s {erle_conv[-1]:.1f} dB "
               f"(passthrough 0.0 dB); own words {own[-1]} (passthrough {base_own[-1]}); CPU {cpu[-1]:.1f} ms/s "

@@ -68,6 +68,8 @@ KEYS: tuple[Key, ...] = (
     Key("CAPTURE_RING_S", 3.0, float, low=0.1, high=600, help="seconds of newest audio kept while stt is down"),
     Key("VAD_MIN_SPEECH_MS", 250, int, low=0, high=5000, help="shorter bursts are ignored"),
     Key("VAD_SPEECH_PAD_MS", 200, int, low=0, high=2000, help="audio kept before speech starts"),
+    Key("VAD_BARGE_IN_MIN_SPEECH_MS", 150, int, low=0, high=5000,
+        help="with ECHO_MODE=aec, the shortest burst that counts as speech while Luna speaks"),
     Key("STT_MAX_UTTERANCE_S", 30.0, float, low=1, high=600, help="longer speech is cut into pieces"),
     Key("STT_SPECULATIVE_MS", 120, int, low=0, high=5000,
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -126,24 +127,40 @@ class Listener:
 
         self.engine, _ = load_local("tiny.en", "int8", "en")
 
-    def hear(self, audio: np.ndarray) -> tuple[list[float], list[str]]:
-        """(speech-start times in s, transcripts of each utterance)."""
-        utts = self.utterances(audio)
+    def hear(self, audio: np.ndarray, ref: np.ndarray | None = None) -> tuple[list[float], list[str]]:
+        """(times speech-start is published in s, transcripts of each utterance)."""
+        utts = self.utterances(audio, ref)
         return [u[0] for u in utts], [u[1] for u in utts if u[1]]
 
-    def utterances(self, audio: np.ndarray) -> list[tuple[float, str]]:
-        """[(speech-start time in s, transcript)] per utterance."""
-        from services.stt.vad import Segmenter, SileroVAD
+    def utterances(self, audio: np.ndarray, ref: np.ndarray | None = None) -> list[tuple[float, str]]:
+        """[(time speech-start is published in s, transcript)] per utterance.
 
-        seg = Segmenter(SileroVAD(), threshold=0.5, min_silence_ms=500, min_speech_ms=250, pad_ms=200)
+        The time is when the segmenter announces the start (the end of the chunk that
+        completed the minimum of voiced audio): what barge-in reacts to. The event's own
+        stamp is the utterance's first voiced chunk, which may be a trace of residual echo
+        just before the user's word that the word then extended.
+
+        ``ref``: Luna's far-end signal; from its first to its last sample the segmenter is told
+        Luna speaks, as stt is by playback's ``speaking`` / ``idle`` with ECHO_MODE=aec.
+        """
+        from services.stt.vad import Segmenter, SileroVAD
+        from shared import config
+
+        s, _ = config.load_lenient(env={}, path=Path("/nonexistent"))  # the defaults stt runs with
+        seg = Segmenter(SileroVAD(), threshold=s.VAD_THRESHOLD, min_silence_ms=s.VAD_MIN_SILENCE_MS,
+                        min_speech_ms=s.VAD_MIN_SPEECH_MS, pad_ms=s.VAD_SPEECH_PAD_MS,
+                        barge_min_speech_ms=s.VAD_BARGE_IN_MIN_SPEECH_MS)
+        on = np.flatnonzero(ref) if ref is not None else np.zeros(0, dtype=np.int64)
+        speaking = (int(on[0]), int(on[-1])) if len(on) else (-1, -1)
         out: list[tuple[float, str]] = []
         start = 0.0
         step = 320
         pad = np.concatenate([audio.astype(np.int16), np.zeros(RATE, dtype=np.int16)])
         for i in range(0, len(pad) - step + 1, step):
+            seg.luna_speaking(speaking[0] <= i <= speaking[1])
             for ev in seg.feed(pad[i:i + step], i * 1_000_000_000 // RATE):
                 if ev.kind == "start":
-                    start = ev.t_ns / 1e9
+                    start = (i + step) / RATE
                 elif ev.kind == "end" and ev.audio is not None:
                     out.append((start, self.engine.transcribe(ev.audio).text.strip()))
         return out

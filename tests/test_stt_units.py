@@ -150,3 +150,23 @@ def test_segmenter_follows_capture_clock_across_gaps(vad):
     ev = _run(seg, np.concatenate([silence(0.5), a, silence(1.0)]), t0=10_000_000_000)  # 9 s gated away
     start = [e for e in ev if e.kind == "start"][0]
     assert abs(start.t_ns / 1e9 - 10.5) < 0.25
+
+
+def test_shorter_minimum_while_luna_speaks(vad):
+    """A 190 ms word is dropped as a click normally, and is speech while Luna speaks (barge-in with AEC)."""
+    a = to_16k(*piper_speech("Wait."))
+    on = np.flatnonzero(np.abs(a) > 500)
+    word = a[on[0]:on[0] + int(0.19 * 16000)]  # what AEC3 lets through of it during double talk
+    audio = np.concatenate([silence(0.5), word, silence(1.0)])
+    seg = Segmenter(vad, min_speech_ms=250, barge_min_speech_ms=150)
+    vad.reset()
+    assert [e.kind for e in _run(seg, audio)] == []
+    seg.luna_speaking(True)
+    vad.reset()
+    assert [e.kind for e in _run(seg, audio)] == ["start", "end"]
+    seg.luna_speaking(False)  # idle: back to the usual minimum
+    vad.reset()
+    assert seg.min_speech_ms == 250 and [e.kind for e in _run(seg, audio)] == []
+    plain = Segmenter(vad, min_speech_ms=250)  # ECHO_MODE != aec: no second minimum
+    plain.luna_speaking(True)
+    assert plain.min_speech_ms == 250

@@ -48,7 +48,8 @@ class SttService(Service):
         s = self.settings
         self.segmenter = Segmenter(SileroVAD(), threshold=s.VAD_THRESHOLD, min_silence_ms=s.VAD_MIN_SILENCE_MS,
                                    min_speech_ms=s.VAD_MIN_SPEECH_MS, pad_ms=s.VAD_SPEECH_PAD_MS,
-                                   max_s=s.STT_MAX_UTTERANCE_S, spec_ms=s.STT_SPECULATIVE_MS)
+                                   max_s=s.STT_MAX_UTTERANCE_S, spec_ms=s.STT_SPECULATIVE_MS,
+                                   barge_min_speech_ms=s.VAD_BARGE_IN_MIN_SPEECH_MS if s.ECHO_MODE == "aec" else 0)
         loop = asyncio.get_running_loop()
         if s.STT_PROVIDER == "openai":
             self.engine = OpenAIWhisper(s.OPENAI_API_KEY, s.STT_OPENAI_MODEL, s.STT_LANGUAGE, s.OPENAI_BASE_URL)
@@ -77,6 +78,10 @@ class SttService(Service):
             self.epoch = max(self.epoch, f["epoch"])
         elif f.type == "speaking":
             self.echo.said(f["text"])
+            if self.segmenter is not None:
+                self.segmenter.luna_speaking(True)
+        elif f.type == "idle" and self.segmenter is not None:
+            self.segmenter.luna_speaking(False)
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if self.segmenter is None or f.payload is None:
