@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 
 import pytest
 
 from services.brain.providers.base import MissingKey, ProviderError, Request
-from services.brain.providers.embedded import EmbeddedProvider, available, default_gguf
+from services.brain.providers.embedded import LLM_NICE, EmbeddedProvider, available, default_gguf
 from services.brain.providers.gemini import GeminiProvider
 from services.brain.providers.ollama import OllamaProvider, has_model
 from services.brain.providers.openai_compat import OpenAICompatProvider
@@ -152,6 +154,9 @@ async def test_embedded_smollm2_streams_real_tokens_and_cancel_stops() -> None:
     s = p.stream(req("smollm2", "Write a very long story about the sea.", max_tokens=900, temperature=0.7))
     got = [await anext(s) for _ in range(3)]
     assert all(isinstance(g, str) for g in got)
+    # the generation thread runs at a lower CPU priority than the audio services (LLM_NICE)
+    gen = [t for t in threading.enumerate() if t.name == "llama-gen" and t.is_alive()]
+    assert gen and os.getpriority(os.PRIO_PROCESS, gen[0].native_id) == LLM_NICE > os.getpriority(os.PRIO_PROCESS, 0)
     await s.aclose()
     t0 = time.monotonic()
     while p.active.is_set() and time.monotonic() - t0 < 10:
