@@ -131,8 +131,7 @@ class SttService(Service):
         dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
         self.publish("speech-end", t_audio_ns=ev.t_ns, duration_s=round(dur, 3))
         if ev.audio is None or len(ev.audio) == 0 or self.pending >= MAX_PENDING:
-            if turn_id == self._early_sent:  # the brain may have started on it: call it off
-                self.publish("transcript-retract", turn_id=turn_id)
+            self._retract(turn_id)  # the brain may have started on its pause partial: call it off
             if ev.audio is None or len(ev.audio) == 0:
                 return
             self.counters["drops"] += 1
@@ -151,10 +150,15 @@ class SttService(Service):
             self._spec.cancel()  # still queued: never runs
         self._spec = None
         self._utt.pop("pause_ns", None)
-        if self._spec_turn and self._spec_turn == self._early_sent:
-            self.publish("transcript-retract", turn_id=self._spec_turn)
-            self.counters["early_retracted"] += 1
+        self._retract(self._spec_turn)
         self._spec_turn = ""
+
+    def _retract(self, turn_id: str) -> None:
+        """Take back the pause partial of ``turn_id``, if one was published."""
+        if turn_id and turn_id == self._early_sent:
+            self.publish("transcript-retract", turn_id=turn_id)
+            self.counters["early_retracted"] += 1
+            self._early_sent = ""
 
     async def _early(self, job: asyncio.Future[Any], turn_id: str, timings: dict[str, int]) -> None:
         """Publish the pause's guess as a partial transcript, unless the speaker already went on."""
