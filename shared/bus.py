@@ -10,12 +10,20 @@ restart would cut everyone off), and ZeroMQ reconnects on its own.
   producers connect PUSH with ``IMMEDIATE`` so nothing queues toward a consumer
   that is not there, and sends never block (a refused send is counted as a drop
   and the caller decides: ring buffer, retry, or give up).
+* On TCP every socket is CURVE-encrypted and authenticated (:mod:`shared.curve`):
+  bound sockets are CURVE servers behind the ZAP authenticator, connecting ones
+  CURVE clients that check the server's key. Failed handshakes are counted as
+  ``auth`` rejects and logged. A port held by someone else is not fatal: the bind
+  is retried with backoff and the holder is named in the log, so a squatter can
+  neither crash-loop a service nor (without the key) talk to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from typing import Any
@@ -23,7 +31,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from shared import endpoints
+from shared import curve, endpoints
 from shared.messages import (
     STREAM_PREFIX,
     Frame,
@@ -53,10 +61,13 @@ class Rejects:
         self.counts: Counter[str] = Counter()
 
     def add(self, err: FrameError, where: str) -> None:
-        self.counts[err.reason] += 1
-        n = self.counts[err.reason]
+        self.note(err.reason, where, str(err))
+
+    def note(self, reason: str, where: str, detail: str, what: str = "dropped frame") -> None:
+        self.counts[reason] += 1
+        n = self.counts[reason]
         if n <= 5 or n % 1000 == 0:  # log the first few and then every thousandth
-            log.warning("dropped frame on %s: %s (count %d)", where, err, n)
+            log.warning("%s on %s: %s (count %d)", what, where, detail, n)
 
     @property
     def total(self) -> int:
@@ -88,10 +99,13 @@ class Bus:
         self._summary_subs = 0
         self._pending: dict[Any, deque[list[bytes]]] = {}
         self._shadows: dict[Any, zmq.Socket] = {}
+        self._tcp = endpoints.transport() == "tcp"
+        self._monitors: list[tuple[zmq.Socket, str]] = []
+        self._unbound: list[list[Any]] = []  # [socket, address, next try (monotonic), delay]
         if name:
             self._pub = self._socket(zmq.XPUB)
             self._pub.setsockopt(zmq.SNDHWM, EVENT_HWM)
-            self._bind(self._pub, endpoints.event_endpoint(name))
+            self._bind(self._pub, endpoints.event_endpoint(name, bind=True))
 
     # -- sockets -------------------------------------------------------------------
     def _socket(self, kind: int) -> Any:
@@ -100,10 +114,62 @@ class Bus:
         s.setsockopt(zmq.MAXMSGSIZE, MAX_MSG)
         return s
 
-    @staticmethod
-    def _bind(sock: zmq.Socket, addr: str) -> None:
+    def _bind(self, sock: zmq.Socket, addr: str) -> None:
         endpoints.check_bind_address(addr)
-        sock.bind(addr)
+        if self._tcp:
+            curve.secure_server(sock, self.ctx)
+            self._watch(sock, addr)
+        try:
+            sock.bind(addr)
+        except zmq.ZMQError as err:
+            if err.errno != errno.EADDRINUSE or not self._tcp:
+                raise
+            log.error("bus port %s is held by another process (%s); retrying with backoff, not exiting",
+                      addr, port_holder(addr))
+            self.rejects.note("port-in-use", addr, "port held by another process", "cannot bind")
+            self._unbound.append([sock, addr, time.monotonic() + 0.5, 0.5])
+
+    def _connect(self, sock: Any, addr: str) -> None:
+        if self._tcp:
+            curve.secure_client(sock, addr)
+        sock.connect(addr)
+
+    def _watch(self, sock: Any, addr: str) -> None:
+        """Count failed handshakes on a CURVE server socket (a keyless or unknown peer)."""
+        where = f"inproc://luna-monitor-{id(self)}-{len(self._monitors)}"
+        sock.monitor(where, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                     | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        mon = self.ctx.socket(zmq.PAIR)
+        mon.setsockopt(zmq.LINGER, 0)
+        mon.connect(where)
+        self._monitors.append((mon, addr))
+
+    def poll_security(self) -> None:
+        """Count handshake failures seen by the monitors and retry binds of held ports (backoff to 10 s)."""
+        for mon, addr in self._monitors:
+            while True:
+                try:
+                    mon.recv_multipart(flags=zmq.NOBLOCK)  # only the failure events were asked for
+                except zmq.ZMQError:  # Again: nothing more
+                    break
+                self.rejects.note("auth", addr, "a peer without a valid CURVE key", "refused a connection")
+        now = time.monotonic()
+        for entry in list(self._unbound):
+            sock, addr, due, delay = entry
+            if now < due:
+                continue
+            try:
+                sock.bind(addr)
+            except zmq.ZMQError:
+                entry[2], entry[3] = now + min(delay * 2, 10.0), min(delay * 2, 10.0)
+                continue
+            log.warning("bus port %s is free again; bound", addr)
+            self._unbound.remove(entry)
+
+    @property
+    def unbound(self) -> list[str]:
+        """Addresses this process should be bound to but whose port someone else holds."""
+        return [e[1] for e in self._unbound]
 
     def subscribe(self, prefixes: Iterable[bytes] = (b"ev.",), publishers: Iterable[str] | None = None) -> None:
         """Connect a SUB socket to every publisher, filtered by topic prefix."""
@@ -111,7 +177,7 @@ class Bus:
             self._sub = self._socket(zmq.SUB)
             self._sub.setsockopt(zmq.RCVHWM, EVENT_HWM)
             for p in publishers or endpoints.PUBLISHERS:
-                self._sub.connect(endpoints.event_endpoint(p))
+                self._connect(self._sub, endpoints.event_endpoint(p))
         for pre in prefixes:
             self._sub.setsockopt(zmq.SUBSCRIBE, pre)
 
@@ -119,7 +185,7 @@ class Bus:
         """Bind the PULL socket of ``stream`` (this process is its consumer)."""
         s = self._socket(zmq.PULL)
         s.setsockopt(zmq.RCVHWM, hwm)
-        self._bind(s, endpoints.stream_endpoint(stream))
+        self._bind(s, endpoints.stream_endpoint(stream, bind=True))
         self._pull[stream] = s
 
     def produce(self, stream: str, hwm: int = STREAM_HWM) -> None:
@@ -127,7 +193,7 @@ class Bus:
         s = self._socket(zmq.PUSH)
         s.setsockopt(zmq.SNDHWM, hwm)
         s.setsockopt(zmq.IMMEDIATE, 1)
-        s.connect(endpoints.stream_endpoint(stream))
+        self._connect(s, endpoints.stream_endpoint(stream))
         self._push[stream] = s
 
     # -- sending ---------------------------------------------------------------------
@@ -180,6 +246,8 @@ class Bus:
 
     def poll_subscriptions(self) -> None:
         """Read pending XPUB (un)subscriptions so stream summaries are only built when a tap listens."""
+        if self._monitors or self._unbound:
+            self.poll_security()
         if self._pub is None:
             return
         while True:
@@ -255,6 +323,30 @@ class Bus:
         return self._pub
 
     def close(self) -> None:
+        for mon, _ in self._monitors:
+            mon.close(linger=0)
         for s in [self._pub, self._sub, *self._push.values(), *self._pull.values()]:
             if s is not None:
                 s.close(linger=LINGER_MS)
+
+
+def port_holder(addr: str) -> str:
+    """Who listens on ``addr``'s TCP port, from /proc (best effort: 'uid N' or 'unknown')."""
+    try:
+        port = int(addr.rsplit(":", 1)[1])
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        import pwd
+
+                        uid = int(cols[7])
+                        try:
+                            return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+                        except KeyError:
+                            return f"uid {uid}"
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    return "holder unknown"

@@ -3,7 +3,15 @@
 The bus carries the microphone, so nothing here will ever hand out an address that
 listens beyond this user: ipc sockets go in a 0700 directory that we own and check,
 and TCP binds to 127.0.0.1 unless the user explicitly sets ``LUNA_BUS_HOST`` *and*
-``LUNA_BUS_ALLOW_REMOTE=1``.
+``LUNA_BUS_ALLOW_REMOTE=1``. Every TCP socket is also CURVE-authenticated and
+encrypted (:mod:`shared.curve`), so even a loopback port admits only Luna's keys.
+
+Satellites: capture and playback (the microphone and the speaker) may run on a
+second host. The main host names it with ``LUNA_SATELLITE_HOST``; the satellite
+names the main host with ``LUNA_SATELLITE_OF``; both bind on their own
+``LUNA_BUS_HOST`` and trust the other's public key (``LUNA_PEER_KEY``). A socket
+is *bound* on the host of the service that owns it and *connected to* there, so
+the same code runs on either side.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ STREAM_OWNER = {"audio": "stt", "sentence": "tts", "pcm": "playback", "reference
 #: Services run under supervisord (the UI runs in the user's terminal).
 SUPERVISED = ("capture", "stt", "brain", "tts", "playback")
 SERVICES = SUPERVISED + ("ui",)
+
+#: Services that run on the satellite host when there is one: the microphone and the speaker.
+SATELLITE_SERVICES = ("capture", "playback")
 
 _TCP_OFFSETS = {**{f"ev-{n}": i for i, n in enumerate(PUBLISHERS)},
                 **{f"st-{n}": 20 + i for i, n in enumerate(STREAM_OWNER)}}
@@ -47,45 +58,126 @@ def runtime_dir() -> Path:
     return path
 
 
+_DOTENV: dict[str, dict[str, str | None]] = {}
+
+
+def setting(name: str, default: str = "") -> str:
+    """A bus setting from the environment, else from ``.env`` (read once), else ``default``.
+
+    Why not only the environment: a satellite is configured in ``.env`` like
+    everything else, and services do not export ``.env`` into their environment.
+    """
+    if name in os.environ:
+        return os.environ[name]
+    path = os.environ.get("LUNA_ENV_FILE", ".env")
+    if path not in _DOTENV:
+        try:
+            from dotenv import dotenv_values
+
+            _DOTENV[path] = dict(dotenv_values(path)) if os.path.isfile(path) else {}
+        except (OSError, ImportError, ValueError):
+            _DOTENV[path] = {}
+    return _DOTENV[path].get(name) or default
+
+
 def _transport() -> str:
-    t = os.environ.get("LUNA_BUS", "ipc").strip().lower()
+    t = setting("LUNA_BUS", "ipc").strip().lower()
     if t not in ("ipc", "tcp"):
         raise EndpointError(f"LUNA_BUS must be 'ipc' or 'tcp', got {t!r}")
     return t
 
 
-def _tcp_host() -> str:
-    host = os.environ.get("LUNA_BUS_HOST", "127.0.0.1").strip()
+def transport() -> str:
+    """``ipc`` (the default, one host) or ``tcp`` (CURVE on every socket)."""
+    return _transport()
+
+
+def _is_loopback(host: str) -> bool:
     try:
-        loop = ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loop = host == "localhost"
-    if not loop and os.environ.get("LUNA_BUS_ALLOW_REMOTE") != "1":
+        return host == "localhost"
+
+
+def _tcp_host() -> str:
+    host = setting("LUNA_BUS_HOST", "127.0.0.1").strip() or "127.0.0.1"
+    if not _is_loopback(host) and not remote_allowed():
         raise EndpointError(
             f"LUNA_BUS_HOST={host} is not loopback; the bus carries the microphone. "
             "Set LUNA_BUS_ALLOW_REMOTE=1 as well if you really mean it")
     return host
 
 
-def _address(name: str) -> str:
+def remote_allowed() -> bool:
+    return setting("LUNA_BUS_ALLOW_REMOTE") == "1"
+
+
+def role() -> str:
+    """``single`` (one host), ``main`` (a satellite elsewhere) or ``satellite``."""
+    if setting("LUNA_SATELLITE_OF").strip():
+        return "satellite"
+    if setting("LUNA_SATELLITE_HOST").strip():
+        return "main"
+    return "single"
+
+
+def peer_host() -> str | None:
+    """The other host's address in a satellite pair, else None."""
+    r = role()
+    if r == "single":
+        return None
+    host = setting("LUNA_SATELLITE_OF" if r == "satellite" else "LUNA_SATELLITE_HOST").strip()
+    if _transport() != "tcp":
+        raise EndpointError(f"a satellite pair needs LUNA_BUS=tcp (the peer is {host})")
+    if not remote_allowed():
+        raise EndpointError(f"the satellite peer {host} is not loopback; set LUNA_BUS_ALLOW_REMOTE=1 as well")
+    return host
+
+
+def _owner(name: str) -> str:
+    kind, _, what = name.partition("-")
+    return STREAM_OWNER[what] if kind == "st" else what
+
+
+def _host_of(name: str) -> str:
+    """Where the socket ``name`` is bound: here, or on the satellite pair's other host."""
+    peer = peer_host()
+    if peer is None:
+        return _tcp_host()
+    owner = _owner(name)
+    if owner == "ctl":  # a command-line tool talks to the services of its own host
+        return _tcp_host()
+    on_satellite = owner in SATELLITE_SERVICES
+    here = on_satellite == (role() == "satellite")
+    return _tcp_host() if here else peer
+
+
+def _address(name: str, bind: bool = False) -> str:
     if _transport() == "ipc":
         return f"ipc://{runtime_dir() / (name + '.sock')}"
-    base = int(os.environ.get("LUNA_BUS_PORT", "47100"))
-    return f"tcp://{_tcp_host()}:{base + _TCP_OFFSETS[name]}"
+    base = int(setting("LUNA_BUS_PORT", "47100") or 47100)
+    host = _tcp_host() if bind else _host_of(name)
+    return f"tcp://{host}:{base + _TCP_OFFSETS[name]}"
 
 
-def event_endpoint(publisher: str) -> str:
-    """Address of ``publisher``'s PUB socket."""
+def event_endpoint(publisher: str, bind: bool = False) -> str:
+    """Address of ``publisher``'s PUB socket (to connect to, or with ``bind`` to bind here)."""
     if publisher not in PUBLISHERS:
         raise EndpointError(f"unknown publisher {publisher!r}")
-    return _address(f"ev-{publisher}")
+    return _address(f"ev-{publisher}", bind)
 
 
-def stream_endpoint(stream: str) -> str:
-    """Address of the PULL socket that consumes ``stream``."""
+def stream_endpoint(stream: str, bind: bool = False) -> str:
+    """Address of the PULL socket that consumes ``stream`` (to connect to, or with ``bind`` to bind here)."""
     if stream not in STREAM_OWNER:
         raise EndpointError(f"unknown stream {stream!r}")
-    return _address(f"st-{stream}")
+    return _address(f"st-{stream}", bind)
+
+
+def is_peer_address(addr: str) -> bool:
+    """True when ``addr`` lives on the satellite pair's other host (its server key is the peer's)."""
+    peer = peer_host() if addr.startswith("tcp://") else None
+    return peer is not None and addr[6:].rsplit(":", 1)[0].strip("[]") == peer
 
 
 def all_event_endpoints() -> list[str]:
@@ -104,7 +196,7 @@ def check_bind_address(addr: str) -> None:
             ok = ipaddress.ip_address(host).is_loopback
         except ValueError:
             ok = host == "localhost"
-        if ok or os.environ.get("LUNA_BUS_ALLOW_REMOTE") == "1":
+        if ok or remote_allowed():
             return
         raise EndpointError(f"refusing to bind {addr}: not loopback")
     raise EndpointError(f"refusing to bind {addr}: unsupported transport")
