@@ -259,6 +259,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         from shared.models import fetch_all
 
         fetch_all(config.load())  # the one step that may use the network; services never do
+    warn_env_readable()
+    from shared import curve
+
+    curve.ensure_keypair()  # this install's CURVE keypair, made on the first `make up`
     if not supervisord_running():
         print("starting services (supervisord)...", flush=True)
         start_supervisord()
@@ -314,6 +318,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_env_readable() -> None:
+    """One line (stdout, so `check`'s stderr stays the error channel) if .env holds a key others can read."""
+    from shared import config, private
+
+    lang = (os.environ.get("LANGUAGE") or config.load_lenient()[0].LANGUAGE or "pt")
+    line = private.env_warning(config.env_file(), lang)
+    if line:
+        print(line, flush=True)
+
+
 def cmd_check(_: argparse.Namespace) -> int:
     from shared import config
 
@@ -322,8 +336,40 @@ def cmd_check(_: argparse.Namespace) -> int:
     except config.ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    warn_env_readable()
     print("config ok")
     return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """``luna keys [show|add NAME KEY|revoke NAME]``: this install's CURVE key and the admitted ones."""
+    from shared import curve
+
+    try:
+        if args.action == "add":
+            if not args.name or not args.key:
+                print("usage: luna keys add NAME PUBLIC_KEY", file=sys.stderr)
+                return 2
+            print(f"admitted {args.name}: {curve.add(args.name, args.key)}")
+            return 0
+        if args.action == "revoke":
+            if not args.name:
+                print("usage: luna keys revoke NAME", file=sys.stderr)
+                return 2
+            if not curve.revoke(args.name):
+                print(f"no admitted key named {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name} (new connections with it are refused)")
+            return 0
+        pub = curve.public_key().decode()
+        print(f"this install: {pub}  ({curve.keys_dir()})")
+        for name, key in curve.authorized().items():
+            if name != curve.NAME:
+                print(f"admitted     {key.decode()}  {name}")
+        return 0
+    except curve.KeyError_ as err:
+        print(f"luna keys: {err}", file=sys.stderr)
+        return 2
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -352,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("services", nargs="*")
     w.add_argument("--timeout", type=float, default=600.0)
     sub.add_parser("check", help="validate .env")
+    k = sub.add_parser("keys", help="CURVE keys of the tcp bus: show (default), add NAME KEY, revoke NAME")
+    k.add_argument("action", nargs="?", default="show", choices=("show", "add", "revoke"))
+    k.add_argument("name", nargs="?")
+    k.add_argument("key", nargs="?", help="a public key (40 z85 characters) or a .key file")
     t = sub.add_parser("tap", help="watch every frame on the bus")
     t.add_argument("-s", "--service", action="append", default=[], help="only frames from this service")
     t.add_argument("-t", "--type", action="append", default=[], help="only frames of this type")
@@ -376,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    from shared import private
+
+    private.secure_process()  # recordings, logs and keys this command makes are 0600 in 0700 dirs
     try:
         if args.cmd == "up":
             return cmd_up(args)
@@ -395,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if all(st in ("ready", "degraded", "no-device") for st in shown.values()) else 1
         if args.cmd == "check":
             return cmd_check(args)
+        if args.cmd == "keys":
+            return cmd_keys(args)
         if args.cmd == "models":
             from shared import config
             from shared.models import fetch_all

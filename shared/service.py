@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from shared import config, logs
+from shared import config, logs, private
 from shared.bus import Bus
 from shared.endpoints import STREAM_OWNER
 from shared.messages import Frame
@@ -73,6 +73,7 @@ class Service:
     produces: tuple[str, ...] = ()
 
     def __init__(self) -> None:
+        private.secure_process()  # history, logs and recordings are created 0600 in 0700 dirs
         self.settings, self.config_errors = config.load_lenient()
         logs.add_secrets(self.settings.secrets())
         self.log = logs.setup(self.name, self.settings.LOG_LEVEL)
