@@ -100,6 +100,14 @@ KEYS: tuple[Key, ...] = (
     Key("VISION_PROVIDER", "local", str, _PROVIDERS_LLM),
     Key("VISION_LOCAL", "minicpm-v"),
     Key("VISION_GEMINI_MODEL", "gemini-2.5-flash"),
+    # bus (read by shared/endpoints.py, from the environment first): tcp means CURVE on every socket
+    Key("LUNA_BUS", "ipc", str, ("ipc", "tcp"), help="ipc: one host, 0700 sockets; tcp: CURVE-encrypted ports"),
+    Key("LUNA_BUS_HOST", "127.0.0.1", help="address this host's bus binds on (not loopback: LUNA_BUS_ALLOW_REMOTE=1)"),
+    Key("LUNA_BUS_PORT", 47100, int, low=1024, high=65000, help="first of the bus's tcp ports"),
+    Key("LUNA_BUS_ALLOW_REMOTE", "0", str, ("0", "1"), help="1: the bus may bind and connect beyond loopback"),
+    Key("LUNA_SATELLITE_HOST", "", help="on the main host: the satellite's address (capture and playback run there)"),
+    Key("LUNA_SATELLITE_OF", "", help="on a satellite: the main host's address (stt, brain and tts run there)"),
+    Key("LUNA_PEER_KEY", "", help="the other host's public key (`luna keys show` there; `luna keys add` it too)"),
     # ui and logs
     Key("LANGUAGE", "pt", str, ("pt", "en")),
     Key("LOG_LEVEL", "INFO", str, ("DEBUG", "INFO", "WARNING", "ERROR")),
