@@ -134,6 +134,21 @@ def peer_host() -> str | None:
     return host
 
 
+def runs_elsewhere(service: str) -> str | None:
+    """The other host's address when ``service`` belongs there in a satellite pair (else None).
+
+    Why: both hosts run the same supervisord.conf; the main host's capture and
+    playback (and the satellite's stt, brain and tts) must stay idle, never open the
+    local microphone or speaker.
+    """
+    r = role()
+    if r == "single" or service not in SUPERVISED:
+        return None
+    if (service in SATELLITE_SERVICES) == (r == "satellite"):
+        return None
+    return peer_host()
+
+
 def _owner(name: str) -> str:
     kind, _, what = name.partition("-")
     return STREAM_OWNER[what] if kind == "st" else what

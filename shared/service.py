@@ -65,6 +65,19 @@ class Peers:
         return self.status(svc) in ("ready", "degraded", "no-device")
 
 
+def _idle_if_elsewhere(name: str) -> None:
+    """In a satellite pair, a service that runs on the other host idles here until SIGTERM."""
+    from shared import endpoints
+
+    there = endpoints.runs_elsewhere(name)
+    if there is None:
+        return
+    print(f"{name} runs on {there} (satellite pair); idle here", flush=True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    raise SystemExit(0)
+
+
 class Service:
     """Base class: subclasses set ``name``, ``consumes``/``produces`` and override the hooks."""
 
@@ -74,6 +87,7 @@ class Service:
 
     def __init__(self) -> None:
         private.secure_process()  # history, logs and recordings are created 0600 in 0700 dirs
+        _idle_if_elsewhere(self.name)
         self.settings, self.config_errors = config.load_lenient()
         logs.add_secrets(self.settings.secrets())
         self.log = logs.setup(self.name, self.settings.LOG_LEVEL)
