@@ -23,6 +23,8 @@ def _value(typ):
 def sample_frame(spec: m.Spec) -> m.Frame:
     data = {k: _value(t) for k, t in spec.fields.items()}
     data.update({k: _value(t) for k, t in spec.optional.items()})
+    if spec.name == "command":  # commands are a closed set with typed arguments (see messages.COMMANDS)
+        data.update(name="cancel", args={"epoch": 7})
     payload = b"\x01\x02" * 320 if spec.payload else None
     return m.make(spec.name, source="test", seq=3, turn_id="abc", payload=payload, **data)
 

@@ -252,6 +252,12 @@ class BrainService(Service):
                 "embedded": self.embedded_ok, "ollama_models": sorted(self.ollama_models),
                 "missing_models": self.missing_models(), "conversation_id": self.conv_id}
 
+    def heartbeat_frame(self) -> dict[str, Any]:
+        """The brain numbers replies: tts, playback and stt clamp their epoch window to this counter."""
+        hb = super().heartbeat_frame()
+        hb["info"]["epoch"] = self.epoch
+        return hb
+
     def update_info(self) -> dict[str, Any]:
         data = self.status_data()
         self.info.update(data)

@@ -19,7 +19,7 @@ from services.playback.player import Player
 from services.playback.reference import ReferenceTap
 from services.playback.sinks import ClockSink, DeviceSink
 from shared.audiodev import NoDevice
-from shared.epochs import cut_request, latest_epoch
+from shared.epochs import EpochWindow, cut_request
 from shared.messages import Frame
 from shared.service import Service
 
@@ -36,7 +36,7 @@ class PlaybackService(Service):
         super().__init__()
         self.player = Player(self._notify)
         self.sink: DeviceSink | ClockSink | None = None
-        self.epoch = 0
+        self.epochs = EpochWindow(self.counters)  # see shared/epochs.py: no epoch that never started
         self._rs: dict[tuple[int, int], Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._first_pcm: dict[str, int] = {}  # turn_id -> ts of its first PCM frame
@@ -77,7 +77,7 @@ class PlaybackService(Service):
         if ref is None or (self.sink is not None and ref.rate != self.sink.rate):
             return
         for pcm, t in ref.feed(block, t_ns):
-            if self.bus.push("reference", "reference", rate=16000, t_ns=int(t), epoch=self.epoch,
+            if self.bus.push("reference", "reference", rate=16000, t_ns=int(t), epoch=self.epochs.latest,
                              payload=pcm.tobytes()):
                 self.counters["reference_out"] += 1
             else:  # capture absent or full: never block, count it apart from real drops
@@ -120,7 +120,10 @@ class PlaybackService(Service):
 
     # -- bus ---------------------------------------------------------------------------
     def cancel(self, epoch: int | None) -> None:
-        n = self.epoch if epoch is None else epoch
+        """Cut playback up to ``epoch`` (None: the newest); an epoch that never started is ignored."""
+        n = self.epochs.cut_to(epoch)
+        if n is None:
+            return
         dropped = self.player.cancel(n)
         for k in [k for k in self._rs if k[0] <= n]:
             del self._rs[k]
@@ -128,7 +131,9 @@ class PlaybackService(Service):
             self.log.info("cut playback up to epoch %d (%d sentences)", n, dropped)
 
     async def on_event(self, f: Frame) -> None:
-        self.epoch = latest_epoch(f, self.epoch)
+        self.epochs.sync(f)
+        if self.player.cut_epoch > self.epochs.cut:  # pulled back to the brain's counter (see shared/epochs.py)
+            self.player.cut_epoch = self.epochs.cut
         cut, epoch = cut_request(f, self.settings.ECHO_MODE)
         if cut:
             self.cancel(epoch)
@@ -140,8 +145,7 @@ class PlaybackService(Service):
         if f.type != "pcm" or self.sink is None:
             return
         epoch = f["epoch"]
-        self.epoch = max(self.epoch, epoch)
-        if epoch <= self.player.cut_epoch:
+        if not self.epochs.start(epoch) or epoch <= self.player.cut_epoch:
             self.counters["stale_dropped"] += 1
             return
         index = f.get("index") or 0

@@ -20,6 +20,7 @@ import numpy as np
 from services.stt.echo import EchoFilter
 from services.stt.engines import Engine, OpenAIWhisper, load_local
 from services.stt.vad import Event, Segmenter, SileroVAD
+from shared.epochs import EpochWindow
 from shared.messages import Frame
 from shared.service import Service
 
@@ -37,7 +38,7 @@ class SttService(Service):
         self.segmenter: Segmenter | None = None
         self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="whisper")
         self.pending = 0
-        self.epoch = 0
+        self.epochs = EpochWindow(self.counters)  # a hostile reply-start cannot move it far
         self.echo = EchoFilter()
         self._utt: dict[str, Any] = {}
         self._spec: asyncio.Future[Any] | None = None  # speculative transcription of the current pause
@@ -74,9 +75,8 @@ class SttService(Service):
         return self.pending
 
     async def on_event(self, f: Frame) -> None:
-        if f.type == "reply-start" and f.get("epoch") is not None:
-            self.epoch = max(self.epoch, f["epoch"])
-        elif f.type == "speaking":
+        self.epochs.sync(f)
+        if f.type == "speaking":
             self.echo.said(f["text"])
             if self.segmenter is not None:
                 self.segmenter.luna_speaking(True)
@@ -100,7 +100,7 @@ class SttService(Service):
             self._utt = {"speech_start_ns": ev.t_ns, "vad_start_ns": now}
             self._drop_spec()
             self.counters["utterances"] += 1
-            self.publish("speech-start", epoch=self.epoch, t_audio_ns=ev.t_ns)
+            self.publish("speech-start", epoch=self.epochs.latest, t_audio_ns=ev.t_ns)
             return
         if ev.kind == "pause":
             # The speaker may be done: start Whisper now, while the silence window runs, and

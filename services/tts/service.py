@@ -17,7 +17,7 @@ from typing import Any
 
 from services.tts.engines import ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_piper
 from services.tts.text import clauses, speakable
-from shared.epochs import cut_request, latest_epoch
+from shared.epochs import EpochWindow
 from shared.messages import Frame
 from shared.service import Service
 
@@ -37,8 +37,7 @@ class TtsService(Service):
         self.fallback: Any = None
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.epoch = 0
-        self.cancelled = 0
+        self.epochs = EpochWindow(self.counters)  # see shared/epochs.py: no epoch that never started
         self.speaking = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: threading.Thread | None = None
@@ -84,20 +83,21 @@ class TtsService(Service):
         return self.jobs.qsize() + self.out.qsize()
 
     # -- cancel ------------------------------------------------------------------------
-    def cancel(self, epoch: int | None) -> None:
-        n = self.epoch if epoch is None else epoch
-        if n > self.cancelled:
-            self.cancelled = n
+    def cancel(self, epoch: int | None) -> bool:
+        """Cut speech up to ``epoch`` (None: the newest); False when that epoch never started (ignored)."""
+        before = self.epochs.cut
+        n = self.epochs.cut_to(epoch)
+        if n is not None and n > before:
             self.log.info("cancelled speech up to epoch %d", n)
+        return n is not None
 
     def stale(self, epoch: int) -> bool:
-        return epoch <= self.cancelled
+        return self.epochs.stale(epoch)
 
     async def on_event(self, f: Frame) -> None:
-        self.epoch = latest_epoch(f, self.epoch)
-        cut, epoch = cut_request(f, self.settings.ECHO_MODE)
-        if cut:
-            self.cancel(epoch)
+        cut_before = self.epochs.cut
+        if self.epochs.observe(f, self.settings.ECHO_MODE) is not None and self.epochs.cut > cut_before:
+            self.log.info("cancelled speech up to epoch %d", self.epochs.cut)
         elif f.type == "speaking":
             self.speaking = True
         elif f.type == "idle":
@@ -105,13 +105,12 @@ class TtsService(Service):
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if f.type == "flush":
-            self.cancel(f["epoch"] - 1)
-            self.out.put_nowait({"flush": f["epoch"], "turn_id": f.turn_id})
+            if self.cancel(f["epoch"] - 1):
+                self.out.put_nowait({"flush": f["epoch"], "turn_id": f.turn_id})
             return
         if f.type != "sentence":
             return
-        self.epoch = max(self.epoch, f["epoch"])
-        if self.stale(f["epoch"]):
+        if not self.epochs.start(f["epoch"]) or self.stale(f["epoch"]):
             self.counters["cancelled"] += 1
             return
         self.jobs.put({"text": f["text"], "epoch": f["epoch"], "index": f.get("index") or 0,

@@ -1,0 +1,128 @@
+"""Hostile but well-formed values: bounded in the catalogue, rejected with a reason, never applied.
+
+Issue 13 (3): one ``flush`` or ``command cancel`` with ``epoch = 2**62`` muted Luna
+until tts and playback restarted. These tests play the attacker against the pure
+parts (the catalogue and the epoch window); tests/test_trust_stack.py does it
+against the running services.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.epochs import MAX_AHEAD, EpochWindow
+from shared.messages import MAX_EPOCH, MAX_USER_TEXT_BYTES, FrameError, decode_event, encode_event, make
+
+
+def _reason(type_: str, **data) -> str:
+    with pytest.raises(FrameError) as err:
+        make(type_, **data)
+    return err.value.reason
+
+
+@pytest.mark.parametrize("type_, data, reason", [
+    ("flush", {"epoch": 2**62}, "out-of-bounds"),
+    ("flush", {"epoch": -1}, "out-of-bounds"),
+    ("sentence", {"text": "oi", "epoch": MAX_EPOCH + 1}, "out-of-bounds"),
+    ("speech-start", {"epoch": 2**62}, "out-of-bounds"),
+    ("command", {"name": "cancel", "args": {"epoch": 2**62}}, "bad-arg"),
+    ("command", {"name": "cancel", "args": {"epoch": "3"}}, "bad-arg"),
+    ("command", {"name": "rm -rf /"}, "unknown-command"),
+    ("command", {"name": "cancel", "args": {"shell": "x"}}, "bad-arg"),
+    ("command", {"name": "config-set", "args": {"function": "chat", "model": "../../../etc/passwd"}}, "bad-arg"),
+    ("command", {"name": "config-set", "args": {"function": "chat", "model": "/root/.ssh/id_rsa"}}, "bad-arg"),
+    ("command", {"name": "config-set", "args": {"function": "chat", "provider": "../x"}}, "bad-arg"),
+    ("command", {"name": "history-open", "args": {"id": "../../history"}}, "bad-arg"),
+    ("command", {"name": "history-list", "args": {"limit": 10**9}}, "bad-arg"),
+    ("user-text", {"text": "x" * (MAX_USER_TEXT_BYTES + 1)}, "out-of-bounds"),
+    ("notice", {"service": "s" * 1000, "level": "info", "text": "t"}, "out-of-bounds"),
+    ("history", {"conversations": [{}] * 5000}, "out-of-bounds"),
+    ("audio", {"rate": 2**40, "channels": 1}, "out-of-bounds"),
+])
+def test_hostile_values_are_rejected_with_a_reason(type_: str, data: dict, reason: str) -> None:
+    payload = {"payload": b"\0\0"} if type_ == "audio" else {}
+    if payload:
+        with pytest.raises(FrameError) as err:
+            make(type_, **payload, **data)
+        assert err.value.reason == reason
+    else:
+        assert _reason(type_, **data) == reason
+
+
+def test_a_receiver_rejects_what_a_sender_could_not_build() -> None:
+    """Bounds are checked on decode too: a rogue that skips make() is still refused."""
+    f = make("flush", epoch=3)
+    f.data["epoch"] = 2**62
+    f.type = "command"
+    f.data = {"name": "cancel", "args": {"epoch": 2**62}}
+    with pytest.raises(FrameError, match="bad-arg"):
+        decode_event(encode_event(f))
+
+
+def test_legitimate_values_still_pass() -> None:
+    make("command", name="config-set", args={"function": "chat", "provider": "ollama",
+                                             "model": "hf.co/bartowski/Qwen2.5-7B-GGUF:Q4_K_M"})
+    make("command", name="config-set", args={"function": "code", "provider": "", "model": "qwen2.5-coder:7b"})
+    make("command", name="cancel", args={"epoch": 12})
+    make("command", name="history-open", args={"id": "3f2a9c01bb7e"})
+    make("user-text", text="á" * 1000, conversation_id="abc123")
+    make("reply-end", ok=True, text="x" * 100_000, epoch=MAX_EPOCH)
+
+
+def _start(epoch: int):
+    return make("reply-start", intent="chat", provider="p", model="m", epoch=epoch)
+
+
+def _brain_hb(epoch: int):
+    return make("heartbeat", service="brain", state="ready", counters={}, info={"epoch": epoch}, source="brain")
+
+
+def test_a_cut_for_an_epoch_that_never_started_is_ignored_and_counted() -> None:
+    counters: dict = {}
+    w = EpochWindow(counters)
+    w.observe(_brain_hb(4), "aec")
+    w.observe(_start(5), "aec")
+    assert w.observe(make("command", name="cancel", args={"epoch": MAX_EPOCH}), "aec") is None
+    assert w.cut_to(5 + 2) is None  # a flush names at most the newest + 1
+    assert counters["epoch_rejected"] == 2
+    assert not w.stale(6)  # the next reply is heard
+    assert w.observe(make("command", name="cancel"), "aec") == 5  # Esc still cuts the reply in progress
+    assert w.stale(5) and not w.stale(6)
+
+
+def test_a_far_jump_is_refused_once_the_brain_is_known() -> None:
+    counters: dict = {}
+    w = EpochWindow(counters)
+    w.observe(_brain_hb(10), "aec")
+    assert not w.start(10 + MAX_AHEAD + 1)
+    assert w.start(11) and w.latest == 11
+    assert counters["epoch_rejected"] == 1
+
+
+def test_a_poisoned_window_is_pulled_back_by_the_brain_heartbeat() -> None:
+    """A run of hostile starts and a cut at the top: one brain heartbeat later the next reply plays."""
+    w = EpochWindow()
+    w.observe(_brain_hb(3), "aec")
+    for _ in range(50):
+        w.start(w.latest + MAX_AHEAD)
+    w.observe(make("command", name="cancel"), "aec")
+    assert w.stale(4)  # muted for now...
+    w.observe(_brain_hb(3), "aec")
+    assert not w.stale(4) and w.latest == 3  # ...until the authority speaks
+
+
+def test_a_restarted_brain_counting_from_zero_is_heard() -> None:
+    w = EpochWindow()
+    w.observe(_brain_hb(40), "aec")
+    w.observe(_start(41), "aec")
+    w.observe(make("command", name="cancel"), "aec")
+    assert w.stale(41)
+    w.observe(_brain_hb(0), "aec")  # a new brain process
+    w.observe(_start(1), "aec")
+    assert not w.stale(1)
+
+
+def test_a_fresh_service_accepts_the_brain_where_it_is() -> None:
+    """tts restarted while the brain is at epoch 500: the first sentence is not refused."""
+    w = EpochWindow()
+    assert w.start(500) and not w.stale(500)
