@@ -4,18 +4,104 @@ Why a separate step: the services themselves never touch the network (the bus
 carries the microphone and Luna promises to work offline), so a model that is not
 on disk makes a service fall back to the small bundled one with a notice. ``make
 up`` runs this step first, which is the "first use" where a person sees the
-download happen; offline it fails fast and says which fallback will answer.
+download happen; offline it fails fast and says, in one line in the user's
+language, why and which fallback will answer.
+
+What is fetched, all from the model hub at ``HF_ENDPOINT`` (huggingface.co) through
+:mod:`shared.fetch` (resumable, sha256-checked):
+
+* Whisper ``STT_LOCAL`` (``small`` means ``Systran/faster-whisper-small``, as in
+  faster-whisper) into the hub cache, where faster-whisper's ``local_files_only``
+  load finds it;
+* the Piper voice ``TTS_VOICE`` from ``rhasspy/piper-voices`` (the layout
+  ``pt/pt_BR/faber/medium/pt_BR-faber-medium.onnx`` that ``piper.download_voices``
+  uses) into Luna's voices folder;
+* ``LLM_GGUF`` when it is a hub reference: ``owner/repo[@revision]:file.gguf``, e.g.
+  ``Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf``, into the hub
+  cache (:func:`gguf_file` finds it offline for the brain);
+* the configured Ollama models, pulled by a running Ollama.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
-import subprocess
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from shared.config import Settings
+from shared.fetch import Bar, FetchError, Hub, cached, human
+
+Out = Callable[[str], None]
+
+WHISPER_FILES = ("config.json", "preprocessor_config.json", "tokenizer.json", "vocabulary.*", "model.bin")
+PIPER_REPO = "rhasspy/piper-voices"
+_VOICE = re.compile(r"^(?P<lang>[a-z]{2,3}_[A-Z]{2})-(?P<name>[A-Za-z0-9_]+)-(?P<quality>x_low|low|medium|high)$")
+_GGUF_REF = re.compile(r"^(?:hf:)?(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w./-]+))?:(?P<file>[^:]+\.gguf)$")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "pt": {
+        "title": "modelos:",
+        "present": "já está aqui",
+        "done": "pronto ({size}, verificado)",
+        "unreachable": "sem acesso a {host}",
+        "not-found": "{what} não existe no hub (confira {key} no .env)",
+        "auth": "o hub pede login para {what} (defina HF_TOKEN)",
+        "checksum": "o arquivo baixado não confere ({detail}) e foi posto de lado",
+        "disk-full": "disco cheio em {where}: precisa de {need}, há {free} livres",
+        "interrupted": "download interrompido em {got} de {size} (o próximo continua de onde parou)",
+        "http": "resposta inesperada do hub ({detail})",
+        "stt": "o modelo embutido vai ouvir",
+        "tts": "a voz embutida vai falar",
+        "brain": "o modelo embutido vai responder",
+        "retry": "Para tentar de novo: make models",
+        "retry-disk": "Libere espaço e rode: make models",
+        "ollama-down": "Ollama não está rodando em {host}: o modelo embutido vai responder "
+                       "(instale o Ollama e rode `ollama pull {model}`)",
+        "ollama-fail": "não foi possível baixar ({err}); outro modelo vai responder",
+        "pulled": "pronto",
+    },
+    "en": {
+        "title": "models:",
+        "present": "present",
+        "done": "done ({size}, verified)",
+        "unreachable": "cannot reach {host}",
+        "not-found": "{what} is not on the hub (check {key} in .env)",
+        "auth": "the hub needs a login for {what} (set HF_TOKEN)",
+        "checksum": "the download did not verify ({detail}) and was set aside",
+        "disk-full": "disk full at {where}: {need} needed, {free} free",
+        "interrupted": "download interrupted at {got} of {size} (the next run resumes it)",
+        "http": "unexpected answer from the hub ({detail})",
+        "stt": "the bundled model will listen",
+        "tts": "the bundled voice will speak",
+        "brain": "the bundled model will answer",
+        "retry": "To retry: make models",
+        "retry-disk": "Free some space, then run: make models",
+        "ollama-down": "Ollama is not running at {host}: the embedded model will answer "
+                       "(install Ollama, then `ollama pull {model}`)",
+        "ollama-fail": "could not pull ({err}); another model will answer",
+        "pulled": "done",
+    },
+}
+
+
+def say(lang: str, msg: str, **kw: object) -> str:
+    table = MESSAGES.get(lang, MESSAGES["pt"])
+    return table.get(msg, MESSAGES["en"].get(msg, msg)).format(**kw)
+
+
+def failure_line(lang: str, role: str, label: str, err: FetchError, key: str) -> str:
+    """The one line a person reads when a model could not be fetched: what, why, who answers, what to run."""
+    i = err.info
+    fields = {"host": i.get("host", ""), "what": i.get("what", label), "key": key, "detail": err.detail,
+              "where": i.get("where", ""), "need": human(i.get("need") or 0), "free": human(i.get("free") or 0),
+              "got": human(i.get("got") or 0), "size": human(i.get("size") or 0)}
+    reason = say(lang, err.kind if err.kind in MESSAGES["en"] else "http", **fields)
+    fix = say(lang, "retry-disk" if err.kind == "disk-full" else "retry")
+    return f"  {role:<8} {label}: {reason}; {say(lang, role)}. {fix}"
 
 
 def voices_dir() -> Path:
@@ -23,66 +109,163 @@ def voices_dir() -> Path:
     return data / "luna" / "voices"
 
 
-def whisper(name: str, out: Callable[[str], None]) -> bool:
-    """Make sure faster-whisper model ``name`` (a hub name or a path) is on disk."""
-    if not name or Path(name).exists():
-        return True
-    from faster_whisper.utils import download_model
-
+# -- names -> hub files -------------------------------------------------------------------
+def whisper_repo(name: str) -> str | None:
+    """``small`` -> ``Systran/faster-whisper-small`` (faster-whisper's table); a repo id as is; a path -> None."""
+    if not name or Path(name).expanduser().exists() or name.startswith(("/", "~", ".")):
+        return None
+    if "/" in name:
+        return name
     try:
-        download_model(name, local_files_only=True)
-        out(f"  stt      whisper {name}: present")
-        return True
-    except Exception:
-        pass
-    out(f"  stt      whisper {name}: downloading...")
-    try:
-        download_model(name)  # huggingface_hub shows its own progress bars
-        out(f"  stt      whisper {name}: done")
-        return True
-    except Exception as exc:
-        out(f"  stt      whisper {name}: could not download ({type(exc).__name__}); "
-            "the bundled tiny.en (English) will listen")
-        return False
+        from faster_whisper.utils import _MODELS
+    except ImportError:
+        return f"Systran/faster-whisper-{name}"
+    return _MODELS.get(name)
 
 
-def piper_voice(voice: str, out: Callable[[str], None]) -> bool:
-    """Make sure Piper voice ``voice`` is in Luna's voices directory (or is a path)."""
-    if not voice or voice.endswith(".onnx") and Path(voice).exists():
-        return True
-    d = voices_dir()
-    if (d / f"{voice}.onnx").exists():
-        out(f"  tts      piper {voice}: present")
-        return True
-    d.mkdir(parents=True, exist_ok=True)
-    out(f"  tts      piper {voice}: downloading...")
-    r = subprocess.run([sys.executable, "-m", "piper.download_voices", voice, "--data-dir", str(d)],
-                       capture_output=True, text=True, timeout=600)
-    if r.returncode == 0 and (d / f"{voice}.onnx").exists():
-        out(f"  tts      piper {voice}: done")
-        return True
-    out(f"  tts      piper {voice}: could not download; the bundled en_US-joe-medium voice will speak")
-    return False
+def whisper_cached(name: str) -> bool:
+    """Is the Whisper model complete in the hub cache (``model.bin`` is fetched last, so it says so)?"""
+    repo = whisper_repo(name)
+    return repo is not None and cached(repo, "model.bin") is not None and cached(repo, "config.json") is not None
 
 
-def ollama_models(s: Settings, out: Callable[[str], None]) -> bool:
+def piper_files(voice: str) -> list[str] | None:
+    """``pt_BR-faber-medium`` -> its two files in rhasspy/piper-voices (config first, model last)."""
+    m = _VOICE.match(voice)
+    if not m:
+        return None
+    lang = m["lang"]
+    base = f"{lang.split('_')[0]}/{lang}/{m['name']}/{m['quality']}/{voice}"
+    return [f"{base}.onnx.json", f"{base}.onnx"]
+
+
+def parse_gguf_ref(value: str) -> tuple[str, str, str] | None:
+    """``owner/repo[@revision]:file.gguf`` (optionally ``hf:``-prefixed) -> (repo, revision, file); a path -> None."""
+    v = (value or "").strip()
+    if not v or v.startswith(("/", "~", ".")) or Path(v).expanduser().is_file():
+        return None
+    m = _GGUF_REF.match(v)
+    return (m["repo"], m["rev"] or "main", m["file"]) if m else None
+
+
+def gguf_file(value: str) -> Path | None:
+    """Where ``LLM_GGUF`` is on disk, offline: the path itself, or the fetched hub file; None if absent."""
+    ref = parse_gguf_ref(value)
+    if ref is None:
+        p = Path(os.path.expanduser(value)) if value else None
+        return p if p is not None and p.is_file() else None
+    return cached(ref[0], ref[2], ref[1])
+
+
+# -- one model each ---------------------------------------------------------------------------
+class Fetcher:
+    """One ``luna models`` run: one hub connection, the user's language, where lines and bars go."""
+
+    def __init__(self, lang: str = "pt", out: Out = print, stream: IO[str] | None = None,
+                 hub: Hub | None = None) -> None:
+        self.lang = lang
+        self.out = out
+        self.stream = stream or sys.stderr
+        self.hub = hub or Hub()
+
+    def bar(self, label: str) -> Callable[[str, int | None, int], Bar]:
+        return lambda name, total, initial: Bar(f"{label} {Path(name).name}", total, initial, self.stream)
+
+    def _line(self, role: str, label: str, msg: str, **kw: object) -> None:
+        self.out(f"  {role:<8} {label}: {say(self.lang, msg, **kw)}")
+
+    def whisper(self, name: str) -> bool:
+        """Make sure faster-whisper model ``name`` (a size, a hub repo or a path) is on disk."""
+        repo = whisper_repo(name)
+        label = f"whisper {name}"
+        if repo is None or whisper_cached(name):
+            if repo is not None:
+                self._line("stt", label, "present")
+            return True
+        try:
+            commit = self.hub.commit(repo)
+            listed = self.hub.files(repo, commit)
+            wanted = [f for pat in WHISPER_FILES for f in listed if fnmatch.fnmatch(f, pat)]
+            total = 0
+            for f in dict.fromkeys(wanted):
+                r = self.hub.head(repo, f, commit)
+                r.revision = "main"
+                self.hub.to_cache(r, self.bar(f"  stt      {label}"))
+                total += r.size or 0
+        except FetchError as err:
+            self.out(failure_line(self.lang, "stt", label, err, "STT_LOCAL"))
+            return False
+        self._line("stt", label, "done", size=human(total))
+        return True
+
+    def piper_voice(self, voice: str) -> bool:
+        """Make sure Piper voice ``voice`` is in Luna's voices folder (or is a path to an .onnx)."""
+        if not voice or voice.endswith(".onnx"):
+            return not voice or Path(voice).expanduser().is_file()
+        label = f"piper {voice}"
+        d = voices_dir()
+        if (d / f"{voice}.onnx").is_file() and (d / f"{voice}.onnx.json").is_file():
+            self._line("tts", label, "present")
+            return True
+        files = piper_files(voice)
+        if files is None:
+            err = FetchError("not-found", voice, what=voice)
+            self.out(failure_line(self.lang, "tts", label, err, "TTS_VOICE"))
+            return False
+        total = 0
+        try:
+            for f in files:
+                dest = d / Path(f).name
+                if dest.is_file():
+                    continue
+                r = self.hub.head(PIPER_REPO, f)
+                self.hub.download(r, dest, self.bar(f"  tts      {label}"))
+                total += r.size or 0
+        except FetchError as err:
+            self.out(failure_line(self.lang, "tts", label, err, "TTS_VOICE"))
+            return False
+        self._line("tts", label, "done", size=human(total))
+        return True
+
+    def gguf(self, value: str) -> bool:
+        """Fetch ``LLM_GGUF`` when it names a hub file; a path or empty value needs nothing."""
+        ref = parse_gguf_ref(value)
+        if ref is None:
+            return True
+        repo, rev, name = ref
+        label = f"gguf {name}"
+        if cached(repo, name, rev) is not None:
+            self._line("brain", label, "present")
+            return True
+        try:
+            r = self.hub.head(repo, name, rev)
+            self.hub.to_cache(r, self.bar(f"  brain    {label}"))
+        except FetchError as err:
+            self.out(failure_line(self.lang, "brain", label, err, "LLM_GGUF"))
+            return False
+        self._line("brain", label, "done", size=human(r.size or 0))
+        return True
+
+
+def ollama_models(s: Settings, out: Out, lang: str = "pt") -> bool:
     """Pull the configured Ollama models that are missing, if Ollama runs; progress as a bar."""
     import httpx
     import ollama
 
     wanted = [m for prov, m in ((s.CHAT_PROVIDER, s.CHAT_LOCAL), (s.CODE_PROVIDER, s.CODE_LOCAL),
                                 (s.VISION_PROVIDER, s.VISION_LOCAL)) if prov in ("local", "ollama")]
+    if not wanted:
+        return True
     client = ollama.Client(host=s.OLLAMA_HOST, timeout=httpx.Timeout(5.0, read=600.0))
     try:
         have = {m.model for m in client.list().models}
     except Exception:
-        out(f"  brain    Ollama not running at {s.OLLAMA_HOST}: the tiny embedded model will answer "
-            "(install Ollama, then `ollama pull dolphin-mistral`)")
+        out(f"  brain    {say(lang, 'ollama-down', host=s.OLLAMA_HOST, model=wanted[0])}")
         return False
     ok = True
     for m in dict.fromkeys(wanted):
         if m in have or f"{m}:latest" in have:
-            out(f"  brain    ollama {m}: present")
+            out(f"  brain    ollama {m}: {say(lang, 'present')}")
             continue
         try:
             for p in client.pull(m, stream=True):
@@ -91,20 +274,28 @@ def ollama_models(s: Settings, out: Callable[[str], None]) -> bool:
                     bar = "#" * int(pct / 5)
                     print(f"\r  brain    ollama {m}: [{bar:<20}] {pct:5.1f}% {p.status or ''}", end="", flush=True)
             print()
-            out(f"  brain    ollama {m}: done")
+            out(f"  brain    ollama {m}: {say(lang, 'pulled')}")
         except Exception as exc:
             print()
-            out(f"  brain    ollama {m}: could not pull ({exc}); another model will answer")
+            out(f"  brain    ollama {m}: {say(lang, 'ollama-fail', err=exc)}")
             ok = False
     return ok
 
 
-def fetch_all(s: Settings, out: Callable[[str], None] = print) -> bool:
-    out("models:")
+def fetch_all(s: Settings, out: Out = print, stream: IO[str] | None = None, hub: Hub | None = None) -> bool:
+    """Every configured model, in the order the services start; True when all are on disk."""
+    lang = s.get("LANGUAGE", "pt")
+    f = Fetcher(lang, out, stream, hub)
+    out(say(lang, "title"))
     results = []
-    if s.STT_PROVIDER == "local":
-        results.append(whisper(s.STT_LOCAL, out))
-    if s.TTS_PROVIDER in ("local", "piper"):
-        results.append(piper_voice(s.TTS_VOICE, out))
-    results.append(ollama_models(s, out))
+    try:
+        if s.STT_PROVIDER == "local":
+            results.append(f.whisper(s.STT_LOCAL))
+        if s.TTS_PROVIDER in ("local", "piper"):
+            results.append(f.piper_voice(s.TTS_VOICE))
+        results.append(f.gguf(s.get("LLM_GGUF", "")))
+    finally:
+        if hub is None:
+            f.hub.close()
+    results.append(ollama_models(s, out, lang))
     return all(results)
