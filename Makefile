@@ -27,19 +27,43 @@ system-deps:
 	  else echo "note: missing Debian packages:$$missing (sudo apt-get install$$missing); audio devices stay off without libportaudio2"; fi; \
 	fi
 
+# Install progress: one line per phase in the user's language (LANGUAGE=en for English), then
+# pip's own output (what it downloads, with bars, and which wheel it builds), never -q silence.
+ifeq ($(LANGUAGE),en)
+MSG_VENV := [1/3] creating the Python environment ($(VENV))...
+MSG_DEPS := [2/3] installing dependencies with pip (llama-cpp-python may compile for several minutes)...
+MSG_VAD := [3/3] installing the voice activity detector (silero-vad, its ONNX file only)...
+MSG_DONE := dependencies installed in
+else
+MSG_VENV := [1/3] criando o ambiente Python ($(VENV))…
+MSG_DEPS := [2/3] instalando dependências com o pip (o llama-cpp-python pode compilar por alguns minutos)…
+MSG_VAD := [3/3] instalando o detector de voz (silero-vad, só o arquivo ONNX)…
+MSG_DONE := dependências instaladas em
+endif
+
 $(BIN)/python:
+	@echo "$(MSG_VENV)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 # Idempotent: re-runs pip only when pyproject.toml changed. llama-cpp-python builds
 # from source once (about 4 minutes); GGML_NATIVE=OFF keeps the wheel portable.
 $(STAMP): pyproject.toml | $(BIN)/python
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(BIN)/pip install -q -e '.[dev,embedded]'
+	@echo "$(MSG_DEPS)"; date +%s > $(VENV)/.install-start
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(BIN)/pip install --progress-bar on -e '.[dev,embedded]'
+	@echo "$(MSG_VAD)"
 	# silero-vad's package pulls in torch; Luna only needs its bundled ONNX file.
-	$(BIN)/pip install -q --no-deps 'silero-vad>=5.1'
+	$(BIN)/pip install --progress-bar on --no-deps 'silero-vad>=5.1'
+	@echo "$(MSG_DONE) $$(( $$(date +%s) - $$(cat $(VENV)/.install-start) )) s"
 	@touch $(STAMP)
 
-install: system-deps $(STAMP)
+# smart-turn v3 (end of turn, BSD-2): only its ONNX file, taken from the pipecat-ai wheel
+# (pip download --no-deps, none of pipecat's dependencies), sha256-checked; missing = silence rule.
+SMART_TURN := $(VENV)/share/luna/smart-turn-v3.2-cpu.onnx
+$(SMART_TURN): | $(STAMP)
+	-$(BIN)/python -m services.stt.endofturn --fetch
+
+install: system-deps $(STAMP) $(SMART_TURN)
 
 check: install
 	@$(BIN)/luna check

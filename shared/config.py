@@ -75,6 +75,18 @@ KEYS: tuple[Key, ...] = (
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),
     Key("PREEMPTIVE_REPLY", "1", str, ("0", "1"),
         help="1: start the reply on the pause's transcript and speak it once the end of speech is sure"),
+    # --- turn-taking and listen modes (issue 14)
+    Key("TURN_MODEL", "", help="smart-turn v3 ONNX file; empty = the one make install fetched; off = silence rule only"),
+    Key("TURN_PAUSE_MS", 64, int, low=32, high=2000, help="silence after which the end-of-turn model is asked"),
+    Key("TURN_COMPLETE_PROB", 0.5, float, low=0.0, high=1.0,
+        help="the model's P(complete) at or above this ends the turn at once"),
+    Key("TURN_MAX_SILENCE_MS", 1600, int, low=100, high=10000,
+        help="silence that ends a turn the model called incomplete (a thinking pause is not cut)"),
+    Key("TURN_BUDGET_MS", 350, int, low=10, high=5000,
+        help="a model call slower than this is ignored and the VAD silence rule decides"),
+    Key("LISTEN_MODE", "always", str, ("always", "name", "push"),
+        help="always: every turn; name: only turns that start by calling Luna; push: only while a key holds the mic"),
+    Key("FOLLOW_UP_S", 8.0, float, low=0.0, high=600, help="name mode: seconds after Luna speaks when no name is needed"),
     Key("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
     Key("ELEVENLABS_OUTPUT_FORMAT", "pcm_22050", str, ("pcm_16000", "pcm_22050", "pcm_24000")),
     # brains

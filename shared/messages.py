@@ -186,6 +186,8 @@ COMMANDS: dict[str, dict[str, tuple[Any, Any]]] = {
     "config-set": {"function": (str, "name"), "provider": (str, "name"), "model": (str, "model")},
     "soul-reload": {},
     "pull": {"model": (str, "model")},
+    "listen-mode": {"mode": (str, "name")},  # stt: always | name | push
+    "talk-open": {}, "talk-close": {}, "talk-toggle": {},  # stt, push mode: the UI's key opens the microphone
 }
 
 

@@ -5,6 +5,15 @@ chunk); Whisper runs in this process's single worker thread, so a long
 transcription never delays end-of-speech decisions or barge-in (the GIL is
 released inside CTranslate2). The model is loaded in a thread during setup, so
 heartbeats keep flowing and ``ready`` is only published once it can transcribe.
+
+End of turn (issue 14): with smart-turn v3 on disk, each pause of ``TURN_PAUSE_MS``
+asks the model, in a second worker thread (about 0.1 s), whether the turn is
+complete. Complete: the utterance ends at once and goes to Whisper, without waiting
+out the silence window. Incomplete: the segmenter waits up to
+``TURN_MAX_SILENCE_MS``, so a thinking pause is not cut, and no speculative Whisper
+pass is spent on it. No model, or a call slower than ``TURN_BUDGET_MS``: the VAD's
+silence rule and the pause partial decide, as before. The :class:`ListenGate` then
+decides whether the words may leave stt at all (``LISTEN_MODE``).
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from services.stt.echo import EchoFilter
+from services.stt.endofturn import SmartTurn, model_path
 from services.stt.engines import Engine, OpenAIWhisper, load_local
+from services.stt.listen import ListenGate
 from services.stt.vad import Event, Segmenter, SileroVAD
 from shared.epochs import EpochWindow
 from shared.messages import Frame
@@ -44,6 +55,13 @@ class SttService(Service):
         self._spec: asyncio.Future[Any] | None = None  # speculative transcription of the current pause
         self._spec_turn = ""  # the turn_id that guess would become
         self._early_sent = ""  # the last turn_id published as a pause partial
+        self.turn: SmartTurn | None = None  # the end-of-turn model, when it is on disk
+        self.eot_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="endofturn")
+        self._eot_token = 0  # the pause the model is being asked about; 0 = none
+        self._eot_timer: asyncio.TimerHandle | None = None
+        self._eot_busy = False
+        self._eot_ms: list[float] = []  # recent call times, for the heartbeat
+        self.listen = ListenGate()
 
     async def setup(self) -> None:
         s = self.settings
@@ -52,6 +70,9 @@ class SttService(Service):
                                    max_s=s.STT_MAX_UTTERANCE_S, spec_ms=s.STT_SPECULATIVE_MS,
                                    barge_min_speech_ms=s.VAD_BARGE_IN_MIN_SPEECH_MS if s.ECHO_MODE == "aec" else 0)
         loop = asyncio.get_running_loop()
+        self.listen.set_mode(s.LISTEN_MODE)
+        self.listen.follow_up_s = s.FOLLOW_UP_S
+        await self._load_turn_model(loop)
         if s.STT_PROVIDER == "openai":
             self.engine = OpenAIWhisper(s.OPENAI_API_KEY, s.STT_OPENAI_MODEL, s.STT_LANGUAGE, s.OPENAI_BASE_URL)
         else:
@@ -60,7 +81,8 @@ class SttService(Service):
                 self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE)
             self.info["load_s"] = round(time.monotonic() - t0, 2)
             if why:
-                self.info["fallback"] = (f"{why}; using the bundled {self.engine.model} (English only). "
+                self.info["fallback"] = (f"{why}; using the bundled {self.engine.model}"
+                                         f"{' (English only)' if getattr(self.engine, 'english_only', False) else ''}. "
                                          "Download the model once with network access, or set STT_LOCAL to a "
                                          "model folder.")
                 self.notice("warning", self.info["fallback"], "stt-fallback")
@@ -70,18 +92,80 @@ class SttService(Service):
             self.info["warmup_ms"] = round((time.monotonic() - t0) * 1000)
         self.info.update(model=self.engine.model, provider=s.STT_PROVIDER,
                          language=getattr(self.engine, "language", "") or "auto")
+        self.info["listen_mode"] = self.listen.mode
+        self._publish_listen()
+
+    async def _load_turn_model(self, loop: asyncio.AbstractEventLoop) -> None:
+        s = self.settings
+        path = model_path(s.TURN_MODEL)
+        if path is None:
+            self.info["end_of_turn"] = "silence"
+            if s.TURN_MODEL.lower() != "off":
+                self.notice("info", "the end-of-turn model (smart-turn v3) is not installed: turns end after "
+                            f"{s.VAD_MIN_SILENCE_MS} ms of silence (`python -m services.stt.endofturn --fetch` "
+                            "installs it)", "stt-turn-model")
+            return
+        try:
+            t0 = time.monotonic()
+            self.turn = await loop.run_in_executor(self.eot_pool, SmartTurn, path)
+            await loop.run_in_executor(self.eot_pool, self.turn.prob, np.zeros(16000, dtype=np.int16))  # warm-up
+            self.info["turn_model_load_ms"] = round((time.monotonic() - t0) * 1000)
+        except Exception as exc:  # a corrupt file: the silence rule still works
+            self.turn = None
+            self.info["end_of_turn"] = "silence"
+            self.notice("warning", f"the end-of-turn model failed to load ({type(exc).__name__}: "
+                        f"{str(exc)[:120]}); turns end by silence", "stt-turn-model")
+            return
+        self.info["end_of_turn"] = "smart-turn-v3"
+        self.segmenter.eot_ms = s.TURN_PAUSE_MS  # type: ignore[union-attr]
+        self.segmenter.max_silence_ms = max(s.TURN_MAX_SILENCE_MS, s.VAD_MIN_SILENCE_MS)  # type: ignore[union-attr]
 
     def queue_depth(self) -> int:
         return self.pending
+
+    def _publish_listen(self) -> None:
+        self.publish("status", service=self.name, data=self.listen.status(time.monotonic()))
 
     async def on_event(self, f: Frame) -> None:
         self.epochs.sync(f)
         if f.type == "speaking":
             self.echo.said(f["text"])
+            self.listen.luna_speaking(True, time.monotonic())
             if self.segmenter is not None:
                 self.segmenter.luna_speaking(True)
-        elif f.type == "idle" and self.segmenter is not None:
-            self.segmenter.luna_speaking(False)
+        elif f.type == "idle":
+            self.listen.luna_speaking(False, time.monotonic())
+            if self.segmenter is not None:
+                self.segmenter.luna_speaking(False)
+        elif f.type == "command":
+            await self._command(f["name"], f.get("args") or {})
+
+    async def _command(self, name: str, args: dict[str, Any]) -> None:
+        if name == "listen-mode":
+            if not self.listen.set_mode(str(args.get("mode") or "")):
+                self.notice("warning", f"unknown listen mode {args.get('mode')!r} (always, name or push)",
+                            "stt-listen-mode")
+            self._reset_utterance()
+        elif name in ("talk-open", "talk-close", "talk-toggle"):
+            was = self.listen.talk_open
+            self.listen.talk_open = (not was) if name == "talk-toggle" else name == "talk-open"
+            if was and not self.listen.talk_open and self.segmenter is not None:
+                # the key was released: what was said so far is the turn (as if the silence came now)
+                for ev in self.segmenter.end_now(force=True):
+                    self._on_vad(ev)
+        else:
+            return
+        self.info["listen_mode"] = self.listen.mode
+        self._publish_listen()
+
+    def _reset_utterance(self) -> None:
+        """Forget a half-heard utterance (the listen mode changed under it)."""
+        if self.segmenter is not None and self.segmenter.in_speech:
+            self.segmenter.in_speech = False
+            self.segmenter._speech = []
+            self.segmenter._announced = False
+        self._drop_spec()
+        self._eot_token = 0
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if self.segmenter is None or f.payload is None:
@@ -89,6 +173,9 @@ class SttService(Service):
         pcm = np.frombuffer(f.payload, dtype=np.int16)
         if f["rate"] != 16000 or f["channels"] != 1:
             self.counters["bad_format"] += 1
+            return
+        if not self.listen.hears_audio():
+            self.counters["not_listening"] += 1  # push mode, key up: the frame is never looked at
             return
         t = f.get("t_capture_ns") or time.monotonic_ns()
         for ev in self.segmenter.feed(pcm, t):
@@ -103,23 +190,21 @@ class SttService(Service):
             self.publish("speech-start", epoch=self.epochs.latest, t_audio_ns=ev.t_ns)
             return
         if ev.kind == "pause":
-            # The speaker may be done: start Whisper now, while the silence window runs, and
-            # publish the words as a pause partial so the brain can start answering too. If
-            # they go on talking, the guess is retracted and never used.
             self._drop_spec()
-            if ev.audio is not None and len(ev.audio) and self.pending < MAX_PENDING:
-                loop = asyncio.get_running_loop()
-                self._spec = loop.run_in_executor(self.pool, self._timed, ev.audio)
-                self._spec.add_done_callback(lambda f: f.cancelled() or f.exception())
-                self._spec_turn = uuid.uuid4().hex
-                self._utt["pause_ns"] = now
-                loop.create_task(self._early(self._spec, self._spec_turn,
-                                             {**self._utt, "last_voice_ns": ev.t_ns}))
-                self.counters["speculative"] += 1
+            if self.turn is not None and self.segmenter is not None and self.segmenter.eot_ms:
+                return  # the end-of-turn model decides; Whisper waits for its answer (or its timeout)
+            self._start_spec(ev, now)
+            return
+        if ev.kind == "eot":
+            self._ask_model(ev, now)
             return
         if ev.kind == "resume":
+            self._eot_token = 0
+            self._cancel_eot_timer()
             self._drop_spec()
             return
+        self._eot_token = 0
+        self._cancel_eot_timer()
         if self._spec is not None and not ev.same_as_pause:
             self._drop_spec()  # more audio came after the pause (a forced cut): that guess is worthless
         spec, self._spec = self._spec, None
@@ -145,6 +230,76 @@ class SttService(Service):
             spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
         asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id))
 
+    def _start_spec(self, ev: Event, now: int) -> None:
+        """The speaker may be done: start Whisper now, while the silence window runs, and
+        publish the words as a pause partial so the brain can start answering too. If
+        they go on talking, the guess is retracted and never used."""
+        if ev.audio is not None and len(ev.audio) and self.pending < MAX_PENDING:
+            loop = asyncio.get_running_loop()
+            self._spec = loop.run_in_executor(self.pool, self._timed, ev.audio)
+            self._spec.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._spec_turn = uuid.uuid4().hex
+            self._utt["pause_ns"] = now
+            loop.create_task(self._early(self._spec, self._spec_turn,
+                                         {**self._utt, "last_voice_ns": ev.t_ns}))
+            self.counters["speculative"] += 1
+
+    def _ask_model(self, ev: Event, now: int) -> None:
+        """Ask smart-turn about this pause, off the event loop; a late answer is never waited for."""
+        if self.turn is None or ev.audio is None or not len(ev.audio):
+            return
+        if self._eot_busy:  # the previous call is still running (a loaded CPU): silence decides this one
+            self.counters["eot_skipped"] += 1
+            self._start_spec(ev, now)
+            return
+        self._eot_token += 1
+        token = self._eot_token
+        self._eot_busy = True
+        self.counters["eot_calls"] += 1
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self.eot_pool, self.turn.timed, ev.audio)
+        self._cancel_eot_timer()
+        self._eot_timer = loop.call_later(self.settings.TURN_BUDGET_MS / 1000, self._eot_late, token, ev, now)
+        job.add_done_callback(lambda f: self._eot_done(f, token, now))
+
+    def _cancel_eot_timer(self) -> None:
+        if self._eot_timer is not None:
+            self._eot_timer.cancel()
+            self._eot_timer = None
+
+    def _eot_late(self, token: int, ev: Event, now: int) -> None:
+        """The model did not answer within its budget: fall back to the silence rule for this pause."""
+        if token != self._eot_token:
+            return
+        self._eot_token = 0
+        self.counters["eot_late"] += 1
+        self._start_spec(ev, now)
+
+    def _eot_done(self, job: asyncio.Future[Any], token: int, asked_ns: int) -> None:
+        self._eot_busy = False
+        if job.cancelled() or job.exception() is not None:
+            if not job.cancelled():
+                self.counters["eot_errors"] += 1
+            return
+        prob, ms = job.result()
+        self._eot_ms = (self._eot_ms + [ms])[-50:]
+        self.info["eot_ms_p50"] = round(float(np.median(self._eot_ms)), 1)
+        self.info["eot_last_ms"] = round(ms, 1)
+        if token != self._eot_token or self.segmenter is None:
+            return  # they went on talking, or the budget ran out first
+        self._cancel_eot_timer()
+        self._eot_token = 0
+        self._utt["eot_prob_pct"] = round(prob * 100)
+        self._utt["eot_ms"] = round(ms)
+        if prob >= self.settings.TURN_COMPLETE_PROB:
+            self.counters["eot_complete"] += 1
+            self._utt["eot_commit_ns"] = time.monotonic_ns()
+            for e in self.segmenter.end_now():
+                self._on_vad(e)
+        else:
+            self.counters["eot_incomplete"] += 1
+            self.segmenter.hold = True  # a thinking pause: wait up to TURN_MAX_SILENCE_MS
+
     def _drop_spec(self) -> None:
         if self._spec is not None and not self._spec.done():
             self._spec.cancel()  # still queued: never runs
@@ -169,6 +324,8 @@ class SttService(Service):
         text = res.text.strip()
         if turn_id != self._spec_turn or not text or self.echo.is_echo(text):
             return
+        if not self.listen.peek(text, time.monotonic()):
+            return  # not for Luna (LISTEN_MODE): the brain never sees it
         self._early_sent = turn_id
         self.counters["early_published"] += 1
         self.publish("transcript-partial", turn_id=turn_id, text=text, pause=True,
@@ -199,6 +356,14 @@ class SttService(Service):
                 self.counters["echo_dropped"] += 1
                 self.log.info("dropped transcript that repeats Luna's own words: %r", text[:80])
                 return
+            was_listening = self.listen.in_follow_up(time.monotonic())
+            if not self.listen.accept(text, time.monotonic()):
+                self.counters["not_for_luna"] += 1  # no name, no follow-up window: never published
+                self._retract(turn_id)
+                self.log.info("ignored a turn that does not call Luna (LISTEN_MODE=name)")
+                return
+            if self.listen.mode == "name" and not was_listening:
+                self._publish_listen()
             timings["transcript_ns"] = time.monotonic_ns()
             self.counters["transcripts"] += 1
             self.info["last_stt_ms"] = round((t1 - t0) / 1e6)
@@ -209,3 +374,4 @@ class SttService(Service):
 
     async def teardown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.eot_pool.shutdown(wait=False, cancel_futures=True)

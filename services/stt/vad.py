@@ -57,6 +57,7 @@ class SileroVAD:
 @dataclass
 class Event:
     kind: str  # "start" | "pause" | "resume" (voice again after a pause) | "end"
+    # (with eot_ms: "eot", a pause long enough to ask the end-of-turn model; its audio is the utterance so far)
     t_ns: int  # capture time: first voiced sample (start) or end of last voiced chunk (end)
     audio: np.ndarray | None = None  # int16, the whole utterance (end only)
     forced: bool = False  # cut because it ran past the maximum length
@@ -81,6 +82,9 @@ class Segmenter:
     max_s: float = 30.0
     spec_ms: int = 0  # > 0: a "pause" event after this much silence (speculative transcription)
     barge_min_speech_ms: int = 0  # > 0: min_speech_ms while Luna speaks (see luna_speaking)
+    eot_ms: int = 0  # > 0: an "eot" event after this much silence (ask the end-of-turn model)
+    max_silence_ms: int = 0  # > 0: the silence that ends a turn the model called incomplete (see hold)
+    hold: bool = False  # set by the model's "incomplete": wait max_silence_ms instead of min_silence_ms
     _quiet_min_speech_ms: int = -1
     _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     _buf_t: int = 0  # capture time of _buf[0]
@@ -93,6 +97,7 @@ class Segmenter:
     _last_voice_t: int = 0
     _announced: bool = False
     _paused: bool = False
+    _eot_asked: bool = False
     last_prob: float = 0.0
 
     def luna_speaking(self, on: bool) -> None:
@@ -150,9 +155,11 @@ class Segmenter:
         events: list[Event] = []
         if p >= self.neg_threshold:
             self._silence = 0
-            if self._paused:  # they went on: the "pause" guess was not the end
+            if self._paused or self._eot_asked:  # they went on: the "pause" guess was not the end
                 events.append(Event("resume", t))
             self._paused = False
+            self._eot_asked = False
+            self.hold = False
             if p >= self.threshold:
                 self._voiced += CHUNK
             self._last_voice_t = t + chunk_ns
@@ -160,8 +167,13 @@ class Segmenter:
             self._silence += CHUNK
         events += self._maybe_announce()
         total = sum(len(c) for c in self._speech)
-        if self._silence * 1000 >= self.min_silence_ms * RATE:
+        limit = self.max_silence_ms if self.hold and self.max_silence_ms else self.min_silence_ms
+        if self._silence * 1000 >= limit * RATE:
             return events + self._close(forced=False)
+        if (self.eot_ms and self._announced and not self._eot_asked and self._silence
+                and self._silence * 1000 >= self.eot_ms * RATE):
+            self._eot_asked = True
+            events.append(Event("eot", self._last_voice_t, self._trimmed()))
         if (self.spec_ms and self._announced and not self._paused and self._silence
                 and self._silence * 1000 >= self.spec_ms * RATE):
             self._paused = True
@@ -185,9 +197,22 @@ class Segmenter:
             audio = audio[:max(keep, 0)]
         return audio
 
+    def end_now(self, force: bool = False) -> list[Event]:
+        """End the utterance at once: the "end" event, or none.
+
+        The end-of-turn model is sure (``force`` False: only inside a silence, since voice
+        that came back after the question means it was not the end), or the push-to-talk
+        key was released (``force``).
+        """
+        if not self.in_speech or not (self._silence or force):
+            return []
+        return self._close(forced=False)
+
     def _close(self, forced: bool) -> list[Event]:
         audio = self._trimmed()
         same = self._paused and not forced
+        self._eot_asked = False
+        self.hold = False
         announced = self._announced
         self._paused = False
         self.in_speech = False

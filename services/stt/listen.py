@@ -1,0 +1,110 @@
+"""When Luna listens: ``LISTEN_MODE`` = always | name | push, decided in stt before anything leaves it.
+
+Why in stt: "outside an accepted turn audio never reaches the brain and nothing is
+stored" is only true if the rejected words are never published. So stt asks a
+:class:`ListenGate` before it publishes a transcript or a pause partial; the brain
+(and so the history) never hears a rejected turn.
+
+- ``always``: every turn (Luna's behaviour before issue 14).
+- ``name``: the transcript must name Luna in its first words ("Luna, ...", "ô Luna",
+  "hey Luna", and the spellings Whisper writes for it); then, for ``FOLLOW_UP_S``
+  after Luna last spoke, replies are accepted without the name.
+- ``push``: the microphone is open only while the UI holds it open (``talk-open`` /
+  ``talk-close`` / ``talk-toggle`` commands); stt drops audio frames otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MODES = ("always", "name", "push")
+
+#: How Whisper (tiny.en, base, small) writes "Luna" in pt and en, seen or plausible: accents
+#: are stripped before the comparison, so "Lúna" and "Lūna" are "luna" already.
+NAME_SPELLINGS = frozenset({"luna", "luma", "lunna", "loona", "luna's", "lunas", "lunah", "louna", "lunna's"})
+#: Words a person says before a name to call someone; skipped when looking for the name.
+CALL_WORDS = frozenset({"o", "oh", "oi", "ola", "alo", "ei", "ey", "hey", "hei", "hi", "hello", "ok", "okay",
+                        "e", "a", "and", "so", "entao", "bom", "dia", "tarde", "noite", "good", "morning",
+                        "evening", "afternoon", "please", "por", "favor", "um", "uh", "eh", "ah"})
+#: The name must come within this many words (after the call words) of the start.
+NAME_WINDOW = 2
+
+
+def _words(text: str) -> list[str]:
+    t = unicodedata.normalize("NFKD", text.lower())
+    t = "".join(c for c in t if not unicodedata.combining(c))
+    return re.findall(r"[a-z']+", t)
+
+
+def names_luna(text: str, spellings: frozenset[str] = NAME_SPELLINGS) -> bool:
+    """True when ``text`` calls Luna near its start ("Luna, que horas são?", "ô Luna...", "Hey, Luna.")."""
+    seen = 0
+    for w in _words(text):
+        if w in spellings:
+            return True
+        if w in CALL_WORDS:
+            continue
+        seen += 1
+        if seen >= NAME_WINDOW:
+            return False
+    return False
+
+
+@dataclass
+class ListenGate:
+    """Whether a turn may go to the brain, and the follow-up window after an accepted turn."""
+
+    mode: str = "always"
+    follow_up_s: float = 8.0
+    talk_open: bool = False  # push mode: the UI holds the microphone open
+    _until: float = 0.0  # follow-up window end (monotonic seconds)
+    _replying: bool = False  # Luna is speaking an answer to an accepted turn: the window waits
+
+    def set_mode(self, mode: str) -> bool:
+        if mode not in MODES:
+            return False
+        self.mode = mode
+        self._until = 0.0
+        self._replying = False
+        if mode != "push":
+            self.talk_open = False
+        return True
+
+    def hears_audio(self) -> bool:
+        """Push mode with the microphone closed: frames are dropped before the VAD."""
+        return self.mode != "push" or self.talk_open
+
+    def in_follow_up(self, now: float) -> bool:
+        return self._replying or now < self._until
+
+    def peek(self, text: str, now: float) -> bool:
+        """Would ``text`` be accepted now? (no state change: for pause partials)"""
+        if self.mode == "always":
+            return True
+        if self.mode == "push":
+            return True  # the audio only got here because the microphone was open
+        return self.in_follow_up(now) or names_luna(text)
+
+    def accept(self, text: str, now: float) -> bool:
+        """Decide a final transcript; an accepted one (re)opens the follow-up window."""
+        ok = self.peek(text, now)
+        if ok and self.mode == "name":
+            self._until = now + self.follow_up_s
+        return ok
+
+    def luna_speaking(self, on: bool, now: float) -> None:
+        """The window counts from the end of Luna's answer, not from the question."""
+        if self.mode != "name":
+            return
+        if on and self.in_follow_up(now):
+            self._replying = True
+        elif not on and self._replying:
+            self._replying = False
+            self._until = now + self.follow_up_s
+
+    def status(self, now: float) -> dict[str, object]:
+        listening = (self.mode == "always" or (self.mode == "push" and self.talk_open)
+                     or (self.mode == "name" and self.in_follow_up(now)))
+        return {"listen_mode": self.mode, "listening": bool(listening)}
