@@ -10,15 +10,16 @@ from typing import Any
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Footer, ProgressBar, Static, TextArea
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, ProgressBar, Static, TextArea
 
-from services.ui import i18n
+from services.ui import commands, i18n
 from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import CopyResult, copy_text, pyperclip_paste
-from services.ui.codeextract import FenceExtractor
+from services.ui.codeextract import FenceExtractor, extract_code
 from services.ui.i18n import t
 from services.ui.keymap import load_keymap
 from services.ui.screens.history import HistoryScreen
@@ -36,13 +37,6 @@ from shared.health import grade, snapshot, worst
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
 
-SLASH_QUIT = ("/sair", "/quit", "/exit")
-SLASH_SOUL = ("/alma", "/soul")
-SLASH_NEW = ("/nova", "/new")
-SLASH_HISTORY = ("/historico", "/histórico", "/history")
-SLASH_CONFIG = ("/config", "/configuracoes", "/settings")
-SLASH_HELP = ("/ajuda", "/help")
-SLASH_CODE = ("/codigo", "/código", "/code")
 
 
 def turn_latency_ms(stages: dict[str, Any]) -> float | None:
@@ -68,7 +62,28 @@ def _bindings() -> list[Binding]:
         Binding("f5", "settings", t("settings"), id="settings"),
         Binding("f6", "metrics", t("metrics"), id="metrics", priority=True),  # TextArea binds f6 (select line)
         Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
+        # End: back to the newest message when the chat was scrolled up; else the input's line end
+        Binding("end", "chat_end", t("chat_end"), id="chat_end", show=False, priority=True),
+        # our own palette binding (Textual then adds none): its footer label is in the user's language
+        Binding("ctrl+p", "command_palette", t("palette"), id="command_palette", priority=True,
+                tooltip=t("palette_tip")),
     ]
+
+
+class MainScreen(Screen):
+    """The chat screen. Whatever closes above it (a modal, a menu, the palette), the input gets the focus.
+
+    Textual gives the focus back to whichever widget had it before, often the chat (a right
+    click focuses it) or the hidden Code Output area, and keystrokes then went nowhere. Tab
+    from anywhere but the input goes to the input.
+    """
+
+    BINDINGS = [Binding("tab", "app.focus_input", show=False), Binding("shift+tab", "app.focus_previous", show=False)]
+
+    def on_screen_resume(self) -> None:
+        app = self.app
+        if isinstance(app, LunaApp):
+            app.call_after_refresh(app.focus_input)
 
 
 class LunaApp(App):
@@ -83,7 +98,12 @@ class LunaApp(App):
     CodeOutputPanel { display: none; }
     LunaApp.code-mode CodeOutputPanel { display: block; }
     LunaApp.code-mode ChatLog { display: none; }
+    #new-below { dock: bottom; width: auto; height: 1; padding: 0 2; margin: 0 0 0 4; display: none;
+                 background: $accent; color: $text; text-style: bold; }
+    #new-below.shown { display: block; }
+    LunaApp.code-mode #new-below { display: none; }
     """
+    COMMAND_PALETTE_DISPLAY = "Ctrl+P"
     BINDINGS = _bindings()
 
     def __init__(self, *, connect: bool = True, language: str | None = None, keymap_file: Path | None = None,
@@ -123,6 +143,7 @@ class LunaApp(App):
         with Vertical(id="main"):
             yield ChatLog(id="chat")
             yield CodeOutputPanel(id="code-output")
+            yield Static(t("new_below"), id="new-below", markup=False)
         yield Static("", id="attachment", markup=False)
         yield ProgressBar(id="pull", show_eta=True)
         yield PromptInput(id="prompt", placeholder=t("placeholder"))
@@ -162,15 +183,95 @@ class LunaApp(App):
     async def on_unmount(self) -> None:
         await self.client.stop()
 
+    def get_default_screen(self) -> Screen:
+        return MainScreen(id="_default")
+
     def get_system_commands(self, screen):  # noqa: ANN001, ANN201 - the command palette (ctrl+p)
-        yield from super().get_system_commands(screen)
-        yield SystemCommand(t("settings"), "provider/model per function (/config)", self.action_settings)
-        yield SystemCommand(t("metrics"), "latency, queues, drops and health (/metricas)", self.action_metrics)
-        yield SystemCommand(t("history"), "/historico", self.action_history)
-        yield SystemCommand(t("soul"), "/alma", self.action_soul)
-        yield SystemCommand(t("code_mode"), "/codigo", self.action_code_mode)
-        yield SystemCommand(t("new_conversation"), "/nova", self.action_new_conversation)
-        yield SystemCommand(t("mute"), "mute / unmute", self.action_mute)
+        """Every palette entry in the user's language (Textual's own Keys/Theme/Screenshot are English)."""
+        yield SystemCommand(t("settings"), t("pal_settings"), self.action_settings)
+        yield SystemCommand(t("metrics"), t("pal_metrics"), self.action_metrics)
+        yield SystemCommand(t("history"), t("pal_history"), self.action_history)
+        yield SystemCommand(t("soul"), t("pal_soul"), self.action_soul)
+        yield SystemCommand(t("code_mode"), t("pal_code"), self.action_code_mode)
+        yield SystemCommand(t("new_conversation"), t("pal_new"), self.action_new_conversation)
+        yield SystemCommand(t("mute"), t("pal_mute"), self.action_mute)
+        yield SystemCommand(t("help_title"), t("pal_help"), self.show_help)
+        yield SystemCommand(t("keys_panel"), t("pal_keys"), self.action_show_help_panel)
+        yield SystemCommand(t("theme"), t("pal_theme"), self.action_change_theme)
+        yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: self.set_timer(0.1, self.save_screen))
+        yield SystemCommand(t("quit"), t("pal_quit"), self.action_quit)
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("palette_search")))
+
+    def save_screen(self) -> str | None:
+        """The palette's screenshot: ~/Downloads when it exists, else the data dir, else here; a toast says where."""
+        from services.ui.screenshot import save_screenshot
+
+        path, err = save_screenshot(self)
+        if err:
+            self.notify(t("screenshot_failed", err=err), severity="error", timeout=6)
+            return None
+        self.notify(t("screenshot_saved", path=path), timeout=6)
+        return path
+
+    # -- focus ------------------------------------------------------------------------
+    def focus_input(self) -> None:
+        """The focus contract: on the chat screen the input holds the focus unless the user moved it."""
+        if isinstance(self.screen, MainScreen):
+            try:
+                self.screen.set_focus(self.prompt)
+            except Exception:
+                pass
+
+    def action_focus_input(self) -> None:
+        """Tab: to the input from anywhere; from the input, on to the next widget (the chat)."""
+        if self.focused is self.prompt:
+            self.screen.focus_next()
+        else:
+            self.focus_input()
+
+    def _typing_elsewhere(self, event: events.Key) -> bool:
+        """A printable key while the chat screen's focus is on something that does not take text."""
+        if not event.is_printable or not isinstance(self.screen, MainScreen):
+            return False
+        f = self.focused
+        if f is self.prompt or isinstance(f, Input) or (isinstance(f, TextArea) and not f.read_only):
+            return False
+        return True
+
+    async def on_event(self, event: events.Event) -> None:
+        # Redirect before Textual forwards the key to the focused widget, so a burst of keys keeps its order.
+        if isinstance(event, events.Key) and self._typing_elsewhere(event):
+            self.screen.set_focus(self.prompt)
+        await super().on_event(event)
+
+    def action_chat_end(self) -> None:
+        if isinstance(self.screen, MainScreen) and not self.has_class("code-mode") and self.chat.unseen \
+                or (isinstance(self.screen, MainScreen) and not self.chat.following):
+            self.chat.jump_end()
+            return
+        f = self.focused
+        if isinstance(f, TextArea):
+            f.action_cursor_line_end()
+        elif isinstance(f, Input):
+            f.action_end()
+        elif f is not None and hasattr(f, "action_scroll_end"):
+            f.action_scroll_end()
+
+    @on(ChatLog.Unseen)
+    def _unseen(self, event: ChatLog.Unseen) -> None:
+        self.query_one("#new-below", Static).set_class(event.unseen, "shown")
+
+    def on_click(self, event: events.Click) -> None:
+        if event.button == 3 and not isinstance(self.screen, ModalScreen):
+            event.stop()
+            self.open_context_menu(event.screen_x, event.screen_y)
+        elif event.button == 1 and getattr(event.widget, "id", "") == "new-below":
+            event.stop()
+            self.chat.jump_end()
+            self.focus_input()
 
     # -- keys / actions -------------------------------------------------------------
     def get_key_display(self, binding: Binding) -> str:
@@ -244,7 +345,7 @@ class LunaApp(App):
     def action_new_conversation(self) -> None:
         self.client.command("new-conversation")
         self.conversation_id = None
-        self.chat.remove_children()
+        self.chat.clear()
         self.code_panel.clear()
         self.turns.clear()
         self.current = None
@@ -265,7 +366,7 @@ class LunaApp(App):
         """Ask the brain to reopen ``conv_id``; its ``conversation`` frame fills the chat."""
         self.conversation_id = conv_id
         self.client.command("history-open", id=conv_id)
-        self.chat.remove_children()
+        self.chat.clear()
         self.code_panel.clear()
         self.turns.clear()
         self.current = None
@@ -295,6 +396,9 @@ class LunaApp(App):
         self.toggle_class("code-mode")
         if self.has_class("code-mode"):
             self.code_panel.area.scroll_end(animate=False)
+        else:
+            self.chat.jump_end()
+        self.call_after_refresh(self.focus_input)  # the hidden (or shown) panel must not keep the keys
 
     def action_mute(self) -> None:
         self.muted = not self.muted
@@ -323,10 +427,6 @@ class LunaApp(App):
         self.update_indicator()
 
     # -- mouse ----------------------------------------------------------------------
-    def on_click(self, event: events.Click) -> None:
-        if event.button == 3 and not isinstance(self.screen, ModalScreen):
-            event.stop()
-            self.open_context_menu(event.screen_x, event.screen_y)
 
     def open_context_menu(self, x: int, y: int) -> None:
         ids = ("copy", "paste", "select_all", "new_conversation", "history", "quit")
@@ -360,40 +460,43 @@ class LunaApp(App):
         self.submit(event.text)
 
     def submit(self, text: str) -> None:
+        """Enter: a command from :data:`commands.COMMANDS` runs here, an unknown ``/word`` is answered here."""
         stripped = text.strip()
         if not stripped:
             return
-        if stripped.startswith("/"):
-            cmd, _, arg = stripped.partition(" ")
-            cmd = cmd.lower()
-            if cmd in SLASH_QUIT:
-                self.exit()
+        word, _, arg = stripped.partition(" ")
+        arg = arg.strip()
+        if commands.looks_like_command(word):
+            cmd = commands.find(word)
+            if cmd is None:
+                self.chat.add(SystemLine(t("unknown_command", cmd=word), classes="error", markup=False))
                 return
-            if cmd in SLASH_SOUL:
-                self.action_soul()
+            if cmd.brain_with_arg and arg:  # "/historico 3", "/config chat ollama llama3": the brain does it
+                self.send_user_text(f"/{cmd.pt} {arg}")
                 return
-            if cmd == "/img":
-                self.attach_image(arg)
-                return
-            if cmd in SLASH_NEW:
-                self.action_new_conversation()
-                return
-            if cmd in SLASH_HISTORY and not arg:  # "/historico 3" goes to the brain, which reopens it
-                self.action_history()
-                return
-            if cmd in SLASH_CONFIG and not arg:  # "/config chat ollama llama3" goes to the brain
-                self.action_settings()
-                return
-            if cmd in SLASH_CODE:
-                self.action_code_mode()
-                return
-            if cmd in ("/metricas", "/métricas", "/metrics"):
-                self.action_metrics()
-                return
-            if cmd in SLASH_HELP:
-                self.chat.add(HelpMessage(t("help")))
-                return
+            method = getattr(self, cmd.action)
+            if cmd.arg_key and not cmd.brain_with_arg:
+                method(arg)
+            else:
+                method()
+            return
         self.send_user_text(text)
+
+    def help_keys(self) -> list[tuple[str, str]]:
+        """(keys, what) for /ajuda, from the live bindings (after keymap overrides)."""
+        out = [("Enter", t("send")), ("Shift+Enter/Ctrl+J", t("newline"))]
+        keymap = getattr(self, "_keymap", {}) or {}
+        for b in self.BINDINGS:
+            if not isinstance(b, Binding) or not b.id or b.id in ("chat_end",):
+                continue
+            keys = keymap.get(b.id) or b.key
+            shown = "/".join("+".join(p.capitalize() if len(p) > 1 else p.upper() for p in k.strip().split("+"))
+                             for k in keys.split(","))
+            out.append((shown, b.description))
+        return out
+
+    def show_help(self) -> None:
+        self.chat.add(HelpMessage(commands.help_markdown(self.help_keys())))
 
     def send_user_text(self, text: str) -> str:
         image = self.image
@@ -447,7 +550,7 @@ class LunaApp(App):
                     self.latency_ms = (time.monotonic() - msg.started_at) * 1000
                 await msg.add_token(f["text"])
                 fx = self.code_fx.setdefault(msg.turn_id, FenceExtractor())
-                self.code_panel.append(fx.feed(f["text"]))
+                self.code_panel.append(fx.feed(f["text"]), msg.turn_id or str(id(msg)))
                 self.chat.follow()
         elif typ == "reply-start":
             msg = self._message_for(f, create=True)
@@ -469,9 +572,9 @@ class LunaApp(App):
                     footer = f"{total:.0f} ms"
                 await msg.finish(bool(f["ok"]), f.get("text") or "", f.get("error") or "",
                                  bool(f.get("cancelled")), footer)
-                fx = self.code_fx.pop(msg.turn_id, None)
-                if fx is not None:
-                    self.code_panel.append(fx.finish())
+                self.code_fx.pop(msg.turn_id, None)
+                # the finished text decides what F3 holds (the streaming scanner only previews it)
+                self.code_panel.set_turn(msg.turn_id or str(id(msg)), extract_code(msg.text))
                 self.chat.follow()
             self.update_indicator()
         elif typ == "transcript-partial":
@@ -579,10 +682,11 @@ class LunaApp(App):
             self.conversation_id = cid
         if not messages:
             return
-        self.chat.remove_children()
+        self.chat.clear()
+        self.code_panel.clear()
         self.turns.clear()
         self.current = None
-        for m in messages:
+        for i, m in enumerate(messages):
             if not isinstance(m, dict):
                 continue
             role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
@@ -595,7 +699,11 @@ class LunaApp(App):
                 if m.get("ok") is False:
                     msg.add_class("error")
                 self.chat.add(msg)
-        self.chat.scroll_end(animate=False)
+                code = extract_code(content)
+                if code:
+                    self.code_panel.set_turn(f"history-{cid}-{i}", code)
+        self.chat.jump_end()
+        self.call_after_refresh(self.focus_input)
 
     # -- status ---------------------------------------------------------------------
     def update_indicator(self) -> None:

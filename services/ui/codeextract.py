@@ -1,6 +1,17 @@
-"""Pull the code out of a markdown reply as it streams (for Code Output mode)."""
+"""Pull the code out of a markdown reply (for Code Output mode, F3).
+
+Two ways, one answer: :class:`FenceExtractor` follows a reply as it streams (cheap, line
+by line); :func:`extract_code` parses the finished text with the same markdown-it
+"gfm-like" parser the chat's Markdown widget uses, so F3 holds exactly the blocks the chat
+draws as code (fences with or without a language, ``~~~``, indented blocks, a fence that
+does not start the line) and nothing the chat shows as prose.
+"""
 
 from __future__ import annotations
+
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
 
 
 class FenceExtractor:
@@ -40,6 +51,23 @@ class FenceExtractor:
         return out
 
 
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("gfm-like")
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The code blocks of a whole reply, as the chat renders them."""
+    try:
+        tokens = _parser().parse(markdown or "")
+    except Exception:  # a parser surprise must not take F3 down: fall back to the line scanner
+        fx = FenceExtractor()
+        text = fx.feed(markdown) + fx.finish()
+        return [b for b in text.split("\n\n") if b.strip()]
+    return [tok.content for tok in tokens if tok.type in ("fence", "code_block") and tok.content.strip()]
+
+
 def extract_code(markdown: str) -> str:
-    fx = FenceExtractor()
-    return fx.feed(markdown) + fx.finish()
+    """All code of a reply, blocks separated by a blank line (what F3 shows for it)."""
+    blocks = [b if b.endswith("\n") else b + "\n" for b in code_blocks(markdown)]
+    return "\n".join(blocks)

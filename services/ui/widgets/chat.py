@@ -12,6 +12,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownFence, MarkdownStream
 
@@ -106,7 +107,9 @@ class LunaMessage(Vertical):
         margin: 1 12 0 0; padding: 0 1; height: auto;
         background: $secondary 12%; border-left: tall $secondary;
     }
-    LunaMessage .luna-header { color: $secondary; text-style: bold; height: 1; }
+    LunaMessage .luna-header { color: $secondary; text-style: bold; height: auto; }
+    LunaMessage .luna-notice { color: $warning; height: auto; display: none; }
+    LunaMessage .luna-notice.shown { display: block; }
     LunaMessage .luna-footer { color: $text-muted; height: auto; }
     LunaMessage.error { background: $error 15%; border-left: tall $error; }
     LunaMessage.error .luna-footer { color: $error; text-style: bold; }
@@ -125,6 +128,7 @@ class LunaMessage(Vertical):
         self.started_at = time.monotonic()
         self.first_token_at: float | None = None
         self.header = t("luna")
+        self.notice = ""  # why the first provider(s) were skipped: stays in the header, not just a toast
         self.footer = t("thinking") if pending else ""
         self._ready = False
         self._shown = ""  # the text the markdown widget holds (before streaming)
@@ -135,6 +139,7 @@ class LunaMessage(Vertical):
     def compose(self) -> ComposeResult:
         self._shown = self.text
         yield Label(self.header, classes="luna-header", markup=False)
+        yield Static("", classes="luna-notice", markup=False)
         yield LunaMarkdown(self.text)
         yield Static(self.footer, classes="luna-footer", markup=False)
 
@@ -155,6 +160,9 @@ class LunaMessage(Vertical):
         if self._ready:
             with suppress(NoMatches):
                 self.query_one(".luna-header", Label).update(self.header)
+                note = self.query_one(".luna-notice", Static)
+                note.update(f"⚠ {self.notice}" if self.notice else "")
+                note.set_class(bool(self.notice), "shown")
                 self.query_one(".luna-footer", Static).update(self.footer)
 
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
@@ -163,8 +171,9 @@ class LunaMessage(Vertical):
         who = f"{provider}/{model}" if model else provider
         extra = f" · {intent}" if intent and intent != "chat" else ""
         self.header = f"{t('luna')} · {who}{extra}"
+        self.notice = notice
         if not self.text:
-            self.footer = f"⚠ {notice}" if notice else t("thinking")
+            self.footer = t("thinking")
         self._draw()
 
     async def add_token(self, text: str) -> None:
@@ -244,16 +253,39 @@ class HelpMessage(Markdown):
 
 
 class ChatLog(VerticalScroll):
-    """The scrolling conversation; follows the bottom unless the user scrolled up."""
+    """The scrolling conversation in *follow mode*: it stays on the newest entry, whatever kind.
+
+    Following is Textual's anchor (the compositor keeps an anchored container scrolled to its
+    bottom while it lays out, so a reply that grows, a notice, an error or a re-rendered bubble
+    can never land below the fold). Scrolling up releases it; the app then shows a
+    "novas mensagens ↓" marker when something new arrives; End, a click on the marker, or
+    scrolling back to the bottom follows again. The old design measured "near the bottom"
+    before each change, and one big change (a re-render at reply-end, a cancel) lost it for good.
+    """
 
     DEFAULT_CSS = "ChatLog { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }"
+
+    class Unseen(Message):
+        """New content arrived below while the user reads above (``unseen``), or it was seen."""
+
+        def __init__(self, unseen: bool) -> None:
+            super().__init__()
+            self.unseen = unseen
 
     def __init__(self, **kw) -> None:  # noqa: ANN003
         super().__init__(**kw)
         self._removing: weakref.WeakSet = weakref.WeakSet()
+        self.unseen = False
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def following(self) -> bool:
+        """True unless the user scrolled up (then new content waits behind the marker)."""
+        return not getattr(self, "_anchor_released", False) or self.max_scroll_y == 0
 
     def add(self, widget) -> None:  # noqa: ANN001
-        at_end = self.is_vertical_scroll_end or self.max_scroll_y == 0
         self.mount(widget)
         # Removal is asynchronous: widgets already on their way out still sit in ``children`` for a
         # while, and asking to remove them again piles up Prune messages (a real leak, seen in the bench).
@@ -263,19 +295,33 @@ class ChatLog(VerticalScroll):
             old = live[:extra]
             self._removing.update(old)
             self.remove_children(old)
-        if at_end:
-            self.scroll_end(animate=False)
-
-    _follow_pending = False
+        self.follow()
 
     def follow(self) -> None:
-        """Keep the bottom in view while a reply grows; at most ~20 scrolls a second, not one per token."""
-        if self._follow_pending:
+        """Something new is in the chat: anchored, the layout shows it; scrolled up, say so."""
+        if self.following:
+            if not self.is_anchored:
+                self.anchor()
             return
-        self._follow_pending = True
-        self.set_timer(0.05, self._do_follow)
+        self._set_unseen(True)
 
-    def _do_follow(self) -> None:
-        self._follow_pending = False
-        if self.max_scroll_y - self.scroll_y < 6:
-            self.scroll_end(animate=False)
+    def jump_end(self) -> None:
+        """End / the marker: back to the newest entry, following again."""
+        self.anchor()
+        self.scroll_end(animate=False)
+        self._set_unseen(False)
+
+    def clear(self) -> None:
+        """A new or reopened conversation: empty, following."""
+        self.remove_children()
+        self.jump_end()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.unseen and new_value >= self.max_scroll_y:
+            self._set_unseen(False)
+
+    def _set_unseen(self, unseen: bool) -> None:
+        if unseen != self.unseen:
+            self.unseen = unseen
+            self.post_message(self.Unseen(unseen))

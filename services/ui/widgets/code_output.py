@@ -1,4 +1,10 @@
-"""Code Output mode (seed 6.5): only the code from Luna's replies, streaming; a click copies it all."""
+"""Code Output mode (seed 6.5, F3): only the code from Luna's replies, streaming; a click copies it all.
+
+The panel keeps the code per reply (``turn key -> code``): while a reply streams its code is
+appended as it arrives; when it ends, or when a conversation is reopened from history, the
+reply's code is replaced by what :func:`~services.ui.codeextract.extract_code` finds in the
+finished markdown, so F3 always matches the code blocks the chat shows.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ class CodeOutputPanel(Vertical):
 
     def __init__(self, **kw) -> None:  # noqa: ANN003
         super().__init__(**kw)
-        self.code = ""
+        self.turns: dict[str, str] = {}
+        self._last = ""  # the turn the area's tail belongs to (streaming appends go there)
 
     def compose(self) -> ComposeResult:
         yield Static(t("code_mode_title"), id="code-status")
@@ -29,17 +36,40 @@ class CodeOutputPanel(Vertical):
     def area(self) -> TextArea:
         return self.query_one("#code-output-area", TextArea)
 
-    def append(self, code: str) -> None:
+    @property
+    def code(self) -> str:
+        """Everything the panel shows: each reply's code, a blank line between replies."""
+        return "\n".join(c for c in self.turns.values() if c.strip())
+
+    def append(self, code: str, turn: str = "") -> None:
+        """Streamed code of ``turn`` (cheap: one insert at the end while it is the newest reply)."""
         if not code:
             return
-        self.code += code
+        if turn in self.turns and turn != self._last:
+            self.set_turn(turn, self.turns[turn] + code)
+            return
+        had = self.code
+        self.turns[turn] = self.turns.get(turn, "") + code
+        self._last = turn
+        sep = "\n" if had and self.turns[turn] == code else ""
         area = self.area
-        area.insert(code, area.document.end, maintain_selection_offset=False)
+        area.insert(sep + code, area.document.end, maintain_selection_offset=False)
         if self.display:
             area.scroll_end(animate=False)
 
+    def set_turn(self, turn: str, code: str) -> None:
+        """The whole code of ``turn`` (a finished reply, a reopened one): redraws when it differs."""
+        if self.turns.get(turn) == code and turn in self.turns:
+            return
+        self.turns[turn] = code
+        self._last = next(reversed(self.turns))
+        self.area.load_text(self.code)
+        if self.display:
+            self.area.scroll_end(animate=False)
+
     def clear(self) -> None:
-        self.code = ""
+        self.turns.clear()
+        self._last = ""
         self.area.load_text("")
 
     def on_click(self, event: events.Click) -> None:
