@@ -21,6 +21,7 @@ restart would cut everyone off), and ZeroMQ reconnects on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import time
@@ -50,8 +51,13 @@ log = logging.getLogger("luna.bus")
 LINGER_MS = 200
 STREAM_HWM = 200  # frames; 200 x 20 ms audio = 4 s of buffering at most
 EVENT_HWM = 10_000
-MAX_MSG = 16 * 1024 * 1024
-DRAIN_MAX = 64  # frames taken per wake-up  # ZMQ_MAXMSGSIZE: a peer that sends more is disconnected
+DRAIN_MAX = 64  # frames taken per wake-up
+#: Rejected frames handled in a row before the receive loop yields to the event loop.
+REJECT_YIELD = 64
+# No ZMQ_MAXMSGSIZE on any socket (issue 13, 4): libzmq drops a peer that sends more and
+# nothing reconnects it, so one 16 MB event cut its publisher off from every subscriber
+# for good. Oversized frames are instead rejected (counted, logged) by the catalogue's
+# own limits (messages.MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES) and the peer stays.
 
 
 class Rejects:
@@ -100,7 +106,9 @@ class Bus:
         self._pending: dict[Any, deque[list[bytes]]] = {}
         self._shadows: dict[Any, zmq.Socket] = {}
         self._tcp = endpoints.transport() == "tcp"
-        self._monitors: list[tuple[zmq.Socket, str]] = []
+        self._monitors: list[tuple[zmq.Socket, Any, str]] = []
+        self._redial: dict[tuple[int, str], list[Any]] = {}  # [socket, endpoint, when (or None), delay]
+        self._guard_task: asyncio.Task[None] | None = None
         self._unbound: list[list[Any]] = []  # [socket, address, next try (monotonic), delay]
         if name:
             self._pub = self._socket(zmq.XPUB)
@@ -111,7 +119,6 @@ class Bus:
     def _socket(self, kind: int) -> Any:
         s = (self.actx if kind in (zmq.SUB, zmq.PULL) else self.ctx).socket(kind)
         s.setsockopt(zmq.LINGER, LINGER_MS)
-        s.setsockopt(zmq.MAXMSGSIZE, MAX_MSG)
         return s
 
     def _bind(self, sock: zmq.Socket, addr: str) -> None:
@@ -132,28 +139,53 @@ class Bus:
     def _connect(self, sock: Any, addr: str) -> None:
         if self._tcp:
             curve.secure_client(sock, addr)
+            if not any(m[1] is sock for m in self._monitors):
+                self._watch(sock, "")
         sock.connect(addr)
 
+    _FAILED = zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL \
+        | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+
     def _watch(self, sock: Any, addr: str) -> None:
-        """Count failed handshakes on a CURVE server socket (a keyless or unknown peer)."""
+        """Watch a tcp socket's CURVE handshakes (``addr`` empty: a connecting socket).
+
+        A server socket counts the peers it refused. A connecting socket matters more:
+        libzmq gives up on an endpoint for good after one failed handshake (a squatter
+        on the port, or a key not yet admitted), so we reconnect it with backoff.
+        """
         where = f"inproc://luna-monitor-{id(self)}-{len(self._monitors)}"
-        sock.monitor(where, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                     | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        sock.monitor(where, self._FAILED)
         mon = self.ctx.socket(zmq.PAIR)
         mon.setsockopt(zmq.LINGER, 0)
         mon.connect(where)
-        self._monitors.append((mon, addr))
+        self._monitors.append((mon, sock, addr))
 
     def poll_security(self) -> None:
-        """Count handshake failures seen by the monitors and retry binds of held ports (backoff to 10 s)."""
-        for mon, addr in self._monitors:
+        """Count refused handshakes, reconnect endpoints whose handshake failed, retry held binds."""
+        now = time.monotonic()
+        for mon, sock, addr in self._monitors:
             while True:
                 try:
-                    mon.recv_multipart(flags=zmq.NOBLOCK)  # only the failure events were asked for
+                    parts = mon.recv_multipart(flags=zmq.NOBLOCK)  # only the failure events were asked for
                 except zmq.ZMQError:  # Again: nothing more
                     break
-                self.rejects.note("auth", addr, "a peer without a valid CURVE key", "refused a connection")
-        now = time.monotonic()
+                if addr:
+                    self.rejects.note("auth", addr, "a peer without a valid CURVE key", "refused a connection")
+                    continue
+                ep = parts[1].decode(errors="replace") if len(parts) > 1 else ""
+                key = (id(sock), ep)
+                delay = min(self._redial.get(key, [None, "", 0, 0.25])[3] * 2, 5.0)
+                self._redial[key] = [sock, ep, now + delay, delay]
+                self.rejects.note("auth-peer", ep, f"the peer did not prove Luna's key (a squatter on the port, "
+                                  f"or a key not admitted there); reconnecting in {delay:.1f} s", "refused a peer")
+        for entry in list(self._redial.values()):
+            sock, ep, due, delay = entry
+            if due is None or now < due:
+                continue
+            with contextlib.suppress(zmq.ZMQError):
+                sock.disconnect(ep)
+            self._connect(sock, ep)
+            entry[2] = None  # keeps its delay: the next failure backs off further
         for entry in list(self._unbound):
             sock, addr, due, delay = entry
             if now < due:
@@ -165,6 +197,12 @@ class Bus:
                 continue
             log.warning("bus port %s is free again; bound", addr)
             self._unbound.remove(entry)
+
+    async def _guard(self, every: float = 0.2) -> None:
+        """poll_security on the receiving loop for Bus users that do not pump (tools, the UI, tests)."""
+        while True:
+            self.poll_security()
+            await asyncio.sleep(every)
 
     @property
     def unbound(self) -> list[str]:
@@ -276,6 +314,8 @@ class Bus:
         buf = self._pending.get(sock)
         if buf:
             return buf.popleft()
+        if self._guard_task is None and (self._monitors or self._unbound):
+            self._guard_task = asyncio.ensure_future(self._guard())
         parts = await sock.recv_multipart()
         shadow = self._shadows.get(sock)
         if shadow is None:
@@ -297,6 +337,8 @@ class Bus:
                 return decode_event(parts)
             except FrameError as err:
                 self.rejects.add(err, "events")
+                if self.rejects.total % REJECT_YIELD == 0:  # a flood of garbage must not starve the heartbeat
+                    await asyncio.sleep(0)
 
     async def recv_stream(self, stream: str) -> Frame:
         sock = self._pull[stream]
@@ -306,6 +348,8 @@ class Bus:
                 return decode_stream(parts)
             except FrameError as err:
                 self.rejects.add(err, stream)
+                if self.rejects.total % REJECT_YIELD == 0:
+                    await asyncio.sleep(0)
 
     def pending(self, stream: str) -> int:
         """Frames of ``stream`` already taken off the socket but not yet handed out."""
@@ -323,7 +367,9 @@ class Bus:
         return self._pub
 
     def close(self) -> None:
-        for mon, _ in self._monitors:
+        if self._guard_task is not None:
+            self._guard_task.cancel()
+        for mon, _, _ in self._monitors:
             mon.close(linger=0)
         for s in [self._pub, self._sub, *self._push.values(), *self._pull.values()]:
             if s is not None:
