@@ -1,0 +1,146 @@
+"""The fallback banner: which bundled fallbacks answer (ears, voice, brain), why, and the one command that fixes each.
+
+Why a banner: a person who hears an English voice read Portuguese, or gets looping
+replies from the 135M model, must learn at once that a fallback is in use and what
+to run, not find it in the logs. It is built only from what the services already
+publish: stt's and tts's heartbeat ``info["fallback"]`` (with ``info["model"]``,
+what answers instead) and the brain's status in its heartbeat (``functions`` with
+the configured and the effective provider per function, ``ollama``,
+``missing_models``, ``embedded_last_resort``). A click folds it into one short
+line just above the status bar (:meth:`FallbackBanner.marker`, "reserva: ouvidos,
+voz, cérebro"); another click opens it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from services.ui import i18n
+
+STRINGS: dict[str, dict[str, str]] = {
+    "pt": {
+        "title": "⚠ Luna está usando modelos de reserva (clique para recolher):",
+        "ears": "ouvidos", "voice": "voz", "brain": "cérebro",
+        "missing": "{what} não foi baixado", "broken": "{what} não carregou",
+        "voice_missing": "a voz {what} não foi baixada", "voice_broken": "a voz {what} não carregou",
+        "ollama_down": "o Ollama não está rodando", "ollama_model": "o modelo {what} não está no Ollama",
+        "tiny": "o modelo em português não está instalado",
+        "provider": "{what} indisponível",
+        "using": "usando {model}", "tiny_note": " (muito pequeno: respostas ruins)",
+        "fix": "Corrija com: {cmd}",
+        "marker": "⚠ reserva: {parts} (clique para ver)",
+    },
+    "en": {
+        "title": "⚠ Luna is using fallback models (click to fold):",
+        "ears": "ears", "voice": "voice", "brain": "brain",
+        "missing": "{what} is not downloaded", "broken": "{what} did not load",
+        "voice_missing": "the voice {what} is not downloaded", "voice_broken": "the voice {what} did not load",
+        "ollama_down": "Ollama is not running", "ollama_model": "the model {what} is not in Ollama",
+        "tiny": "the Portuguese model is not installed",
+        "provider": "{what} unavailable",
+        "using": "using {model}", "tiny_note": " (very small: poor replies)",
+        "fix": "Fix it with: {cmd}",
+        "marker": "⚠ fallback: {parts} (click for details)",
+    },
+}
+OLLAMA_INSTALL = "curl -fsSL https://ollama.com/install.sh | sh"
+
+
+def s(key: str, **kw: object) -> str:
+    return STRINGS.get(i18n.language(), STRINGS["pt"])[key].format(**kw)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    part: str  # ears | voice | brain
+    why: str
+    using: str
+    fix: str
+
+    def line(self) -> str:
+        return f"  {s(self.part)}: {self.why}; {self.using}. {s('fix', cmd=self.fix)}"
+
+
+def _not_downloaded(text: str) -> bool:
+    t = text.lower()
+    return "not on this machine" in t or "not downloaded" in t or "não existe" in t or "ausente" in t
+
+
+def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fallback]:
+    """The fallbacks in use, from the services' heartbeats (``Peers.info``) and the configured names."""
+    out: list[Fallback] = []
+    stt = peers.get("stt") or {}
+    if stt.get("fallback"):
+        what = f"Whisper {settings.get('STT_LOCAL', '')}".strip()
+        why = s("missing" if _not_downloaded(str(stt["fallback"])) else "broken", what=what)
+        out.append(Fallback("ears", why, s("using", model=stt.get("model") or "?"), "make models"))
+    tts = peers.get("tts") or {}
+    if tts.get("fallback"):
+        what = str(settings.get("TTS_VOICE", ""))
+        why = s("voice_missing" if _not_downloaded(str(tts["fallback"])) else "voice_broken", what=what)
+        out.append(Fallback("voice", why, s("using", model=tts.get("model") or "?"), "make models"))
+    brain = peers.get("brain") or {}
+    chat = (brain.get("functions") or {}).get("chat") or {}
+    if isinstance(chat, dict) and chat.get("provider") and chat.get("provider") != chat.get("configured"):
+        conf, model = str(chat.get("configured") or ""), str(chat.get("configured_model") or "")
+        tiny = bool(brain.get("embedded_last_resort")) and chat.get("provider") == "embedded"
+        using = s("using", model=f"{chat.get('provider')}/{chat.get('model')}") + (s("tiny_note") if tiny else "")
+        if conf in ("local", "ollama") and brain.get("ollama") == "down":
+            out.append(Fallback("brain", s("ollama_down"), using, OLLAMA_INSTALL))
+        elif conf in ("local", "ollama") and model in (brain.get("missing_models") or []):
+            out.append(Fallback("brain", s("ollama_model", what=model), using, f"ollama pull {model}"))
+        else:
+            out.append(Fallback("brain", s("provider", what=conf), using, "make check"))
+    elif chat.get("provider") == "embedded" and brain.get("embedded_last_resort"):
+        fix = "make models" if ":" in str(settings.get("LLM_GGUF") or "") else "make install"
+        out.append(Fallback("brain", s("tiny"), s("using", model=chat.get("model")) + s("tiny_note"), fix))
+    return out
+
+
+class FallbackBanner(Static):
+    """Hidden until a fallback is known; lists each with its fix; a click folds it to the one-line marker."""
+
+    DEFAULT_CSS = """
+    FallbackBanner { height: auto; background: $warning 20%; color: $text; padding: 0 1; display: none; }
+    FallbackBanner.shown { display: block; }
+    FallbackBanner.folded { height: 1; background: $panel; color: $warning; }
+    """
+
+    def __init__(self, settings: dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__("", markup=False, **kw)
+        if settings is None:
+            from shared import config
+
+            settings, _ = config.load_lenient()
+        self.settings = settings
+        self.items: list[Fallback] = []
+        self.folded = False
+
+    def text(self) -> str:
+        return "\n".join([s("title"), *(f.line() for f in self.items)])
+
+    def marker(self) -> str:
+        return s("marker", parts=", ".join(s(f.part) for f in self.items)) if self.items else ""
+
+    def refresh_from(self, peers: dict[str, dict[str, Any]]) -> str:
+        """Rebuild from the latest heartbeats; returns the status bar's marker ("" when none)."""
+        items = find(peers, self.settings)
+        if items != self.items:
+            if {f.part for f in items} - {f.part for f in self.items}:
+                self.folded = False  # a new fallback: open it again
+            self.items = items
+            self._draw()
+        return self.marker()
+
+    def _draw(self) -> None:
+        self.set_class(bool(self.items), "shown")
+        self.set_class(self.folded, "folded")
+        self.update(Text(self.marker() if self.folded else self.text()))
+
+    def on_click(self) -> None:
+        self.folded = not self.folded
+        self._draw()

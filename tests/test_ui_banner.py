@@ -1,0 +1,91 @@
+"""The fallback banner on a running UI: which fallbacks answer (ears, voice, brain), why, and the fix for each.
+
+Heartbeats are fed to the UI's peer table as the bus delivers them, with the
+``info`` the services publish today (stt/tts ``fallback`` + ``model``; the brain's
+status fields), so the banner is built from the frames, never from the logs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.geometry import Region
+
+from services.ui.app import LunaApp
+from services.ui.widgets.banner import FallbackBanner
+from shared.messages import make
+
+SIZE = (130, 32)
+
+STT = {"model": "whisper-base (packaged, multilingual)",
+       "fallback": "STT_LOCAL=small is not on this machine (`make models` downloads it; LocalEntryNotFoundError: "
+                   "...); using the bundled whisper-base (packaged, multilingual). Download the model once with "
+                   "network access, or set STT_LOCAL to a model folder."}
+TTS = {"model": "en_US-joe-medium (bundled)",
+       "fallback": "Piper voice 'pt_BR-faber-medium' is not downloaded (get it with: python -m piper.download_voices "
+                   "pt_BR-faber-medium); speaking with the bundled English voice en_US-joe-medium (bundled)"}
+OLLAMA_DOWN = {"ollama": "down", "embedded_last_resort": False, "missing_models": [],
+               "functions": {"chat": {"provider": "embedded", "model": "qwen2.5-coder-0.5b", "configured": "local",
+                                      "configured_model": "dolphin-mistral"}}}
+LAST_RESORT = {"ollama": "down", "embedded_last_resort": True, "missing_models": [],
+               "functions": {"chat": {"provider": "embedded", "model": "smollm2-135m", "configured": "embedded",
+                                      "configured_model": "smollm2-135m"}}}
+
+
+def beat(app: LunaApp, service: str, info: dict) -> None:
+    app.client.peers.update(make("heartbeat", source=service, service=service, state="ready",
+                                 counters={}, info=info))
+
+
+def shown(app: LunaApp) -> tuple[FallbackBanner, str]:
+    """The banner and the text a person sees in its region of the screen (wrapped lines joined by spaces)."""
+    b = app.query_one(FallbackBanner)
+    r = b.region
+    if not r.height:
+        return b, ""
+    assert app.screen.get_widget_at(r.x + 1, r.y)[0] is b, "something covers the banner"
+    rows = [strip.text.strip() for strip in b.render_lines(Region(0, 0, r.width, r.height))]
+    return b, " ".join(x for x in rows if x)
+
+
+@pytest.fixture
+def no_config(bus_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in ("LANGUAGE", "STT_LOCAL", "TTS_VOICE", "LLM_GGUF", "CHAT_PROVIDER"):
+        monkeypatch.delenv(k, raising=False)
+
+
+async def test_banner_lists_each_fallback_why_and_fix_in_portuguese(no_config: None) -> None:
+    app = LunaApp(reply_timeout=30)
+    async with app.run_test(size=SIZE) as pilot:
+        b, text = shown(app)
+        assert text == "" and not b.has_class("shown"), "no banner before a service says it fell back"
+        beat(app, "stt", STT)
+        beat(app, "tts", TTS)
+        beat(app, "brain", OLLAMA_DOWN)
+        await pilot.pause(0.4)  # the UI's status refresh runs every 0.25 s
+        b, text = shown(app)
+        assert text.startswith("⚠ Luna está usando modelos de reserva"), text
+        assert ("ouvidos: Whisper small não foi baixado; usando whisper-base (packaged, multilingual). "
+                "Corrija com: make models") in text
+        assert ("voz: a voz pt_BR-faber-medium não foi baixada; usando en_US-joe-medium (bundled). "
+                "Corrija com: make models") in text
+        assert ("cérebro: o Ollama não está rodando; usando embedded/qwen2.5-coder-0.5b. "
+                "Corrija com: curl -fsSL https://ollama.com/install.sh | sh") in text
+
+        await pilot.click(FallbackBanner)  # folds into the short marker above the status bar
+        await pilot.pause()
+        b, text = shown(app)
+        assert text == "⚠ reserva: ouvidos, voz, cérebro (clique para ver)" and b.region.height == 1
+
+        beat(app, "stt", {"model": "small"})  # stt restarted with the fetched model: that line goes
+        await pilot.pause(0.4)
+        assert shown(app)[1] == "⚠ reserva: voz, cérebro (clique para ver)"
+
+
+async def test_banner_in_english_names_the_last_resort_brain(no_config: None) -> None:
+    app = LunaApp(reply_timeout=30, language="en")
+    async with app.run_test(size=SIZE) as pilot:
+        beat(app, "brain", LAST_RESORT)
+        await pilot.pause(0.4)
+        _, text = shown(app)
+        assert text == ("⚠ Luna is using fallback models (click to fold): brain: the Portuguese model is not "
+                        "installed; using smollm2-135m (very small: poor replies). Fix it with: make install")
