@@ -26,6 +26,7 @@ from services.ui.screens.history import HistoryScreen
 from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
+from services.ui.widgets.banner import FallbackBanner
 from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
@@ -147,6 +148,7 @@ class LunaApp(App):
         yield Static("", id="attachment", markup=False)
         yield ProgressBar(id="pull", show_eta=True)
         yield PromptInput(id="prompt", placeholder=t("placeholder"))
+        yield FallbackBanner(id="fallbacks")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -723,6 +725,10 @@ class LunaApp(App):
 
     def refresh_status(self) -> None:
         states = {s: self.client.status(s) for s in SERVICES}
+        try:  # the fallback banner (ears, voice, brain), from the services' heartbeats
+            self.query_one(FallbackBanner).refresh_from(self.client.peers.info)
+        except Exception:
+            pass
         brain_up = states.get("brain") != "down"
         if brain_up and not self._brain_up:
             self.client.command("config-get")  # the brain came up (or we did): ask what it runs
