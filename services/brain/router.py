@@ -102,6 +102,16 @@ _CODE = [re.compile(p) for p in (
 )]
 
 
+#: "/word" alone at the start: a command, not a path ("/etc/hosts o que é isso?").
+_COMMAND_WORD = re.compile(r"^/[^\s/]+(\s|$)")
+
+
+def is_unknown_command(text: str) -> bool:
+    """``/foo``: a slash command the brain does not know (answered as such, never sent to a model)."""
+    raw = text.strip()
+    return bool(_COMMAND_WORD.match(raw)) and not _SYSTEM.match(normalize(raw))
+
+
 def detect_intent(text: str, has_image: bool = False) -> Intent:
     """chat / code / vision / system for one user line (microseconds, no I/O)."""
     raw = text.strip()

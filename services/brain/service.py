@@ -231,7 +231,26 @@ class BrainService(Service):
             eff = self.effective(fn)
             conf = fallback.configured(fn, self.settings, self.overrides)
             out[fn] = {**eff.as_dict(), "configured": conf.provider, "configured_model": conf.model,
-                       "chain": [c.provider for c in self.chain(fn)]}
+                       "chain": [c.provider for c in self.chain(fn)], "skipped": self.skipped(fn, eff)}
+        return out
+
+    def skipped(self, fn: str, eff: Choice) -> list[dict[str, str]]:
+        """The providers before ``eff`` in the chain, each with why it will be passed over (shown in F5)."""
+        from services.brain.providers.ollama import has_model
+
+        out = []
+        for c in self.chain(fn):
+            if c == eff:
+                break
+            if c.provider in fallback.PAID and not self.settings.get(fallback.KEY_OF[c.provider]):
+                why = f"sem chave ({fallback.KEY_OF[c.provider]} vazio no .env)"
+            elif c.provider == "ollama" and not self.ollama_up:
+                why = "Ollama não está rodando"
+            elif c.provider == "ollama" and not has_model(self.ollama_models, c.model):
+                why = f"modelo {c.model} não baixado (ollama pull {c.model})"
+            else:
+                why = "indisponível"
+            out.append({"provider": c.provider, "model": c.model, "why": why})
         return out
 
     def missing_models(self) -> list[str]:
@@ -331,10 +350,70 @@ class BrainService(Service):
         if intent is router.Intent.SYSTEM:
             await self.system_turn(text.strip(), turn_id)
             return
+        local = await self.needs_no_model(text, intent, image)
+        if local:  # an answer Luna knows without a model (and never an Ollama error about it)
+            self.local_reply(local, turn_id, intent.value, spoken)
+            return
         self.epoch += 1
         self.turn_meta = (turn_id, self.epoch, intent.value)
         self.turn = asyncio.get_running_loop().create_task(
             self.answer(text, intent.value, turn_id, self.epoch, image, spoken, route_us), name=f"turn-{self.epoch}")
+
+    async def needs_no_model(self, text: str, intent: router.Intent, image: str) -> str:
+        """The reply when a turn cannot or need not reach a model, else ''.
+
+        An unknown ``/word`` is a typo, not a message; a vision question without an image asks
+        for one; with an image and no provider that can see, it says what to pull or which key
+        to set (the old path walked the chain and answered "Ollama não está rodando").
+        """
+        en = str(self.lang).lower().startswith("en")
+        if router.is_unknown_command(text):
+            word = text.strip().split()[0]
+            return f"unknown command: {word} — see /help" if en else f"comando desconhecido: {word} — veja /ajuda"
+        if intent is not router.Intent.VISION:
+            return ""
+        if not image:
+            return ("To see, I need an image: attach one with /img path/to/image.png (or paste its path) "
+                    "and ask again." if en else
+                    "Para eu ver, preciso de uma imagem: anexe com /img caminho/da/imagem.png (ou cole o "
+                    "caminho) e pergunte de novo.")
+        if not self.can_see() and time.monotonic() - self.ollama_checked >= OLLAMA_CHECK_S:
+            with contextlib.suppress(Exception):
+                await self.check_ollama()
+        if self.can_see():
+            return ""
+        model = fallback.default_model("ollama", "vision", self.settings)
+        keys = " / ".join(fallback.KEY_OF[p] for p in ("gemini", "openai"))
+        if self.ollama_up:
+            how = f"`ollama pull {model}` (F5 → Baixar modelos)" if not en else f"`ollama pull {model}`"
+        else:
+            how = (f"start Ollama (`ollama serve`) and `ollama pull {model}`" if en
+                   else f"rode o Ollama (`ollama serve`) e `ollama pull {model}`")
+        return (f"No model that sees images is available. To see images: {how}, or set {keys} in .env."
+                if en else
+                f"Nenhum modelo que vê imagens está disponível. Para ver imagens: {how}, ou defina {keys} no .env.")
+
+    def can_see(self) -> bool:
+        """Some provider of the vision chain can answer now (Ollama up with the model, or a paid key)."""
+        from services.brain.providers.ollama import has_model
+
+        for c in self.chain("vision"):
+            if c.provider == "ollama" and self.ollama_up and has_model(self.ollama_models, c.model):
+                return True
+            if c.provider in fallback.PAID and self.settings.get(fallback.KEY_OF[c.provider]):
+                return True
+        return False
+
+    def local_reply(self, text: str, turn_id: str, intent: str, spoken: bool) -> None:
+        """A whole reply from Luna herself: shown like any reply, spoken when the turn was."""
+        self.epoch += 1
+        epoch = self.epoch
+        self.publish("reply-start", turn_id=turn_id, intent=intent, provider="luna", model="", epoch=epoch)
+        self.publish("token", turn_id=turn_id, text=text, epoch=epoch)
+        if spoken:
+            self.bus.push("sentence", "sentence", turn_id=turn_id, text=text, epoch=epoch, index=0, final=True)
+        self.publish("reply-end", turn_id=turn_id, ok=True, text=text, provider="luna", model="", epoch=epoch,
+                     timings={})
 
     async def early_turn(self, f: Frame) -> None:
         """Start answering a pause partial behind a closed gate (see the module docstring)."""
@@ -346,7 +425,7 @@ class BrainService(Service):
         t0 = time.perf_counter_ns()
         intent = router.detect_intent(text, False)
         route_us = (time.perf_counter_ns() - t0) / 1000
-        if intent is router.Intent.SYSTEM:
+        if intent in (router.Intent.SYSTEM, router.Intent.VISION):  # a voice turn has no image: user_turn asks
             return
         self.counters["early_started"] += 1
         self.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
@@ -689,8 +768,16 @@ class BrainService(Service):
         self.publish("history", conversations=self.history.conversations(limit), current=self.conv_id)
 
     def config_options(self) -> dict[str, Any]:
+        # defaults: the model each provider uses for each function, so a UI that switches provider
+        # resets the model field instead of carrying the old provider's model along
+        defaults = {}
+        for fn in FUNCTIONS:
+            defaults[fn] = {}
+            for p in PROVIDERS:
+                with contextlib.suppress(Exception):
+                    defaults[fn][p] = fallback.default_model(p, fn, self.settings, self.embedded_model)
         return {"providers": [p for p in PROVIDERS], "functions": list(FUNCTIONS),
-                "ollama_models": sorted(self.ollama_models)}
+                "ollama_models": sorted(self.ollama_models), "defaults": defaults}
 
     def config_set(self, fn: str, provider: str, model: str) -> str:
         """Hot swap: the next turn of ``fn`` uses ``provider``/``model``. Returns an error line or ''."""
