@@ -142,7 +142,9 @@ async def tap(services: set[str], types: set[str], record: Path | None, count: i
     bus = Bus(None)
     bus.subscribe([b""])
     rate = Rate()
-    out = record.open("a", encoding="utf-8") if record else None
+    from shared.private import open_private
+
+    out: Any = open_private(record) if record else None  # the recording holds the conversation: 0600
     n = 0
     print("luna tap: listening on the bus (Ctrl+C to stop)", file=sys.stderr, flush=True)
     try:
