@@ -1,0 +1,98 @@
+"""Issue 13: a satellite (microphone and speaker) on another host, over CURVE, in network namespaces.
+
+capture (``CAPTURE_FILE``) and playback (``PLAYBACK_FILE``) run in the ``sat``
+namespace; stt, brain (a fake Ollama) and tts in ``main``; the link is a veth pair
+(10.77.0.1/30 - 10.77.0.2/30). What the person would notice:
+
+* the spoken question is transcribed on the main host and the spoken answer comes
+  out of the satellite's speaker (the WAV holds Piper's voice, not silence);
+* capture waited for stt's ``ready`` over the link (its heartbeat says
+  ``waiting_for: stt`` or it streamed only once stt was ready), and every
+  satellite heartbeat crosses to the main host;
+* a third namespace that reaches the main host's ports gets 0 frames without a key
+  and with a stranger's key, while the same script with the satellite's key (the
+  positive control) hears the bus: the key, not the route, is what stops it;
+* the time to first audio is compared with the same turn on one host (ipc); the
+  difference is printed (``python -m bench bench_satellite`` measures it over
+  several turns into ``satellite_ttfa_delta_ms``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.system.netpair import ROGUE_IP, NetnsUnavailable, Pair, question_wav, spoken_turn
+
+pytestmark = pytest.mark.integration
+
+
+def _rogue(pair: Pair, cfg: dict) -> subprocess.Popen[str]:
+    return pair.start("rogue", [sys.executable, "-m", "tests.system.rogue", json.dumps(cfg)],
+                      pair.env("main", split=False), "rogue", track=False,
+                      stdout=subprocess.PIPE, text=True)
+
+
+@pytest.mark.timeout(600)
+def test_spoken_turn_crosses_the_link_and_an_outsider_gets_nothing(tmp_path: Path) -> None:
+    if os.getuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to create network namespaces")
+    try:
+        pair = Pair(tmp_path)
+    except NetnsUnavailable as err:
+        pytest.skip(f"cannot create network namespaces/veth here: {err}")
+    rogues: dict[str, subprocess.Popen[str]] = {}
+    try:
+        wav = question_wav(tmp_path / "question.wav")
+        ports = pair.main_ports()
+        base = {"subscribe": ports, "seconds": 10, "server_key": pair.public["main"]}
+
+        def attack() -> None:
+            rogues["none"] = _rogue(pair, {**base, "curve": "none"})
+            rogues["stranger"] = _rogue(pair, {**base, "curve": "stranger"})
+            rogues["satellite's key"] = _rogue(pair, {**base, "curve": "owner", "secret_file": str(
+                pair.keys["sat"] / "luna" / "keys" / "luna.key_secret")})
+
+        split = spoken_turn(pair, wav, split=True, tag="split", during=attack)
+        got = {}
+        for name, p in rogues.items():
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+            got[name] = json.loads(out.strip().splitlines()[-1])
+        one_host = spoken_turn(pair, wav, split=False, tag="local")
+    finally:
+        pair.close()
+    rows = split["rows"]
+    tr = [r for r in rows if r["type"] == "transcript"]
+    assert tr and "capital" in tr[0]["data"]["text"].lower() and "france" in tr[0]["data"]["text"].lower(), tr
+    assert any(r["type"] == "speaking" and r["source"] == "playback" for r in rows)
+    from tests.audio import read_wav, rms
+
+    audio, _ = read_wav(split["reply_wav"])
+    assert len(audio) > 16000 * 0.5 and rms(audio) > 300, "the satellite's speaker stayed silent"
+    # heartbeats from the satellite reached the main host all along, and capture waited for stt's ready
+    cap = [r["data"] for r in rows if r["type"] == "heartbeat" and r["data"].get("service") == "capture"]
+    assert len(cap) >= 3
+    assert any(r["type"] == "heartbeat" and r["data"].get("service") == "playback" for r in rows)
+    waited = [h for h in cap if h.get("info", {}).get("waiting_for") == "stt"]
+    streamed = [h for h in cap if h["counters"].get("audio_out", 0) > 0]
+    assert streamed and (waited or streamed[0]["state"] == "ready"), cap[:3]
+    # the outsider
+    print(f"\nframes received in the third namespace ({ROGUE_IP}): { {k: v['total'] for k, v in got.items()} }")
+    assert got["satellite's key"]["total"] > 10, got  # positive control: the route is open
+    assert got["none"]["total"] == 0 and got["stranger"]["total"] == 0, got
+    stt_hb = [r["data"] for r in rows if r["type"] == "heartbeat" and r["data"].get("service") == "stt"]
+    assert stt_hb[-1].get("info", {}).get("rejects", {}).get("auth", 0) > 0  # refusals counted on main
+    # the latency the link adds
+    t_split = split["metrics"]["stages"]["time_to_first_audio_s"]
+    t_one = one_host["metrics"]["stages"]["time_to_first_audio_s"]
+    delta = (t_split - t_one) * 1000
+    print(f"time to first audio: satellite over CURVE {t_split * 1000:.0f} ms, one host (ipc) {t_one * 1000:.0f} ms,"
+          f" delta {delta:+.0f} ms (one turn each, load {os.getloadavg()[0]:.1f})")
+    assert one_host["reply_wav"].exists() and t_one > 0
