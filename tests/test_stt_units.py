@@ -23,7 +23,7 @@ def vad():
 
 @pytest.fixture(scope="module")
 def whisper():
-    eng, why = load_local("", "int8", "pt")  # empty name: the bundled tiny.en
+    eng, why = load_local("", "int8", "en")  # empty name, English: the bundled tiny.en
     assert why and eng.model.startswith("tiny.en")
     return eng
 
@@ -100,7 +100,7 @@ def test_whisper_silence_is_empty_or_short(whisper):
 
 def test_fallback_names_the_reason(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    eng, why = load_local("small", "int8", "pt")
+    eng, why = load_local("small", "int8", "en")
     assert "STT_LOCAL=small" in why and eng.model == "tiny.en (bundled)"
 
 

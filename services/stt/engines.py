@@ -61,8 +61,35 @@ class LocalWhisper:
         return Result(text, info.language or self.language or "")
 
 
+def english(language: str) -> bool:
+    return (language or "").lower().split("-")[0].split("_")[0] == "en"
+
+
+def load_fallback(language: str) -> tuple[LocalWhisper, str | None]:
+    """The packaged model for ``language``: tiny.en for English, the multilingual base otherwise.
+
+    Why not tiny.en for everyone: it is English-only, and a Portuguese question comes
+    out as English words that sound alike ("Wow, that can't be pulled off the road").
+    Returns (engine, why-the-multilingual-one-is-missing) so the UI can say so.
+    """
+    if not english(language):
+        try:
+            from services.stt.packaged import whisper_base_dir
+
+            eng = LocalWhisper(str(whisper_base_dir()), "int8", language)
+            eng.model = "whisper-base (packaged, multilingual)"
+            return eng, None
+        except Exception as exc:  # a part missing or corrupt: English ears beat none
+            why = f"the packaged multilingual Whisper base is unusable ({type(exc).__name__}: {str(exc)[:160]})"
+    else:
+        why = None
+    eng = LocalWhisper(bundled_model_path(), "int8", language)
+    eng.model = "tiny.en (bundled)"
+    return eng, why
+
+
 def load_local(model: str, compute_type: str, language: str) -> tuple[LocalWhisper, str | None]:
-    """Load ``model``; fall back to the bundled tiny.en. Returns (engine, why-we-fell-back)."""
+    """Load ``model``; fall back to a packaged one for ``language``. Returns (engine, why-we-fell-back)."""
     if model:
         try:
             return LocalWhisper(model, compute_type, language), None
@@ -71,9 +98,8 @@ def load_local(model: str, compute_type: str, language: str) -> tuple[LocalWhisp
                    f"{type(exc).__name__}: {str(exc)[:120]})")
     else:
         why = "STT_LOCAL is empty"
-    eng = LocalWhisper(bundled_model_path(), "int8", language)
-    eng.model = "tiny.en (bundled)"
-    return eng, why
+    eng, worse = load_fallback(language)
+    return eng, f"{why}; {worse}" if worse else why
 
 
 def wav_bytes(audio: np.ndarray, rate: int = RATE) -> bytes:
