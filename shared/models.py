@@ -25,6 +25,7 @@ What is fetched, all from the model hub at ``HF_ENDPOINT`` (huggingface.co) thro
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 import re
 import sys
@@ -169,7 +170,11 @@ class Fetcher:
         self.hub = hub or Hub()
 
     def bar(self, label: str) -> Callable[[str, int | None, int], Bar]:
-        return lambda name, total, initial: Bar(f"{label} {Path(name).name}", total, initial, self.stream)
+        """A progress bar per file; files under 1 MB (configs, tokenizers' vocabularies) get none: noise."""
+        def make(name: str, total: int | None, initial: int) -> Bar:
+            out = self.stream if total is None or total >= 1_000_000 else io.StringIO()
+            return Bar(f"{label} {Path(name).name}", total, initial, out)
+        return make
 
     def _line(self, role: str, label: str, msg: str, **kw: object) -> None:
         self.out(f"  {role:<8} {label}: {say(self.lang, msg, **kw)}")
@@ -219,7 +224,7 @@ class Fetcher:
                 if dest.is_file():
                     continue
                 r = self.hub.head(PIPER_REPO, f)
-                self.hub.download(r, dest, self.bar(f"  tts      {label}"))
+                self.hub.download(r, dest, self.bar("  tts      piper"))
                 total += r.size or 0
         except FetchError as err:
             self.out(failure_line(self.lang, "tts", label, err, "TTS_VOICE"))
@@ -239,7 +244,7 @@ class Fetcher:
             return True
         try:
             r = self.hub.head(repo, name, rev)
-            self.hub.to_cache(r, self.bar(f"  brain    {label}"))
+            self.hub.to_cache(r, self.bar("  brain    gguf"))
         except FetchError as err:
             self.out(failure_line(self.lang, "brain", label, err, "LLM_GGUF"))
             return False
