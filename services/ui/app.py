@@ -150,7 +150,7 @@ class LunaApp(App):
         yield PromptInput(id="prompt", placeholder=t("placeholder"))
         yield FallbackBanner(id="fallbacks")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def chat(self) -> ChatLog:
@@ -198,7 +198,6 @@ class LunaApp(App):
         yield SystemCommand(t("new_conversation"), t("pal_new"), self.action_new_conversation)
         yield SystemCommand(t("mute"), t("pal_mute"), self.action_mute)
         yield SystemCommand(t("help_title"), t("pal_help"), self.show_help)
-        yield SystemCommand(t("keys_panel"), t("pal_keys"), self.action_show_help_panel)
         yield SystemCommand(t("theme"), t("pal_theme"), self.action_change_theme)
         yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: self.set_timer(0.1, self.save_screen))
         yield SystemCommand(t("quit"), t("pal_quit"), self.action_quit)
@@ -392,7 +391,8 @@ class LunaApp(App):
 
     def config_set(self, function: str, provider: str, model: str) -> None:
         self.client.command("config-set", function=function, provider=provider, model=model)
-        self.notify(t("settings_sent", fn=function, provider=provider, model=model), timeout=3)
+        who = f"{provider}/{model}" if model else f"{provider} ({t('settings_default')})"
+        self.notify(t("settings_sent", fn=t(f"fn_{function}"), who=who), timeout=3)
 
     def action_code_mode(self) -> None:
         self.toggle_class("code-mode")
@@ -492,8 +492,8 @@ class LunaApp(App):
             if not isinstance(b, Binding) or not b.id or b.id in ("chat_end",):
                 continue
             keys = keymap.get(b.id) or b.key
-            shown = "/".join("+".join(p.capitalize() if len(p) > 1 else p.upper() for p in k.strip().split("+"))
-                             for k in keys.split(","))
+            shown = "/".join("+".join({"escape": "Esc"}.get(p, p.capitalize() if len(p) > 1 else p.upper())
+                                      for p in k.strip().split("+")) for k in keys.split(","))
             out.append((shown, b.description))
         return out
 

@@ -42,7 +42,7 @@ def tmux_blocks_osc52() -> str:
                              text=True, timeout=0.5).stdout.strip()
     except Exception:
         return ""
-    return "tmux set-clipboard off" if out == "off" else ""
+    return t("tmux_clip_off") if out == "off" else ""
 
 
 def pyperclip_copy(text: str) -> str:
@@ -50,13 +50,13 @@ def pyperclip_copy(text: str) -> str:
     try:
         import pyperclip
     except ImportError:
-        return "pyperclip not installed"
+        return t("pc_missing")
     try:
         pyperclip.copy(text)
     except Exception as exc:  # PyperclipException when no xclip/xsel/wl-copy
         msg = str(exc).split("\n")[0]
         if "copy/paste mechanism" in msg or "xclip" in msg or "xsel" in msg:
-            return "no xclip/xsel/wl-clipboard installed"
+            return t("pc_no_tool")
         return msg[:120] or type(exc).__name__
     return ""
 

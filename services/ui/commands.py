@@ -29,9 +29,9 @@ class Command:
         return (self.pt, self.en, *self.aliases)
 
     def shown(self) -> str:
-        first, other = (self.en, self.pt) if language() == "en" else (self.pt, self.en)
-        name = f"/{first}" + (f" {t(self.arg_key)}" if self.arg_key else "")
-        return f"{name} (/{other})" if other != first else name
+        """The name in the user's language (the other names work too, but the help speaks one language)."""
+        first = self.en if language() == "en" else self.pt
+        return f"/{first}" + (f" {t(self.arg_key)}" if self.arg_key else "")
 
 
 COMMANDS: tuple[Command, ...] = (

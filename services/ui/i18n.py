@@ -69,7 +69,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "editor_failed": "Não foi possível abrir o editor: {err}",
         "settings_title": "Provedores e modelos por função",
         "settings_apply": "Aplicar",
-        "settings_sent": "Configuração enviada ao cérebro: {fn} → {provider}/{model}",
+        "settings_sent": "Configuração enviada ao cérebro: {fn} → {who}",
         "provider": "provedor",
         "ollama_down": "Ollama não está rodando: ollama serve (ou escolha outro provedor)",
         "missing_models": "Modelos que faltam no Ollama: {models}",
@@ -81,12 +81,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "new_conv_done": "Nova conversa",
         "latency": "latência",
         "mic": "mic",
-        "help": (
-            "**Atalhos**: Enter envia · Shift+Enter/Ctrl+J nova linha · Ctrl+C copia · Ctrl+V cola · "
-            "Ctrl+A seleciona tudo · Ctrl+T nova conversa · F2/Ctrl+H histórico · Ctrl+E alma · "
-            "F3 modo código · F4 microfone · F5 configurações · Esc cancela · Ctrl+Q sai\n\n"
-            "**Comandos**: /nova · /historico · /alma · /config · /img caminho · /sair"
-        ),
         "notice_prefix": "{service}: {text}",
         "open": "Abrir",
         "send": "envia",
@@ -132,6 +126,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fn_chat": "conversa",
         "fn_code": "código",
         "fn_vision": "visão",
+        "fn_short_chat": "conv", "fn_short_code": "cód", "fn_short_vision": "visão",
         "settings_default": "padrão do provedor",
         "settings_answering": "responde agora: {who}",
         "settings_skipped": "{provider} vai ser pulado: {why}",
@@ -209,7 +204,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "editor_failed": "Could not open the editor: {err}",
         "settings_title": "Providers and models per function",
         "settings_apply": "Apply",
-        "settings_sent": "Sent to the brain: {fn} → {provider}/{model}",
+        "settings_sent": "Sent to the brain: {fn} → {who}",
         "provider": "provider",
         "ollama_down": "Ollama is not running: ollama serve (or pick another provider)",
         "missing_models": "Models missing from Ollama: {models}",
@@ -221,12 +216,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "new_conv_done": "New conversation",
         "latency": "latency",
         "mic": "mic",
-        "help": (
-            "**Keys**: Enter sends · Shift+Enter/Ctrl+J newline · Ctrl+C copy · Ctrl+V paste · "
-            "Ctrl+A select all · Ctrl+T new chat · F2/Ctrl+H history · Ctrl+E soul · "
-            "F3 code mode · F4 microphone · F5 settings · Esc cancel · Ctrl+Q quit\n\n"
-            "**Commands**: /new · /history · /soul · /config · /img path · /quit"
-        ),
         "notice_prefix": "{service}: {text}",
         "open": "Open",
         "send": "sends",
@@ -272,6 +261,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "fn_chat": "chat",
         "fn_code": "code",
         "fn_vision": "vision",
+        "fn_short_chat": "chat", "fn_short_code": "code", "fn_short_vision": "vis",
         "settings_default": "provider's default",
         "settings_answering": "answering now: {who}",
         "settings_skipped": "{provider} will be skipped: {why}",

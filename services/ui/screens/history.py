@@ -21,10 +21,13 @@ def _when(value: Any) -> str:
 
 
 def _title(item: dict[str, Any], current: str = "") -> Text:
-    title = item.get("title") or item.get("summary") or item.get("first") or f"({item.get('id', '?')})"
-    when = _when(item.get("updated") or item.get("when") or item.get("date") or item.get("created"))
+    """One row: the title, when, how many messages. An empty conversation says so (not an id and "0 msg")."""
     n = item.get("messages") if isinstance(item.get("messages"), int) else item.get("count", "")
-    extra = " · ".join(str(x) for x in (when, f"{n} msg" if n != "" else "") if x)
+    empty = n == 0
+    title = item.get("title") or item.get("summary") or item.get("first") or (
+        t("conv_empty") if empty else t("conv_untitled"))
+    when = _when(item.get("updated") or item.get("when") or item.get("date") or item.get("created"))
+    extra = " · ".join(str(x) for x in (when, t("msgs", n=n) if n not in ("", 0, None) else "") if x)
     out = Text("● " if current and str(item.get("id")) == current else "  ", style="bold")
     out.append(str(title)[:60])
     if extra:

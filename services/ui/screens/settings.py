@@ -1,4 +1,10 @@
-"""Settings: switch provider/model per function at runtime (the brain's hot swap, command config-set)."""
+"""Settings: switch provider/model per function at runtime (the brain's hot swap, command config-set).
+
+The fields show what the user *chose* (``configured``/``configured_model`` from the brain),
+a line under each says who answers now and why a provider is skipped. Picking another
+provider resets the model field to that provider's default (the brain's ``defaults``, or
+empty = the brain picks it): the old model name never rides along ("gemini/smollm2-135m").
+"""
 
 from __future__ import annotations
 
@@ -20,11 +26,13 @@ class SettingsScreen(ModalScreen[None]):
     SettingsScreen { align: center middle; }
     #settings { width: 80; height: auto; border: round $accent; background: $surface; padding: 0 1; }
     #settings-title { text-style: bold; height: 1; margin-bottom: 1; }
-    #settings Grid { grid-size: 3; grid-columns: 10 22 1fr; grid-rows: 3; height: auto; }
+    #settings Grid { grid-size: 3; grid-columns: 10 22 1fr; grid-rows: auto; height: auto; }
     #settings Grid Label { padding: 1 0; }
     #settings-buttons { height: auto; align-horizontal: right; }
     #settings-buttons Button { margin-left: 1; }
     #settings-missing { color: $warning; height: auto; }
+    .settings-note { color: $text-muted; height: auto; column-span: 3; padding: 0 0 0 10; }
+    .settings-note.skipped { color: $warning; }
     """
     BINDINGS = [("escape", "close", "Fechar")]
 
@@ -35,6 +43,30 @@ class SettingsScreen(ModalScreen[None]):
         self.options = options or {}
         self.info = info or {}
         self._shown: dict[str, tuple[str, str]] = {}
+
+    @staticmethod
+    def chosen(cur: dict[str, Any]) -> tuple[str, str]:
+        """The provider and model the user chose (older brains only send who answers)."""
+        return (str(cur.get("configured") or cur.get("provider") or "local"),
+                str(cur.get("configured_model") or cur.get("model") or ""))
+
+    def default_model(self, fn: str, provider: str) -> str:
+        defaults = self.options.get("defaults")
+        d = defaults.get(fn) if isinstance(defaults, dict) else None
+        return str(d.get(provider) or "") if isinstance(d, dict) else ""
+
+    def note(self, fn: str) -> tuple[str, bool]:
+        """Under each function: who answers now, and why the chosen provider is skipped."""
+        cur = self.functions.get(fn, {})
+        if not cur:
+            return "", False
+        who = f"{cur.get('provider', '?')}/{cur.get('model', '?')}"
+        parts = [t("settings_answering", who=who)]
+        skipped = cur.get("skipped") if isinstance(cur.get("skipped"), list) else []
+        for sk in skipped:
+            if isinstance(sk, dict):
+                parts.append(t("settings_skipped", provider=sk.get("provider", "?"), why=sk.get("why", "?")))
+        return " · ".join(parts), bool(skipped)
 
     def providers(self) -> tuple[str, ...]:
         provs = self.options.get("providers")
@@ -51,13 +83,15 @@ class SettingsScreen(ModalScreen[None]):
             yield Label(t("settings_title"), id="settings-title")
             with Grid():
                 for fn in FUNCTIONS:
-                    cur = self.functions.get(fn, {})
-                    prov = str(cur.get("provider") or "local")
+                    prov, model = self.chosen(self.functions.get(fn, {}))
                     provs = self.providers()
                     opts = [(p, p) for p in (provs if prov in provs else (*provs, prov))]
-                    yield Label(fn)
+                    yield Label(t(f"fn_{fn}"))
                     yield Select(opts, value=prov, allow_blank=False, id=f"prov-{fn}")
-                    yield Input(str(cur.get("model") or ""), placeholder=t("model"), id=f"model-{fn}")
+                    yield Input(model, placeholder=t("settings_default"), id=f"model-{fn}")
+                    text, skipped = self.note(fn)
+                    yield Static(text, id=f"note-{fn}", classes="settings-note skipped" if skipped
+                                 else "settings-note", markup=False)
             yield Static(self._missing_text(), id="settings-missing", markup=False)
             with Horizontal(id="settings-buttons"):
                 yield Button(t("pull_missing"), id="settings-pull")
@@ -65,8 +99,20 @@ class SettingsScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
-        self._shown = {fn: (str(self.functions.get(fn, {}).get("provider") or "local"),
-                            str(self.functions.get(fn, {}).get("model") or "")) for fn in FUNCTIONS}
+        self._shown = {fn: self.chosen(self.functions.get(fn, {})) for fn in FUNCTIONS}
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Another provider: its default model, never the previous provider's model."""
+        sid = event.select.id or ""
+        if not sid.startswith("prov-") or event.value is Select.BLANK:
+            return
+        fn = sid[len("prov-"):]
+        prov = str(event.value)
+        inp = self.query_one(f"#model-{fn}", Input)
+        if prov == self.chosen(self.functions.get(fn, {}))[0]:
+            inp.value = self.chosen(self.functions.get(fn, {}))[1]
+        else:
+            inp.value = self.default_model(fn, prov)
 
     def update_functions(self, functions: dict[str, dict[str, Any]], options: dict[str, Any] | None = None,
                          info: dict[str, Any] | None = None) -> None:
@@ -78,7 +124,11 @@ class SettingsScreen(ModalScreen[None]):
         self.query_one("#settings-pull").display = bool(self.info.get("missing_models"))
         for fn in FUNCTIONS:  # fill in what the user has not edited yet
             cur = self.functions.get(fn, {})
-            prov, model = str(cur.get("provider") or "local"), str(cur.get("model") or "")
+            prov, model = self.chosen(cur)
+            text, skipped = self.note(fn)
+            note = self.query_one(f"#note-{fn}", Static)
+            note.update(text)
+            note.set_class(skipped, "skipped")
             sel = self.query_one(f"#prov-{fn}", Select)
             inp = self.query_one(f"#model-{fn}", Input)
             shown = self._shown.get(fn, ("local", ""))
@@ -105,8 +155,8 @@ class SettingsScreen(ModalScreen[None]):
         for fn in FUNCTIONS:
             prov = str(self.query_one(f"#prov-{fn}", Select).value)
             model = self.query_one(f"#model-{fn}", Input).value.strip()
-            cur = self.functions.get(fn, {})
-            if prov != str(cur.get("provider") or "local") or model != str(cur.get("model") or ""):
+            cur_prov, cur_model = self.chosen(self.functions.get(fn, {}))
+            if prov != cur_prov or model != cur_model:
                 out.append((fn, prov, model))
         return out
 

@@ -27,20 +27,67 @@ def mic_level(info: dict[str, Any]) -> float | None:
     return None
 
 
+#: Shorter service names for a narrow terminal (the symbol's colour still tells the state).
+_SHORT = {"capture": "cap", "playback": "play"}
+
+
+def _cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: max(1, n - 1)] + "…"
+
+
 class StatusBar(Static):
+    """One line: services, mic, latency, health, then provider/model per function.
+
+    Nothing is ever cut off the right edge: when the line is wider than the bar, it is
+    rebuilt shorter, level by level (short service names, no provider prefix, names only
+    for services not ready, shortened model names), so the last entry (vision) always shows.
+    """
+
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }"
+    LEVELS = 7
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._args: tuple = ()
+        self.level = 0
 
     def render_status(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
                       level: float | None, muted: bool, latency_ms: float | None, echo: str = "",
                       health: str = "ok") -> None:
+        self._args = (states, functions, level, muted, latency_ms, echo, health)
+        self._fit()
+
+    def on_resize(self) -> None:
+        if self._args:
+            self._fit()
+
+    def _fit(self) -> None:
+        width = (self.size.width or self.app.size.width - 2) or 200
+        line = Text()
+        for lvl in range(self.LEVELS):
+            line = self.build(*self._args, compact=lvl)
+            self.level = lvl
+            if line.cell_len <= width:
+                break
+        self.update(line)
+
+    def build(self, states: dict[str, str], functions: dict[str, dict[str, Any]], level: float | None,
+              muted: bool, latency_ms: float | None, echo: str = "", health: str = "ok",
+              compact: int = 0) -> Text:
         line = Text()
         for svc in SERVICES:
             st = states.get(svc, "down")
             sym, color = _STYLE.get(st, ("●", "yellow"))
             line.append(f"{sym}", style=color)
-            line.append(f"{svc}", style="" if st != "down" else "dim")
-            if st not in ("ready", "up", "down"):
+            name = _SHORT.get(svc, svc) if compact >= 1 else svc
+            if compact >= 3 and st in ("ready", "up") or compact >= 5:
+                name = ""  # ready (or no room at all): the dot's colour says it
+            line.append(name, style="" if st != "down" else "dim")
+            if st not in ("ready", "up", "down") and compact < 2:
                 line.append(f"({st})", style=color)
+            if compact < 3:
+                line.append(" ")
+        if compact >= 3:
             line.append(" ")
         line.append("│ ", style="dim")
         if muted:
@@ -56,13 +103,17 @@ class StatusBar(Static):
             line.append(f"{latency_ms:.0f} ms ")
         if health != "ok":  # the seed's thresholds (11.4): F6 shows which metric
             line.append(f"{t('h_' + health)} ", style="yellow" if health == "warning" else "bold red")
+        model_len = {0: 99, 1: 99, 2: 99, 3: 16, 4: 12, 5: 10, 6: 8}[compact]
         for fn in ("chat", "code", "vision"):
             d = functions.get(fn)
             if d:
                 line.append("│ ", style="dim")
-                line.append(f"{fn} ", style="dim")
-                line.append(f"{d.get('provider', '?')}/{d.get('model', '?')} ")
-        self.update(line)
+                line.append(f"{t(('fn_short_' if compact >= 4 else 'fn_') + fn)} ", style="dim")
+                model = _cut(str(d.get("model", "?")), model_len)
+                who = model if compact >= 2 else f"{d.get('provider', '?')}/{model}"
+                line.append(f"{who} ")
+        line.rstrip()
+        return line
 
 
 class Indicator(Static):

@@ -1,0 +1,442 @@
+"""The UI as a new user lives in it (issue 15): what is on the screen, where the keys go, what each word says.
+
+These tests read the rendered screen (the text a terminal would show), not widget state:
+a reply counts as answered only when its words are inside the chat's visible rows.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+from textual import events
+
+from services.ui import i18n
+from services.ui.app import LunaApp
+from services.ui.screens.history import HistoryScreen
+from services.ui.widgets.chat import LunaMessage, SystemLine
+from shared.messages import make
+
+SIZE = (100, 30)
+
+
+def screen_lines(app: LunaApp) -> list[str]:
+    """The whole screen as text rows, as the terminal shows it (modals and toasts included)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system=None,
+                      record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
+def chat_rows(app: LunaApp) -> str:
+    """The text of the chat's visible rows only (without its scrollbar)."""
+    r = app.chat.scrollable_content_region
+    return "\n".join(line[r.x:r.right] for line in screen_lines(app)[r.y:r.bottom])
+
+
+@pytest.fixture
+def app(bus_env, monkeypatch: pytest.MonkeyPatch) -> LunaApp:
+    import pyperclip
+
+    monkeypatch.setattr(pyperclip, "copy", lambda text: None)
+    monkeypatch.setattr(pyperclip, "paste", lambda: "")
+    return LunaApp(reply_timeout=30)
+
+
+async def feed(app: LunaApp, type_: str, turn_id: str = "", **data) -> None:
+    await app.handle_frame(make(type_, source="brain", turn_id=turn_id, **data))
+
+
+async def stream(app: LunaApp, pilot, tid: str, text: str, epoch: int, end: bool = True, step: int = 9,
+                 **start) -> None:
+    await feed(app, "reply-start", tid, intent=start.get("intent", "chat"), provider="embedded",
+               model="smollm2-135m", epoch=epoch, **({"notice": start["notice"]} if "notice" in start else {}))
+    for i in range(0, len(text), step):
+        await feed(app, "token", tid, text=text[i:i + step], epoch=epoch)
+        if i % (step * 20) == 0:
+            await pilot.pause()
+    if end:
+        await feed(app, "reply-end", tid, ok=True, text=text, epoch=epoch, timings={"total_ms": 9.0})
+    await pilot.pause()
+    await pilot.pause(0.1)
+
+
+def long_reply(n: int, tag: str) -> str:
+    return "\n\n".join(f"Parágrafo {i} da resposta {tag}, com bastante texto para ocupar a linha." for i in range(n))
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press("space" if ch == " " else ch)
+
+
+# -- follow mode --------------------------------------------------------------------------
+async def test_every_new_entry_is_in_view_after_long_turns_and_a_cancel(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        for k in range(3):
+            tid = app.send_user_text(f"pergunta {k}")
+            await stream(app, pilot, tid, long_reply(12, f"R{k}") + f"\n\nFIM-R{k}", k + 1)
+            assert f"FIM-R{k}" in chat_rows(app)
+        tid = app.send_user_text("conte uma história enorme")  # cancelled half-way
+        await stream(app, pilot, tid, long_reply(30, "longa"), 9, end=False)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert "(cancelado)" in chat_rows(app)
+        tid = app.send_user_text("e agora um código")
+        await stream(app, pilot, tid, long_reply(6, "código") + "\n\n```python\nprint('ok')\n```\n\nFIM-CODIGO",
+                     10, intent="code")
+        rows = chat_rows(app)
+        assert "FIM-CODIGO" in rows and "print('ok')" in rows, rows
+        # a notice, an error and an /img error are entries too
+        await feed(app, "reply-start", "e1", intent="vision", provider="ollama", model="minicpm-v", epoch=11)
+        await feed(app, "reply-end", "e1", ok=False, error="ERRO-VISÃO: sem modelo", epoch=11)
+        await pilot.pause(0.1)
+        assert "ERRO-VISÃO" in chat_rows(app)
+        app.submit("/img /nao/existe.png")
+        await pilot.pause(0.1)
+        assert "/nao/existe.png" in chat_rows(app)
+
+
+async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("primeira")
+        await stream(app, pilot, tid, long_reply(20, "A") + "\n\nFIM-A", 1)
+        assert app.chat.following
+        for _ in range(10):  # the mouse wheel, as a terminal reports it
+            app.chat.post_message(events.MouseScrollUp(app.chat, 5, 5, 0, -1, 0, False, False, False, 5, 5))
+        await pilot.pause(0.1)
+        assert not app.chat.following
+        seen = chat_rows(app)
+        tid = app.send_user_text("segunda")
+        await stream(app, pilot, tid, long_reply(10, "B") + "\n\nFIM-B", 2)
+        assert "FIM-B" not in chat_rows(app)  # the reader stays where they are...
+        now = chat_rows(app).splitlines()
+        assert now == seen.splitlines()[:len(now)]  # the same rows (one may now hold the marker)
+        assert "novas mensagens ↓" in "\n".join(screen_lines(app))  # ...and is told
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert "FIM-B" in chat_rows(app) and app.chat.following
+        assert "novas mensagens ↓" not in "\n".join(screen_lines(app))
+        tid = app.send_user_text("terceira")
+        await stream(app, pilot, tid, long_reply(10, "C") + "\n\nFIM-C", 3)
+        assert "FIM-C" in chat_rows(app)
+
+
+async def test_end_in_the_input_still_moves_the_cursor(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, "abc")
+        await pilot.press("home", "end", "d")
+        assert app.prompt.text == "abcd"
+
+
+# -- focus contract -------------------------------------------------------------------------
+MODALS = {
+    "history": ("f2", "escape"),
+    "settings": ("f5", "escape"),
+    "soul": ("ctrl+e", "escape"),
+    "metrics": ("f6", "escape"),
+    "palette": ("ctrl+p", "escape"),
+    "code_mode": ("f3", "f3"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODALS))
+async def test_focus_returns_to_the_input(app: LunaApp, name: str) -> None:
+    open_key, close_key = MODALS[name]
+    async with app.run_test(size=SIZE) as pilot:
+        if name == "code_mode":
+            await pilot.press(open_key)
+            await pilot.click("#code-output-area")  # the user clicked into the code
+        else:
+            await pilot.press(open_key)
+        await pilot.pause()
+        await pilot.press(close_key)
+        await pilot.pause(0.1)
+        assert app.focused is app.prompt, (name, app.focused)
+        await type_text(pilot, "/historico")
+        assert app.prompt.text == "/historico"
+
+
+async def test_focus_after_context_menu_and_typing_reaches_input(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#chat", offset=(10, 5), button=3)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.focused is app.prompt
+        app.chat.focus()
+        await pilot.pause()
+        assert app.focused is app.chat
+        await type_text(pilot, "faz uma função")  # typed while the chat has the focus
+        assert app.prompt.text == "faz uma função" and app.focused is app.prompt
+
+
+async def test_tab_brings_the_focus_back(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("primeira")
+        await stream(app, pilot, tid, long_reply(20, "A"), 1)  # a chat long enough to scroll takes the focus
+        await pilot.press("tab")
+        assert app.focused is app.chat
+        await pilot.press("tab")
+        assert app.focused is app.prompt
+        await pilot.click("#chat")
+        await pilot.press("tab")
+        assert app.focused is app.prompt
+
+
+async def test_focus_after_opening_a_conversation_from_history(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await feed(app, "history", conversations=[{"id": "c1", "title": "Código antigo", "count": 2}], current="")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await feed(app, "conversation", id="c1", messages=[
+            {"role": "user", "content": "me dá um script"},
+            {"role": "assistant", "content": "Claro:\n\n```bash\necho antigo\n```", "provider": "ollama",
+             "model": "m", "ok": True}])
+        await pilot.pause(0.1)
+        assert app.focused is app.prompt
+        await type_text(pilot, "mais")
+        assert app.prompt.text == "mais"
+        # F3 shows the reopened conversation's code
+        await pilot.press("f3")
+        await pilot.pause()
+        assert app.code_panel.code.strip() == "echo antigo"
+        assert "echo antigo" in "\n".join(screen_lines(app))
+
+
+# -- F3 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply", [
+    "Veja:\n\n```python\nprint('oi')\n```\n",
+    "Veja:\n```py\nprint('oi')",  # a fence the model never closed (small models do this)
+    "Veja:\n\n~~~\nprint('oi')\n~~~\n",
+    "Veja:\n\n    print('oi')\n\nFim.",  # an indented block: the chat draws it as code too
+])
+async def test_f3_shows_the_code_the_chat_shows(app: LunaApp, reply: str) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("codigo")
+        await stream(app, pilot, tid, reply, 1, step=3, intent="code")
+        shown = [b.code.strip() for b in app.turns[tid].query("CodeBlock")]
+        await pilot.press("f3")
+        await pilot.pause()
+        assert shown and app.code_panel.code.strip() == "\n\n".join(shown)
+        assert "print('oi')" in "\n".join(screen_lines(app))
+
+
+# -- paste-speed input -------------------------------------------------------------------------
+async def test_burst_keeps_the_newline_in_place(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        keys = [*"linha", "space", *"um", "ctrl+j", *"linha", "space", *"dois"]
+        for k in keys:  # all queued at once, as a terminal delivers a paste-speed burst
+            char = " " if k == "space" else (None if k == "ctrl+j" else k)
+            app.post_message(events.Key(k, char))
+        await pilot.pause(0.2)
+        assert app.prompt.text == "linha um\nlinha dois"
+
+
+# -- commands --------------------------------------------------------------------------------------
+async def test_unknown_slash_command_is_answered_locally(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/foo")
+        await pilot.pause()
+        assert not [f for f in app.client.sent if f.type == "user-text"]
+        assert "comando desconhecido: /foo — veja /ajuda" in str(app.chat.query(SystemLine).last().render())
+        app.submit("/etc/hosts o que é isso?")  # a path is a question, not a command
+        await pilot.pause()
+        assert [f["text"] for f in app.client.sent if f.type == "user-text"] == ["/etc/hosts o que é isso?"]
+
+
+async def test_help_lists_every_command_of_the_table(app: LunaApp) -> None:
+    from services.ui.commands import COMMANDS
+
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/ajuda")
+        await pilot.pause()
+        text = app.chat.children[-1].source
+        for c in COMMANDS:
+            assert f"/{c.pt}" in text, c
+            if c.binding:
+                assert app.shortcut(c.binding) in text, c
+        assert "/metricas" in text and "/codigo" in text and "F6" in text
+        for c in COMMANDS:  # and each one runs (none falls through to the model)
+            if c.action in ("exit", "attach_image"):
+                continue
+            app.submit(f"/{c.pt}")
+            await pilot.pause()
+            while app.screen is not app.screen_stack[0]:
+                app.pop_screen()
+                await pilot.pause()
+            if app.has_class("code-mode"):
+                app.action_code_mode()
+        assert not [f for f in app.client.sent if f.type == "user-text"]
+
+
+async def test_command_with_argument_goes_to_the_brain_by_its_brain_name(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        app.submit("/settings chat gemini")
+        await pilot.pause()
+        assert [f["text"] for f in app.client.sent if f.type == "user-text"] == ["/config chat gemini"]
+
+
+# -- provider skipped: said in the reply's header ----------------------------------------------
+async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.send_user_text("oi")
+        await stream(app, pilot, tid, "Olá! " * 30, 1,
+                     notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
+        rows = chat_rows(app)
+        assert "embedded/smollm2-135m" in rows and "GEMINI_API_KEY" in rows, rows
+        msg = app.turns[tid]
+        assert isinstance(msg, LunaMessage) and "gemini" in msg.notice
+
+
+# -- history: an empty conversation ------------------------------------------------------------
+async def test_empty_conversation_in_history_reads_as_such(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await feed(app, "history", conversations=[{"id": "935240ffae41", "title": "", "count": 0,
+                                                   "updated": 1.79e9}], current="935240ffae41")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
+        text = "\n".join(screen_lines(app))
+        assert "(conversa vazia)" in text and "935240ffae41" not in text and "0 msg" not in text
+
+
+# -- status bar: 80 to 200 columns ---------------------------------------------------------------
+@pytest.mark.parametrize("width", [80, 100, 150, 200])
+async def test_status_bar_collapses_without_cutting(app: LunaApp, width: int) -> None:
+    async with app.run_test(size=(width, 30)) as pilot:
+        await feed(app, "status", service="brain", data={"functions": {
+            "chat": {"provider": "embedded", "model": "smollm2-135m"},
+            "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"},
+            "vision": {"provider": "ollama", "model": "minicpm-v"}}})
+        app.latency_ms = 950.0
+        app._status_key = ()
+        app.refresh_status()
+        await pilot.pause()
+        bar = app.query_one("#status")
+        line = screen_lines(app)[bar.region.y].rstrip()
+        assert len(line) <= width
+        assert "visão" in line and "950 ms" in line, line  # the last entries are there, whole
+        assert line.endswith(("minicpm-v", "visão")), line
+
+
+# -- screenshot ------------------------------------------------------------------------------------
+async def test_screenshot_without_downloads_folder(app: LunaApp, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads there
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    async with app.run_test(size=SIZE) as pilot:
+        path = app.save_screen()
+        await pilot.pause()
+        assert path and path.endswith(".svg") and "screenshots" in path
+        assert open(path, encoding="utf-8").read().startswith("<svg")
+        assert any("Captura de tela salva" in n.message for n in app._notifications)
+
+
+# -- i18n walk -------------------------------------------------------------------------------------
+#: Words that may appear in the Portuguese UI: names (services, providers, models, keys, tools).
+ALLOWED = {
+    "luna", "capture", "stt", "brain", "tts", "playback", "ui", "ollama", "embedded", "gemini", "deepseek",
+    "openai", "local", "smollm2", "dolphin", "mistral", "minicpm", "qwen2", "coder", "chat", "ctrl", "shift",
+    "enter", "esc", "tab", "end", "home", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "osc", "pyperclip",
+    "xclip", "xsel", "wl", "clipboard", "tmux", "whisper", "llm", "chunks", "svg", "editor", "md", "img",
+    "png", "ms", "mic", "gguf", "api", "key", "env", "python", "bash", "print", "echo", "textual", "aec",
+    "half", "duplex", "msg", "on", "set",
+}
+#: Common English words: any of them outside ALLOWED fails the walk.
+ENGLISH = set("""
+the and or of to in is it for with at by from this that these not yes you your per model models provider
+providers function functions mute unmute keys key maximize minimize screenshot palette quit copy paste save close
+open cancel settings history error errors loading latency queues queue drops health new show hide help search
+commands command theme change current focused widget summary available file files found matches nothing
+selected empty installed failed could did work works running run ready thinking speaking listening
+code vision send sends line newline select all conversation soul edit metrics value metric warning critical
+acceptable apply pull pulling missing home download downloads saved image attached next message usage path
+""".split())
+
+
+def english_words(text: str) -> set[str]:
+    text = re.sub(r"\S*/\S*/\S*", " ", text)  # file paths are names too (/tmp/pytest-of-root/...)
+    words = {w.lower() for w in re.findall(r"[A-Za-zÀ-ÿ]+", text)}
+    return {w for w in words if w in ENGLISH and w not in ALLOWED}
+
+
+async def walk(app: LunaApp, pilot) -> dict[str, str]:
+    """Every screen, palette and notice a user can open, as text."""
+    seen: dict[str, str] = {}
+
+    async def grab(name: str) -> None:
+        await pilot.pause(0.15)
+        seen[name] = "\n".join(screen_lines(app))
+
+    await feed(app, "status", service="brain", data={"functions": {
+        "chat": {"provider": "embedded", "model": "smollm2-135m"},
+        "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"},
+        "vision": {"provider": "ollama", "model": "minicpm-v"}}, "ollama": "up",
+        "missing_models": ["minicpm-v"]})
+    tid = app.send_user_text("oi")
+    await stream(app, pilot, tid, "Olá!\n\n```python\nprint(1)\n```", 1,
+                 notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
+    app.submit("/ajuda")
+    app.submit("/foo")
+    await grab("chat")
+    for key, name in (("f2", "history"), ("f5", "settings"), ("ctrl+e", "soul"), ("f6", "metrics"),
+                      ("ctrl+p", "palette")):
+        await pilot.press(key)
+        if name == "history":
+            await pilot.pause()
+            await feed(app, "history", conversations=[{"id": "x1", "title": "", "count": 0}], current="x1")
+        await grab(name)
+        await pilot.press("escape")
+        await pilot.pause()
+    await pilot.press("f3")
+    await grab("code_mode")
+    await pilot.press("f3")
+    await pilot.click("#chat", offset=(10, 3), button=3)
+    await grab("context_menu")
+    await pilot.press("escape")
+    app.copy_with_notice("x", "teste")
+    await pilot.press("f4")
+    app.save_screen()
+    await grab("toasts")
+    # the footer and the bindings' descriptions
+    seen["bindings"] = " ".join(b.binding.description for b in app.screen.active_bindings.values()
+                                if b.binding.show)
+    seen["palette_entries"] = " ".join(f"{c.title} {c.help}" for c in app.get_system_commands(app.screen))
+    seen["notifications"] = "\n".join(n.message for n in app._notifications)  # every toast shown so far
+    return seen
+
+
+async def test_portuguese_ui_has_no_english_words(bus_env, monkeypatch, tmp_path) -> None:
+    import pyperclip
+
+    monkeypatch.setattr(pyperclip, "copy", lambda text: (_ for _ in ()).throw(
+        pyperclip.PyperclipException("Pyperclip could not find a copy/paste mechanism for your system.")))
+    monkeypatch.setenv("LANGUAGE", "pt")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = LunaApp(reply_timeout=30)
+    async with app.run_test(size=(120, 36)) as pilot:
+        seen = await walk(app, pilot)
+    bad = {name: english_words(text) for name, text in seen.items()}
+    bad = {k: sorted(v) for k, v in bad.items() if v}
+    assert not bad, "\n".join(f"{k}: {v} in {seen[k]!r}" for k, v in bad.items())
+    assert len(seen) >= 10
+
+
+async def test_the_walk_catches_english(bus_env, monkeypatch, tmp_path) -> None:
+    """The same walk in LANGUAGE=en finds English: the check above can fail."""
+    monkeypatch.setenv("LANGUAGE", "en")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = LunaApp(reply_timeout=30)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            seen = await walk(app, pilot)
+        assert english_words(seen["palette_entries"]) and english_words(seen["settings"])
+    finally:
+        i18n.set_language("pt")
