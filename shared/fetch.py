@@ -7,7 +7,7 @@ never the sha256 the hub publishes. This module speaks the same protocol
 (``HF_ENDPOINT`` honoured, ``HEAD /{repo}/resolve/{rev}/{file}`` whose
 ``X-Linked-Etag`` is the sha256 of an LFS file and whose ``ETag`` is the git blob
 sha1 of a small one, a redirect to a CDN on another origin, ``Range`` requests),
-keeps ``<file>.part`` between runs and resumes it, checks the hash before the
+keeps ``<file>.<etag>.part`` between runs and resumes it, checks the hash before the
 file goes where a service would load it, and writes the hub cache layout
 (``models--owner--name/{blobs,snapshots,refs}``) so faster-whisper and
 huggingface_hub find what it fetched with ``local_files_only=True``.
@@ -247,14 +247,18 @@ class Hub:
     # -- bytes ------------------------------------------------------------------------------
     def download(self, remote: Remote, dest: Path, progress: ProgressFactory | None = None,
                  label: str = "") -> Path:
-        """Fetch ``remote`` to ``dest`` via ``dest.part`` (resumed if there), verified, then moved in place.
+        """Fetch ``remote`` to ``dest`` via ``dest.<etag>.part`` (resumed if there), verified, then moved in place.
 
         A hash mismatch leaves the bytes in ``dest.rejected`` (never where a service loads
         from) and raises ``checksum``; a cut connection is resumed with ``Range`` up to
         :data:`RETRIES` times, then ``interrupted`` (the ``.part`` stays for the next run).
         """
         dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
+        # The version is in the name: a part of an older revision is never resumed into this one.
+        part = dest.with_name(f"{dest.name}.{remote.etag[:16]}.part")
+        for stale in dest.parent.glob(f"{dest.name}.*.part"):
+            if stale != part:
+                stale.unlink(missing_ok=True)
         have = part.stat().st_size if part.exists() else 0
         if remote.size is not None and have > remote.size:
             part.unlink()

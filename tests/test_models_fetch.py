@@ -268,3 +268,16 @@ def test_hub_reference_syntax() -> None:
     assert piper_files(VOICE) == [f"pt/pt_BR/faber/medium/{VOICE}.onnx.json", f"pt/pt_BR/faber/medium/{VOICE}.onnx"]
     assert piper_files("en_US-libritts_r-medium")[1] == "en/en_US/libritts_r/medium/en_US-libritts_r-medium.onnx"
     assert piper_files("nonsense") is None
+
+
+def test_a_part_of_another_version_is_not_resumed(hub: FakeHub) -> None:
+    """A .part left by an older revision of the file is dropped, never glued onto the new bytes."""
+    serve_models(hub, small=True)
+    d = voices_dir()
+    d.mkdir(parents=True)
+    stale = d / f"{VOICE}.onnx.0123456789abcdef.part"
+    stale.write_bytes(b"old version" * 1000)
+    ok, lines, _ = run_models()
+    assert "verificado" in lines_for(lines, "tts")[0], lines
+    assert not stale.exists()
+    assert [r[3] for r in hub.gets(hub.sha256("rhasspy/piper-voices", f"pt/pt_BR/faber/medium/{VOICE}.onnx"))] == [""]
