@@ -7,7 +7,7 @@ import sys
 
 from bench import write_results
 
-BENCHES = ["bench_bus", "bench_ttfa", "bench_ui", "bench_soak", "bench_aec"]
+BENCHES = ["bench_bus", "bench_ttfa", "bench_ui", "bench_soak", "bench_aec", "bench_quality"]
 
 
 def main(argv: list[str]) -> int:

@@ -15,14 +15,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per session for the packaged models joined from their PyPI parts (hundreds of MB):
+    every brain and stt a test starts would otherwise join them again in its own XDG_DATA_HOME."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def bus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def bus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_cache: Path) -> dict[str, str]:
     """Point the bus, logs and config at a fresh private directory for this test.
 
     Returns the environment to hand to child processes.
     """
     run = tmp_path / "run"
     env = {
+        "LUNA_MODELS_DIR": str(models_cache),
         "LUNA_RUN_DIR": str(run),
         "LUNA_LOG_DIR": str(tmp_path / "logs"),
         "LUNA_ENV_FILE": str(tmp_path / "nonexistent.env"),

@@ -46,6 +46,11 @@ class Segmenter:
         self.buf += chunk
         return self._drain(final=False)
 
+    def drop(self) -> None:
+        """Forget the unfinished sentence: the reply was cut (loop guard) and it must not be spoken."""
+        self.buf = ""
+        self._pending_fence = ""
+
     def flush(self) -> list[str]:
         """End of reply: whatever is left is the last sentence."""
         out = self._drain(final=True)

@@ -30,21 +30,16 @@ from services.brain import fallback, router
 from services.brain.fallback import FUNCTIONS, PROVIDERS, Choice
 from services.brain.gate import Gate
 from services.brain.history import History
+from services.brain.loopguard import LoopGuard
 from services.brain.postprocess import strip_emoji
 from services.brain.providers import embedded as emb
 from services.brain.providers.base import ProviderError, Request
 from services.brain.segmenter import Segmenter
-from services.brain.soul import Soul
+from services.brain.soul import Soul, code_prompt
 from shared.messages import MAX_ENVELOPE_BYTES, Frame
 from shared.service import Service
 from shared.turnmetrics import TurnClock
 
-TINY = {
-    "pt": "modelo offline minúsculo respondendo; instale o Ollama e rode `ollama pull {model}` para um melhor",
-    "en": "tiny offline model answering; install Ollama and `ollama pull {model}` for a better one",
-}
-CODE_SYSTEM = ("You are Luna's coding mode. Answer with correct, complete, runnable code in fenced blocks "
-               "(```lang), then one or two short sentences of explanation in the user's language.")
 #: Characters of history each provider gets (a rough stand-in for its context window).
 WINDOW_CHARS = {"embedded": 1600, "ollama": 12000}
 WINDOW_PAID = 48000
@@ -102,7 +97,7 @@ class BrainService(Service):
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
         self.history = History()
-        self.soul = Soul()
+        self.soul = Soul(lang=self.lang)
         self.soul.text()
         self.conv_id = self.history.latest() or self.history.new_conversation()
         await self.check_ollama(announce=True)
@@ -145,7 +140,11 @@ class BrainService(Service):
 
     async def _preload_embedded(self) -> None:
         with contextlib.suppress(Exception):
-            await self.provider("embedded").load()
+            p = self.provider("embedded")
+            await p.load()
+            if p.model_name != self.embedded_model:  # the packaged model was refused: the last resort loaded
+                self.embedded_model = p.model_name
+                self.publish_status()
 
     # -- providers and status ------------------------------------------------------------
     def provider(self, name: str) -> Any:
@@ -268,7 +267,8 @@ class BrainService(Service):
 
     def status_data(self) -> dict[str, Any]:
         return {"functions": self.functions(), "ollama": "up" if self.ollama_up else "down",
-                "embedded": self.embedded_ok, "ollama_models": sorted(self.ollama_models),
+                "embedded": self.embedded_ok, "embedded_model": self.embedded_model,
+                "embedded_last_resort": self.embedded_model == emb.SMOLLM2, "ollama_models": sorted(self.ollama_models),
                 "missing_models": self.missing_models(), "conversation_id": self.conv_id}
 
     def heartbeat_frame(self) -> dict[str, Any]:
@@ -497,7 +497,7 @@ class BrainService(Service):
         assert self.history is not None and self.soul is not None
         s = self.settings
         window = WINDOW_CHARS.get(choice.provider, WINDOW_PAID)
-        system = CODE_SYSTEM if fn == "code" else self.soul.text()
+        system = code_prompt(self.lang) if fn == "code" else self.soul.prompt()
         msgs = self.history.context(self.conv_id, max(window - len(system), 500))
         temp = s.CODE_TEMPERATURE if fn == "code" else s.CHAT_TEMPERATURE
         max_tokens = s.CODE_MAX_TOKENS if fn == "code" else s.CHAT_MAX_TOKENS
@@ -533,6 +533,8 @@ class BrainService(Service):
         provider, model = first_choice.provider, first_choice.model
         parts: list[str] = []
         seg = Segmenter(self.lang)
+        guard = LoopGuard(intent)  # ends a looping or overlong reply at a sentence (see loopguard)
+        kept: str | None = None  # the text to keep when the guard cut the reply
         index = 0
         started = False
         timings: dict[str, Any] = {"route_us": round(route_us, 1)}
@@ -548,20 +550,23 @@ class BrainService(Service):
                 index += 1
                 self.counters["sentences"] += 1
 
-        def emit(chunk: str) -> None:
+        def emit(chunk: str) -> bool:
+            """Show and speak a chunk; True when the loop guard ends the reply with it."""
             shown = strip_emoji(chunk) if intent == "chat" else chunk
             if not shown:
-                return
+                return False
             if not parts:
                 self.clock(turn_id).mark("first_token", time.monotonic_ns())
+            stop = guard.feed(shown).stop
             parts.append(shown)
             publish("token", turn_id=turn_id, text=shown, epoch=epoch)
             speak(seg.feed(shown))
+            return stop
 
         def end(ok: bool, error: str = "", cancelled: bool = False) -> None:
             timings["total_ms"] = round((time.monotonic() - t0) * 1000, 1)
             timings["chunks"] = len(parts)
-            full = "".join(parts)
+            full = kept if kept is not None else "".join(parts)
             kw: dict[str, Any] = {"ok": ok, "text": full, "provider": provider, "model": model, "timings": timings,
                                   "epoch": epoch}
             if error:
@@ -594,17 +599,20 @@ class BrainService(Service):
             timings["first_token_ms"] = round((time.monotonic() - t0) * 1000, 1)
             notice = ""
             if provider == "embedded" and first_choice.provider != "embedded":
-                notice = "; ".join([*notices, TINY.get(self.lang, TINY["pt"]).format(
-                    model=fallback.default_model("ollama", intent, self.settings))])
+                ep = self.providers.get("embedded")
+                why = ep.resolved.why if getattr(ep, "resolved", None) else ""
+                notice = "; ".join([*notices, emb.notice(self.lang, getattr(ep, "model_name", model),
+                                                         fallback.default_model("ollama", intent, self.settings),
+                                                         why)])
             elif notices:
                 notice = f"{'; '.join(notices)}; respondendo: {provider} {model}"
             start_kw: dict[str, Any] = {"notice": notice} if notice else {}
             publish("reply-start", turn_id=turn_id, intent=intent, provider=provider, model=model, epoch=epoch,
                          **start_kw)
             started = True
-            emit(opened.first)
+            cut = emit(opened.first)
             stall = self.settings.LLM_STALL_TIMEOUT + float(getattr(self.providers.get(provider), "stall_grace", 0.0))
-            while True:
+            while not cut:
                 try:
                     chunk = await asyncio.wait_for(anext(stream), timeout=stall)
                 except StopAsyncIteration:
@@ -617,7 +625,12 @@ class BrainService(Service):
                     speak(seg.flush(), final=True)
                     end(False, str(err))
                     return
-                emit(chunk)
+                cut = emit(chunk)
+            if cut:  # the model looped or ran past the spoken-length cap: stop it, keep whole sentences
+                seg.drop()
+                kept = guard.clean()
+                timings["cut"] = guard.reason
+                self.counters[f"replies_cut_{guard.reason}"] += 1
             speak(seg.flush(), final=True)
             end(True)
         except asyncio.CancelledError:

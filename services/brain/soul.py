@@ -1,9 +1,17 @@
 """The soul ("alma"): Luna's persona, a markdown file the user edits.
 
 It lives at ``$XDG_CONFIG_HOME/luna/alma.md`` (``~/.config/luna/alma.md``), is
-created from :data:`DEFAULT` on first run, and is re-read whenever its mtime or
-size changes, so an edit (``/alma``, ctrl+e in the UI) applies to the next turn
-without a restart. It is the system prompt of chat and vision turns.
+created from :data:`DEFAULT` (or :data:`DEFAULT_EN` when ``LANGUAGE=en``) on first
+run, and is re-read whenever its mtime or size changes, so an edit (``/alma``,
+ctrl+e in the UI) applies to the next turn without a restart.
+
+:meth:`Soul.prompt` is the system prompt of chat and vision turns: the file plus
+one line naming the reply language from ``LANGUAGE``. Why a line in code rather
+than only in the file: the file is the user's and may be in either language, but
+the voice and ears are set by ``LANGUAGE``, so the reply must follow it; small
+models (the offline 0.5B) obey a short, last, explicit instruction best. The file
+is short on purpose for the same reason, and says who she is, so "quem é você?"
+gets "Eu sou a Luna".
 """
 
 from __future__ import annotations
@@ -12,6 +20,29 @@ import os
 from pathlib import Path
 
 DEFAULT = """# Alma da Luna
+
+Você é a Luna, a assistente pessoal que mora no computador do usuário. Você é a assistente, não o usuário.
+
+- Seu nome é Luna. Se perguntarem quem você é ou seu nome, responda: "Eu sou a Luna, sua assistente pessoal."
+- Não chame o usuário de Luna: Luna é você.
+- Seja calorosa, direta e breve: no máximo duas ou três frases curtas, boas para ouvir em voz alta.
+- Não use emojis.
+- Se não souber algo, diga que não sabe.
+"""
+
+DEFAULT_EN = """# Luna's soul
+
+You are Luna, the personal assistant who lives on the user's computer. You are the assistant, not the user.
+
+- Your name is Luna. If asked who you are or your name, answer: "I am Luna, your personal assistant."
+- Do not call the user Luna: Luna is you.
+- Be warm, direct and brief: at most two or three short sentences, easy to listen to.
+- Do not use emojis.
+- If you do not know something, say so.
+"""
+
+#: The soul this file replaced; a file still equal to it is upgraded (it was never edited).
+_OLD_DEFAULT = """# Alma da Luna
 
 Você é a Luna, uma assistente pessoal que mora no computador do usuário.
 
@@ -22,6 +53,32 @@ Você é a Luna, uma assistente pessoal que mora no computador do usuário.
 - Se não souber algo, diga que não sabe.
 """
 
+#: The last line of every system prompt: the reply language follows LANGUAGE.
+LANGUAGE_RULE = {
+    "pt": "Responda sempre em português do Brasil.",
+    "en": "Always answer in English.",
+}
+
+
+def language_rule(lang: str) -> str:
+    return LANGUAGE_RULE.get((lang or "pt")[:2].lower(), LANGUAGE_RULE["pt"])
+
+
+#: The system prompt of code turns (not the user's soul: code wants other rules), per LANGUAGE.
+#: In the reply language, so the explanation around the code is too (an English prompt made the
+#: offline 0.5B explain Portuguese requests in English).
+CODE_PROMPT = {
+    "pt": "Você é a Luna no modo de programação. Responda com código correto, completo e executável em blocos "
+          "``` com a linguagem (```python), e depois uma ou duas frases curtas de explicação.",
+    "en": "You are Luna's coding mode. Answer with correct, complete, runnable code in fenced blocks "
+          "(```lang), then one or two short sentences of explanation.",
+}
+
+
+def code_prompt(lang: str) -> str:
+    key = (lang or "pt")[:2].lower()
+    return f"{CODE_PROMPT.get(key, CODE_PROMPT['pt'])}\n\n{language_rule(key)}"
+
 
 def config_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -29,19 +86,28 @@ def config_dir() -> Path:
 
 
 class Soul:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, lang: str = "pt") -> None:
         self.path = path or config_dir() / "alma.md"
+        self.lang = lang
+        self.default = DEFAULT_EN if lang == "en" else DEFAULT
         self._stamp: tuple[int, int] | None = None
-        self._text = DEFAULT
+        self._text = self.default
         self.reloads = 0
         self.ensure()
 
     def ensure(self) -> None:
-        """Create the file from the default if it does not exist (never overwrite the user's)."""
-        if not self.path.exists():
+        """Create the file from the default if it does not exist (never overwrite the user's).
+
+        A file still byte-equal to the previous default was never edited: it gets the new one.
+        """
+        try:
+            old = self.path.read_text(encoding="utf-8") == _OLD_DEFAULT
+        except (OSError, UnicodeDecodeError):
+            old = False
+        if old or not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".md.tmp")
-            tmp.write_text(DEFAULT, encoding="utf-8")
+            tmp.write_text(self.default, encoding="utf-8")
             os.replace(tmp, self.path)
 
     def text(self) -> str:
@@ -57,7 +123,7 @@ class Soul:
                 text = self.path.read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError):
                 return self._text
-            self._text = text or DEFAULT
+            self._text = text or self.default
             if self._stamp is not None:
                 self.reloads += 1
             self._stamp = stamp
@@ -66,3 +132,7 @@ class Soul:
     def reload(self) -> str:
         self._stamp = None
         return self.text()
+
+    def prompt(self) -> str:
+        """The system prompt: the soul, then the reply-language line for ``LANGUAGE``."""
+        return f"{self.text()}\n\n{language_rule(self.lang)}"

