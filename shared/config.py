@@ -98,7 +98,7 @@ KEYS: tuple[Key, ...] = (
     Key("DEEPSEEK_API_KEY", "", secret=True),
     Key("DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
     Key("GEMINI_BASE_URL", ""),
-    Key("LLM_GGUF", "", help="GGUF file for the embedded model; empty = bundled SmolLM2-135M"),
+    Key("LLM_GGUF", "", help="GGUF for the embedded model (path or owner/repo:file.gguf); empty = the packaged Qwen2.5-Coder-0.5B, SmolLM2-135M as last resort"),
     Key("CHAT_PROVIDER", "local", str, _PROVIDERS_LLM),
     Key("CHAT_LOCAL", "dolphin-mistral"),
     Key("CHAT_GEMINI_MODEL", "gemini-2.5-flash"),
