@@ -8,12 +8,16 @@ sentence is finished, and checks ``cancelled()`` between chunks.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from services.tts.text import looks_portuguese
 
 Cancelled = Callable[[], bool]
 
@@ -96,6 +100,75 @@ def load_piper(voice: str) -> tuple[PiperEngine, str | None]:
         why = (f"Piper voice {voice!r} is not downloaded (get it with: "
                f"python -m piper.download_voices {Path(voice).stem or 'pt_BR-faber-medium'})")
     eng = PiperEngine(bundled_voice(), "en_US-joe-medium (bundled)")
+    return eng, why
+
+
+def is_portuguese_voice(voice: str) -> bool:
+    return Path(voice).name.lower().startswith("pt")
+
+
+class BilingualVoice:
+    """The offline fallback for a pt voice not on disk: Kokoro for Portuguese sentences, Piper joe for English.
+
+    Why two: Kokoro with pt-br phonemes is the most intelligible Portuguese that ships
+    in a package (14% round-trip WER against 86% for joe reading Portuguese), but it
+    reads English badly and loads more slowly, so English sentences keep the English
+    voice. Kokoro loads in a background thread at nice 10 while joe already answers;
+    a Portuguese sentence that arrives before it is ready waits for it (the first
+    load joins its 92 MB model once into the data dir, about 1-3 s).
+    """
+
+    def __init__(self, english: PiperEngine, make_pt: Callable[[], Any] | None = None) -> None:
+        self.english = english
+        self.rate = english.rate
+        self.pt: Any = None
+        self.pt_error: str | None = None
+        self._make_pt = make_pt or _kokoro
+        self._ready = threading.Event()
+        self.model = f"{english.model} + kokoro-82m (pt-br, packaged)"
+        threading.Thread(target=self._load, name="kokoro-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+        try:
+            self.pt = self._make_pt()
+            self.pt.audio("Pronto.")  # the first ONNX run is several times slower: pay it now
+            self.model = f"{self.pt.model} + {self.english.model}"
+        except Exception as exc:  # a part missing or corrupt: English voice for everything, said once
+            self.pt_error = f"{type(exc).__name__}: {str(exc)[:160]}"
+        finally:
+            self._ready.set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
+        if looks_portuguese(text):
+            self._ready.wait(60)
+            if self.pt is not None:
+                yield from self.pt.synthesize(text, cancelled)
+                return
+        yield from self.english.synthesize(text, cancelled)
+
+
+def _kokoro() -> Any:
+    from services.tts.kokoro import KokoroEngine
+
+    return KokoroEngine()
+
+
+def load_offline(voice: str) -> tuple[Any, str | None]:
+    """Piper with ``voice`` when it is on disk; else the best packaged voice for it, with the reason.
+
+    A Portuguese voice name (the default ``pt_BR-faber-medium``) that is not downloaded
+    gets :class:`BilingualVoice`; anything else gets the bundled English joe voice.
+    """
+    eng, why = load_piper(voice)
+    if why and is_portuguese_voice(voice) and isinstance(eng, PiperEngine):
+        return BilingualVoice(eng), why
     return eng, why
 
 

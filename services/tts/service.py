@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from services.tts.engines import ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_piper
+from services.tts.engines import BilingualVoice, ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_offline
 from services.tts.text import clauses, speakable
 from shared.epochs import EpochWindow
 from shared.messages import Frame
@@ -47,7 +47,7 @@ class TtsService(Service):
     async def setup(self) -> None:
         self._loop = asyncio.get_running_loop()
         s = self.settings
-        piper, why = await asyncio.to_thread(load_piper, s.TTS_VOICE)
+        piper, why = await asyncio.to_thread(load_offline, s.TTS_VOICE)
         self.fallback = piper
         self.engine = piper
         if s.TTS_PROVIDER == "elevenlabs":
@@ -69,7 +69,9 @@ class TtsService(Service):
             if not ok:
                 self.notice("warning", f"{reason}; speaking with Piper", "tts-fallback")
         if why and self.engine is piper:
-            self.info["fallback"] = f"{why}; speaking with the bundled English voice {piper.model}"
+            self.info["fallback"] = (f"{why}; speaking Portuguese with the packaged Kokoro voice and English with "
+                                     f"{piper.english.model}" if isinstance(piper, BilingualVoice) else
+                                     f"{why}; speaking with the bundled English voice {piper.model}")
             self.notice("warning", self.info["fallback"], "tts-fallback")
         self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
         if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready

