@@ -64,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "(instale o Ollama e rode `ollama pull {model}`)",
         "ollama-fail": "não foi possível baixar ({err}); outro modelo vai responder",
         "pulled": "pronto",
+        "stopped": "download interrompido; `make models` continua de onde parou",
     },
     "en": {
         "title": "models:",
@@ -85,6 +86,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "(install Ollama, then `ollama pull {model}`)",
         "ollama-fail": "could not pull ({err}); another model will answer",
         "pulled": "done",
+        "stopped": "download stopped; `make models` resumes where it left off",
     },
 }
 
@@ -299,6 +301,9 @@ def fetch_all(s: Settings, out: Out = print, stream: IO[str] | None = None, hub:
         if s.TTS_PROVIDER in ("local", "piper"):
             results.append(f.piper_voice(s.TTS_VOICE))
         results.append(f.gguf(s.get("LLM_GGUF", "")))
+    except KeyboardInterrupt:
+        out(f"\n{say(lang, 'stopped')}")  # Ctrl+C: the .part files stay, the next run resumes them
+        raise
     finally:
         if hub is None:
             f.hub.close()

@@ -281,3 +281,32 @@ def test_a_part_of_another_version_is_not_resumed(hub: FakeHub) -> None:
     assert "verificado" in lines_for(lines, "tts")[0], lines
     assert not stale.exists()
     assert [r[3] for r in hub.gets(hub.sha256("rhasspy/piper-voices", f"pt/pt_BR/faber/medium/{VOICE}.onnx"))] == [""]
+
+
+def test_ctrl_c_keeps_the_part_and_the_next_run_resumes(hub: FakeHub, env: dict[str, str]) -> None:
+    """``luna models`` stopped with Ctrl+C says so in one line; the next ``luna models`` asks only for the rest."""
+    serve_models(hub, small=True)
+    hub.add(GGUF_REPO, GGUF_FILE, os.urandom(6_000_000))
+    hub.slow[GGUF_FILE] = 0.3
+    cmd = [sys.executable, "-m", "shared.cli", "models"]
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    blobs = fetch.repo_folder(GGUF_REPO) / "blobs"
+    deadline = time.monotonic() + 60
+
+    def started() -> bool:
+        return blobs.is_dir() and any(f.stat().st_size >= 1_000_000 for f in blobs.glob("*.part"))
+
+    while not started():
+        assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+        time.sleep(0.05)
+    p.send_signal(2)  # SIGINT, as Ctrl+C
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (out, err)
+    assert "download interrompido; `make models` continua de onde parou" in out and "Traceback" not in out + err
+    have = next(blobs.glob("*.part")).stat().st_size
+    assert have >= 1_000_000
+    hub.slow.clear()
+    r = subprocess.run(cmd, cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    assert "verificado" in lines_for(r.stdout.splitlines(), "brain")[0], r.stdout
+    assert hub.gets(hub.sha256(GGUF_REPO, GGUF_FILE))[-1][3] == f"bytes={have}-"

@@ -10,7 +10,7 @@ and ``X-Linked-Size`` the size. Both origins answer ``Range`` with 206.
 Faults a test can ask for: ``cut_once`` (the first GET of that file stops halfway
 and the connection closes), ``corrupt`` (one byte flipped, headers unchanged),
 ``unsized`` (a small file sent chunked with no length, as the hub does for
-gzip-able text).
+gzip-able text), ``slow`` (a pause after each MB, so a test can interrupt).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -70,6 +71,7 @@ class FakeHub:
         self.cut_once: set[str] = set()
         self.corrupt: set[str] = set()
         self.unsized: set[str] = set()
+        self.slow: dict[str, float] = {}  # file -> seconds to wait after each MB sent (a slow line)
         self.requests: list[tuple[str, str, str, str]] = []
         self.cuts = 0
         self.hub = self._server("hub")
@@ -276,6 +278,7 @@ class FakeHub:
             self.cuts += 1
             stop = start + (end - start) // 2
         corrupt = any(key.endswith(c) for c in self.corrupt)
+        delay = next((v for k, v in self.slow.items() if key.endswith(k)), 0.0)
         pos = start
         while pos < stop:
             chunk = f.read(pos, min(stop, pos + (1 << 20)))
@@ -284,6 +287,9 @@ class FakeHub:
                 chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1:]
             h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if unsized else chunk)
             pos += len(chunk)
+            if delay:
+                h.wfile.flush()
+                time.sleep(delay)
         if unsized and stop == end:
             h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
