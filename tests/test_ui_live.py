@@ -440,3 +440,31 @@ async def test_the_walk_catches_english(bus_env, monkeypatch, tmp_path) -> None:
         assert english_words(seen["palette_entries"]) and english_words(seen["settings"])
     finally:
         i18n.set_language("pt")
+
+
+# -- F5: a provider switch resets the model -----------------------------------------------------------
+async def test_settings_provider_switch_resets_the_model(app: LunaApp) -> None:
+    from textual.widgets import Input, Select
+
+    async with app.run_test(size=SIZE) as pilot:
+        await feed(app, "config", functions={
+            "chat": {"provider": "embedded", "model": "smollm2-135m", "configured": "gemini",
+                     "configured_model": "gemini-2.5-flash",
+                     "skipped": [{"provider": "gemini", "why": "sem chave (GEMINI_API_KEY vazio no .env)"}]}},
+            options={"providers": ["local", "ollama", "embedded", "gemini"],
+                     "defaults": {"chat": {"ollama": "dolphin-mistral", "gemini": "gemini-2.5-flash",
+                                           "embedded": "smollm2-135m"}}})
+        await pilot.press("f5")
+        await pilot.pause()
+        screen = app.screen
+        text = "\n".join(screen_lines(app))
+        assert "conversa" in text and "gemini vai ser pulado: sem" in text and "GEMINI_API_KEY" in text, text
+        assert screen.query_one("#prov-chat", Select).value == "gemini"  # what the user chose, not who answers
+        screen.query_one("#prov-chat", Select).value = "ollama"
+        await pilot.pause()
+        assert screen.query_one("#model-chat", Input).value == "dolphin-mistral"  # not gemini's model
+        await pilot.click("#settings-apply")
+        await pilot.pause()
+        cs = [f for f in app.client.sent if f.type == "command" and f["name"] == "config-set"]
+        assert cs[-1]["args"] == {"function": "chat", "provider": "ollama", "model": "dolphin-mistral"}
+        assert app.focused is app.prompt

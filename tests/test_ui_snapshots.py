@@ -1,4 +1,7 @@
-"""Snapshot tests (pytest-textual-snapshot) for the main screens. Update with --snapshot-update."""
+"""Snapshot tests (pytest-textual-snapshot) for the main screens at 80 and 160 columns.
+
+Update with ``--snapshot-update`` (and look at the SVGs: a snapshot records, it does not judge).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import pytest
 from services.ui.app import LunaApp
 from shared.messages import make
 
-SIZE = (100, 32)
+SIZES = [pytest.param((80, 32), id="80"), pytest.param((160, 40), id="160")]
 REPLY = ("Claro! Uma função simples:\n\n```python\ndef soma(a, b):\n    return a + b\n```\n\n"
          "Clique no bloco para copiar.")
 
@@ -40,29 +43,33 @@ async def conversation(pilot) -> None:
     await pilot.pause()
 
 
-def test_snapshot_chat(snap_compare, app) -> None:
-    assert snap_compare(app, terminal_size=SIZE, run_before=conversation)
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_chat(snap_compare, app, size) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=conversation)
 
 
-def test_snapshot_context_menu(snap_compare, app) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_context_menu(snap_compare, app, size) -> None:
     async def before(pilot) -> None:
         await conversation(pilot)
         await pilot.click("#chat", offset=(20, 4), button=3)
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
 
 
-def test_snapshot_code_mode(snap_compare, app) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_code_mode(snap_compare, app, size) -> None:
     async def before(pilot) -> None:
         await conversation(pilot)
         await pilot.press("f3")
         pilot.app.code_panel.area.cursor_blink = False
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
 
 
-def test_snapshot_history(snap_compare, app) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_history(snap_compare, app, size) -> None:
     async def before(pilot) -> None:
         pilot.app.prompt.cursor_blink = False
         await pilot.press("f2")
@@ -73,22 +80,48 @@ def test_snapshot_history(snap_compare, app) -> None:
             current="c2"))
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
 
 
-def test_snapshot_soul_editor(snap_compare, app) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_soul_editor(snap_compare, app, size) -> None:
     async def before(pilot) -> None:
         await pilot.press("ctrl+e")
         await pilot.pause()
         pilot.app.screen.query_one("#soul-text").cursor_blink = False
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
 
 
-def test_snapshot_settings(snap_compare, app) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_settings(snap_compare, app, size) -> None:
     async def before(pilot) -> None:
         await conversation(pilot)
         await pilot.press("f5")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_new_messages_marker(snap_compare, app, size) -> None:
+    async def before(pilot) -> None:
+        from textual import events
+
+        await conversation(pilot)
+        long = "\n\n".join(f"Linha {i} de uma resposta longa." for i in range(30))
+        await pilot.app.handle_frame(make("reply-start", source="brain", turn_id="t0", intent="chat",
+                                          provider="ollama", model="dolphin-mistral", epoch=9))
+        await pilot.app.handle_frame(make("reply-end", source="brain", turn_id="t0", ok=True, epoch=9, text=long))
+        await pilot.pause(0.1)
+        chat = pilot.app.chat
+        for _ in range(8):
+            chat.post_message(events.MouseScrollUp(chat, 5, 5, 0, -1, 0, False, False, False, 5, 5))
+        await pilot.pause(0.1)
+        await pilot.app.handle_frame(make("reply-start", source="brain", turn_id="t3", intent="chat",
+                                          provider="ollama", model="dolphin-mistral", epoch=3))
+        await pilot.app.handle_frame(make("reply-end", source="brain", turn_id="t3", ok=True, epoch=3,
+                                          text="Uma resposta nova lá embaixo."))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)

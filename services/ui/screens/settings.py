@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -26,12 +26,14 @@ class SettingsScreen(ModalScreen[None]):
     SettingsScreen { align: center middle; }
     #settings { width: 80; height: auto; border: round $accent; background: $surface; padding: 0 1; }
     #settings-title { text-style: bold; height: 1; margin-bottom: 1; }
-    #settings Grid { grid-size: 3; grid-columns: 10 22 1fr; grid-rows: auto; height: auto; }
-    #settings Grid Label { padding: 1 0; }
+    .settings-row { height: 3; }
+    .settings-row Label { width: 10; padding: 1 0; }
+    .settings-row Select { width: 22; }
+    .settings-row Input { width: 1fr; }
     #settings-buttons { height: auto; align-horizontal: right; }
     #settings-buttons Button { margin-left: 1; }
     #settings-missing { color: $warning; height: auto; }
-    .settings-note { color: $text-muted; height: auto; column-span: 3; padding: 0 0 0 10; }
+    .settings-note { color: $text-muted; height: auto; padding: 0 0 0 10; }
     .settings-note.skipped { color: $warning; }
     """
     BINDINGS = [("escape", "close", "Fechar")]
@@ -81,17 +83,17 @@ class SettingsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="settings"):
             yield Label(t("settings_title"), id="settings-title")
-            with Grid():
-                for fn in FUNCTIONS:
-                    prov, model = self.chosen(self.functions.get(fn, {}))
-                    provs = self.providers()
-                    opts = [(p, p) for p in (provs if prov in provs else (*provs, prov))]
+            for fn in FUNCTIONS:
+                prov, model = self.chosen(self.functions.get(fn, {}))
+                provs = self.providers()
+                opts = [(p, p) for p in (provs if prov in provs else (*provs, prov))]
+                with Horizontal(classes="settings-row"):
                     yield Label(t(f"fn_{fn}"))
                     yield Select(opts, value=prov, allow_blank=False, id=f"prov-{fn}")
                     yield Input(model, placeholder=t("settings_default"), id=f"model-{fn}")
-                    text, skipped = self.note(fn)
-                    yield Static(text, id=f"note-{fn}", classes="settings-note skipped" if skipped
-                                 else "settings-note", markup=False)
+                text, skipped = self.note(fn)
+                yield Static(text, id=f"note-{fn}", classes="settings-note skipped" if skipped
+                             else "settings-note", markup=False)
             yield Static(self._missing_text(), id="settings-missing", markup=False)
             with Horizontal(id="settings-buttons"):
                 yield Button(t("pull_missing"), id="settings-pull")
