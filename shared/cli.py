@@ -134,7 +134,11 @@ def _short(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-async def tap(services: set[str], types: set[str], record: Path | None, count: int | None) -> int:
+async def tap(services: set[str], types: set[str], record: Path | None, count: int | None,
+              heartbeats: bool = False) -> int:
+    """Print the bus live. Heartbeats (several a second) are printed only when a service first
+    shows up or its state changes, unless ``heartbeats`` (``--heartbeats``) or ``-t heartbeat``:
+    otherwise they drown every other frame. The recording keeps them all."""
     from shared import logs
     from shared.bus import Bus
     from shared.messages import STREAM
@@ -146,7 +150,11 @@ async def tap(services: set[str], types: set[str], record: Path | None, count: i
 
     out: Any = open_private(record) if record else None  # the recording holds the conversation: 0600
     n = 0
-    print("luna tap: listening on the bus (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    beat_state: dict[str, str] = {}
+    show_beats = heartbeats or "heartbeat" in types
+    print("luna tap: listening on the bus (Ctrl+C to stop)"
+          + ("" if show_beats else "; heartbeats only on a change (--heartbeats shows all)"),
+          file=sys.stderr, flush=True)
     try:
         while count is None or n < count:
             f = await bus.recv_event()
@@ -156,7 +164,13 @@ async def tap(services: set[str], types: set[str], record: Path | None, count: i
                 continue
             summary = f.spec.kind == STREAM
             r = rate.tick((f.source, f.type)) if summary else 0.0
-            print(logs.redact(format_frame(f, summary, r)), flush=True)
+            quiet = False
+            if f.type == "heartbeat" and not show_beats:
+                who, state = str(f.get("service") or f.source), str(f.get("state") or "")
+                quiet = beat_state.get(who) == state
+                beat_state[who] = state
+            if not quiet:
+                print(logs.redact(format_frame(f, summary, r)), flush=True)
             if out:
                 out.write(logs.redact(json.dumps({"type": f.type, "v": f.v, "ts": f.ts, "turn_id": f.turn_id,
                                                    "seq": f.seq, "source": f.source, "data": f.data},
@@ -409,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-t", "--type", action="append", default=[], help="only frames of this type")
     t.add_argument("--record", type=Path, help="also append decoded frames to this JSON-lines file")
     t.add_argument("-n", "--count", type=int, help="stop after N frames")
+    t.add_argument("--heartbeats", action="store_true", help="print every heartbeat (default: only changes)")
     s = sub.add_parser("send", help="send one message and print the streamed reply")
     s.add_argument("text")
     s.add_argument("--image")
@@ -458,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return 0 if fetch_all(config.load()) else 1
         if args.cmd == "tap":
-            return asyncio.run(tap(set(args.service), set(args.type), args.record, args.count))
+            return asyncio.run(tap(set(args.service), set(args.type), args.record, args.count, args.heartbeats))
         if args.cmd == "send":
             return asyncio.run(send(args.text, args.image, args.timeout))
         if args.cmd == "route":
