@@ -26,6 +26,8 @@ from shared.endpoints import STREAM_OWNER
 from shared.messages import Frame
 
 HEARTBEAT_S = 1.0
+#: A receive loop hands the event loop back at least this often, whatever the input rate.
+YIELD_S = 0.005
 #: A peer whose heartbeat is older than this is shown as down.
 PEER_TIMEOUT_S = 3.0
 STOP_GRACE_S = 5.0
@@ -174,8 +176,24 @@ class Service:
             self.publish("heartbeat", **self.heartbeat_frame())
             await asyncio.sleep(HEARTBEAT_S)
 
+    async def _yield(self, last: float) -> float:
+        """Give the event loop back when this loop has held it for YIELD_S.
+
+        Why: a frame already queued (or drained into the bus's buffer) is handed out
+        without a real suspension, so under a flood a receive loop never let the
+        heartbeat run: 100k frames into stt silenced it for 8 s and the watchdog
+        killed a working service. ``sleep(0)`` lets due timers (the heartbeat) run.
+        """
+        now = time.monotonic()
+        if now - last < YIELD_S:
+            return last
+        await asyncio.sleep(0)
+        return time.monotonic()
+
     async def _event_loop(self) -> None:
+        last = time.monotonic()
         while True:
+            last = await self._yield(last)
             f = await self.bus.recv_event()
             self._busy += 1
             try:
@@ -189,7 +207,9 @@ class Service:
                 return
 
     async def _stream_loop(self, stream: str) -> None:
+        last = time.monotonic()
         while True:
+            last = await self._yield(last)
             f = await self.bus.recv_stream(stream)
             self.counters["frames_in"] += 1
             self._busy += 1

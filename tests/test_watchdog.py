@@ -53,3 +53,45 @@ def test_a_new_process_starts_a_fresh_track() -> None:
         hb(t, float(i), out=5)
     hb(t, 10.0, out=0, pid=2)
     assert verdict(t, 10.5, "capture", True) is None
+
+
+def test_a_busy_service_is_not_a_frozen_one() -> None:
+    """Issue 13 (6): a late heartbeat from a process burning CPU on a flood is not a restart."""
+    from services.watchdog.rules import BUSY_SILENT_S, observe_proc
+
+    t = Track()
+    hb(t, 0.0, "stt")
+    for i in range(1, int(SILENT_S) + 5):
+        observe_proc(t, float(i), ("R", 100 * i))  # CPU time keeps growing: working, only slow to say so
+    assert verdict(t, SILENT_S + 4, "stt", running=True) is None and t.spared == 1
+    assert "heartbeat silent" in verdict(t, BUSY_SILENT_S + 1, "stt", running=True)  # not forever
+
+
+def test_a_stopped_or_idle_silent_service_is_frozen() -> None:
+    from services.watchdog.rules import observe_proc
+
+    for state, ticks in (("T", lambda i: 100 * i), ("S", lambda i: 100)):  # SIGSTOP; blocked with no CPU
+        t = Track()
+        hb(t, 0.0, "stt")
+        for i in range(1, int(SILENT_S) + 3):
+            observe_proc(t, float(i), (state, ticks(i)))
+        assert "heartbeat silent" in verdict(t, SILENT_S + 2, "stt", running=True), state
+
+
+def test_frame_counters_moving_in_the_last_heartbeats_count_as_busy() -> None:
+    t = Track()
+    for i in range(5):
+        observe(t, float(i), "stt", "ready", {"frames_in": 1000 * i}, {}, 1)
+    assert verdict(t, 4 + SILENT_S + 1, "stt", running=True) is None  # no /proc (another host): counters decide
+    observe(t, 5.0, "stt", "ready", {"frames_in": 4000}, {}, 1)  # stood still in its last heartbeat
+    assert "heartbeat silent" in verdict(t, 5 + SILENT_S + 1, "stt", running=True)
+
+
+def test_proc_sample_reads_this_process() -> None:
+    import os
+
+    from services.watchdog.rules import proc_sample
+
+    state, ticks = proc_sample(os.getpid())
+    assert state in "RS" and ticks >= 0
+    assert proc_sample(2**22 + 7) is None

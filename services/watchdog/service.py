@@ -15,7 +15,7 @@ import time
 import xmlrpc.client
 from typing import Any
 
-from services.watchdog.rules import Track, observe, verdict
+from services.watchdog.rules import Track, observe, observe_proc, proc_sample, verdict
 from shared.endpoints import SUPERVISED
 from shared.messages import Frame
 from shared.service import Service
@@ -63,9 +63,14 @@ class WatchdogService(Service):
             self.problems.pop("rpc", None)
             now = time.monotonic()
             for svc, track in self.tracks.items():
+                if track.pid is not None and running.get(svc) == track.pid:
+                    observe_proc(track, now, proc_sample(track.pid))  # busy or frozen?
                 if now < self.cooldown.get(svc, 0):
                     continue
+                spared = track.spared
                 why = verdict(track, now, svc, svc in running)
+                if track.spared > spared:
+                    self.counters["busy_spared"] += 1
                 if why:
                     await self._restart(svc, why)
 
