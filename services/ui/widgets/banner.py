@@ -6,9 +6,9 @@ to run, not find it in the logs. It is built only from what the services already
 publish: stt's and tts's heartbeat ``info["fallback"]`` (with ``info["model"]``,
 what answers instead) and the brain's status in its heartbeat (``functions`` with
 the configured and the effective provider per function, ``ollama``,
-``missing_models``, ``embedded_last_resort``). A click folds it into one short
-line just above the status bar (:meth:`FallbackBanner.marker`, "reserva: ouvidos,
-voz, cérebro"); another click opens it again.
+``missing_models``, ``embedded_last_resort``). A click hides it; the status bar
+keeps the short :meth:`FallbackBanner.marker` ("⚠ reserva: ouvidos, voz, cérebro").
+A fallback that appears later opens it again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from services.ui import i18n
 
 STRINGS: dict[str, dict[str, str]] = {
     "pt": {
-        "title": "⚠ Luna está usando modelos de reserva (clique para recolher):",
+        "title": "⚠ Luna está usando modelos de reserva (clique para ocultar):",
         "ears": "ouvidos", "voice": "voz", "brain": "cérebro",
         "missing": "{what} não foi baixado", "broken": "{what} não carregou",
         "voice_missing": "a voz {what} não foi baixada", "voice_broken": "a voz {what} não carregou",
@@ -32,10 +32,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "provider": "{what} indisponível",
         "using": "usando {model}", "tiny_note": " (muito pequeno: respostas ruins)",
         "fix": "Corrija com: {cmd}",
-        "marker": "⚠ reserva: {parts} (clique para ver)",
+        "marker": "⚠ reserva: {parts}",
     },
     "en": {
-        "title": "⚠ Luna is using fallback models (click to fold):",
+        "title": "⚠ Luna is using fallback models (click to hide):",
         "ears": "ears", "voice": "voice", "brain": "brain",
         "missing": "{what} is not downloaded", "broken": "{what} did not load",
         "voice_missing": "the voice {what} is not downloaded", "voice_broken": "the voice {what} did not load",
@@ -44,7 +44,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "provider": "{what} unavailable",
         "using": "using {model}", "tiny_note": " (very small: poor replies)",
         "fix": "Fix it with: {cmd}",
-        "marker": "⚠ fallback: {parts} (click for details)",
+        "marker": "⚠ fallback: {parts}",
     },
 }
 OLLAMA_INSTALL = "curl -fsSL https://ollama.com/install.sh | sh"
@@ -105,12 +105,11 @@ def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fal
 
 
 class FallbackBanner(Static):
-    """Hidden until a fallback is known; lists each with its fix; a click folds it to the one-line marker."""
+    """Hidden until a fallback is known; lists each with its fix; a click hides it (the status bar keeps a marker)."""
 
     DEFAULT_CSS = """
     FallbackBanner { height: auto; background: $warning 20%; color: $text; padding: 0 1; display: none; }
     FallbackBanner.shown { display: block; }
-    FallbackBanner.folded { height: 1; background: $panel; color: $warning; }
     """
 
     def __init__(self, settings: dict[str, Any] | None = None, **kw: Any) -> None:
@@ -121,7 +120,7 @@ class FallbackBanner(Static):
             settings, _ = config.load_lenient()
         self.settings = settings
         self.items: list[Fallback] = []
-        self.folded = False
+        self.hidden = False
 
     def text(self) -> str:
         return "\n".join([s("title"), *(f.line() for f in self.items)])
@@ -134,16 +133,15 @@ class FallbackBanner(Static):
         items = find(peers, self.settings)
         if items != self.items:
             if {f.part for f in items} - {f.part for f in self.items}:
-                self.folded = False  # a new fallback: open it again
+                self.hidden = False  # a new fallback: show it again
             self.items = items
             self._draw()
         return self.marker()
 
     def _draw(self) -> None:
-        self.set_class(bool(self.items), "shown")
-        self.set_class(self.folded, "folded")
-        self.update(Text(self.marker() if self.folded else self.text()))
+        self.set_class(bool(self.items) and not self.hidden, "shown")
+        self.update(Text(self.text()))
 
     def on_click(self) -> None:
-        self.folded = not self.folded
+        self.hidden = True
         self._draw()

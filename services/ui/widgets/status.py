@@ -50,6 +50,7 @@ class StatusBar(Static):
         super().__init__(*args, **kw)
         self._args: tuple = ()
         self.level = 0
+        self.marker = ""  # fallbacks in use, from the fallback banner (widgets/banner.py); the app sets it
 
     def render_status(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
                       level: float | None, muted: bool, latency_ms: float | None, echo: str = "",
@@ -103,6 +104,8 @@ class StatusBar(Static):
             line.append(f"{latency_ms:.0f} ms ")
         if health != "ok":  # the seed's thresholds (11.4): F6 shows which metric
             line.append(f"{t('h_' + health)} ", style="yellow" if health == "warning" else "bold red")
+        if self.marker:  # "⚠ reserva: ouvidos, voz" (narrow: "⚠ reserva"); the banner said why and the fix
+            line.append(f"{self.marker if compact < 3 else self.marker.split(':')[0]} ", style="yellow")
         model_len = {0: 99, 1: 99, 2: 99, 3: 16, 4: 12, 5: 10, 6: 8}[compact]
         for fn in ("chat", "code", "vision"):
             d = functions.get(fn)
