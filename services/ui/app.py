@@ -725,8 +725,10 @@ class LunaApp(App):
 
     def refresh_status(self) -> None:
         states = {s: self.client.status(s) for s in SERVICES}
-        try:  # the fallback banner (ears, voice, brain), from the services' heartbeats
-            self.query_one(FallbackBanner).refresh_from(self.client.peers.info)
+        marker = ""
+        try:  # the fallback banner (ears, voice, brain), from the services' heartbeats; the status bar keeps a marker
+            marker = self.query_one(FallbackBanner).refresh_from(self.client.peers.info)
+            self.query_one(StatusBar).marker = marker
         except Exception:
             pass
         brain_up = states.get("brain") != "down"
@@ -738,7 +740,7 @@ class LunaApp(App):
         muted = self.muted or bool(cap.get("muted"))
         echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
         health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
-        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health)
+        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health, marker)
         if key == self._status_key:
             return  # nothing changed: no redraw
         self._status_key = key
