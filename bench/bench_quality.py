@@ -5,12 +5,14 @@ Runs every prompt of tests/data/pt_quality.tsv (mostly pt-BR; the English rows u
 template, the family's sampling, the default soul, Luna's loop guard), once per model:
 the packaged Qwen2.5-Coder-0.5B (the offline default) and SmolLM2-135M (the last
 resort, the baseline in the same run). ``LLM_GGUF`` adds a third model under
-``_custom``. Scores are explained in tests/ptquality.py.
+``_custom``; ``PT_BENCH_MODELS=qwen05b,custom`` runs only those. Scores are explained in
+tests/ptquality.py.
 
 Keys, per model suffix (``_qwen05b``, ``_smollm2``): ``pt_reply_lang_ratio`` (replies in
 the expected language), ``pt_fact_accuracy``, ``pt_identity_ratio`` (says she is Luna),
 ``pt_code_ok_ratio``, ``pt_degenerate_replies`` (as kept, after the guard) and
-``pt_degenerate_raw`` (what the model streamed), ``pt_loop_cuts`` / ``pt_length_cuts``
+``pt_degenerate_raw`` (the model alone: its output read on to its own end, up to
+256 tokens: the no-guard baseline), ``pt_loop_cuts`` / ``pt_length_cuts``
 (replies the guard ended), ``pt_first_token_p50_s``, ``pt_reply_p50_s``, ``pt_reply_p95_s``.
 Every model runs with the brain's thread count (1 on 2 cores) on whatever else the
 machine is doing: the figures are as noisy as the machine's load.
@@ -41,7 +43,8 @@ def models() -> list[tuple[str, str]]:
         out.append(("smollm2", str(smol)))
     if os.environ.get("LLM_GGUF"):
         out.append(("custom", os.environ["LLM_GGUF"]))
-    return out
+    only = [m for m in os.environ.get("PT_BENCH_MODELS", "").split(",") if m]
+    return [m for m in out if not only or m[0] in only]
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -78,7 +81,7 @@ async def run_model(suffix: str, gguf: str, show: bool = True) -> dict[str, floa
     replies = []
     try:
         for item in load_set():
-            r = await luna_reply(p, item, max_tokens=MAX_TOKENS)
+            r = await luna_reply(p, item, max_tokens=MAX_TOKENS, raw_to_end=True)
             replies.append(r)
             if show:
                 flags = ("lang " if not lang_ok(r.text, item.lang) else "") + ("DEGEN " if degenerate(r.text) else "")

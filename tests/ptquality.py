@@ -108,7 +108,7 @@ def correct(item: Item, text: str) -> bool:
 class Reply:
     item: Item
     text: str  # as Luna keeps it (after the loop guard)
-    raw: str  # everything the model streamed before it was stopped
+    raw: str  # what the model streamed (to its own end with raw_to_end, else to the guard's stop)
     first_s: float
     total_s: float
     cut: str  # the loop guard's reason, "" if the reply ended by itself
@@ -126,24 +126,34 @@ def request(item: Item, model: str = "embedded", max_tokens: int = 256) -> tuple
                    temperature=temp, max_tokens=max_tokens), intent
 
 
-async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float = 120.0) -> Reply:
-    """One reply through ``provider`` with Luna's loop guard, as :meth:`BrainService.answer` runs it."""
+async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float = 120.0,
+                     raw_to_end: bool = False) -> Reply:
+    """One reply through ``provider`` with Luna's loop guard, as :meth:`BrainService.answer` runs it.
+
+    ``raw_to_end``: keep reading after the guard stops the reply (up to ``max_tokens``), so
+    ``Reply.raw`` is what the model alone would have said: the bench's no-guard baseline.
+    ``total_s`` is still the time to the guard's stop, what the user waits.
+    """
     req, intent = request(item, max_tokens=max_tokens)
     guard = LoopGuard(intent)
     t0 = time.monotonic()
-    first = 0.0
+    first = total = 0.0
+    raw: list[str] = []
     stream = provider.stream(req)
 
     async def run() -> None:
-        nonlocal first
+        nonlocal first, total
         async for chunk in stream:
             if not first:
                 first = time.monotonic() - t0
-            if guard.feed(chunk).stop:
-                break
+            raw.append(chunk)
+            if not guard.reason and guard.feed(chunk).stop:
+                total = time.monotonic() - t0
+                if not raw_to_end:
+                    break
 
     try:
         await asyncio.wait_for(run(), timeout)
     finally:
         await stream.aclose()
-    return Reply(item, guard.clean(), guard.text, first, time.monotonic() - t0, guard.reason)
+    return Reply(item, guard.clean(), "".join(raw), first, total or time.monotonic() - t0, guard.reason)

@@ -9,6 +9,7 @@ family's temperature the 0.5B sometimes says São Paulo, and a test must not fla
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -184,3 +185,48 @@ def test_offline_model_answers_in_portuguese_as_luna_without_looping(qwen) -> No
             bad.append((iid, "not Luna", r.text))
     assert not bad, bad
     assert p.last_options["repeat_penalty"] > 1.0 and p.last_options["temperature"] <= 0.7
+
+
+# -- what the user sees and hears: the brain service with a model that loops or rambles ------------------
+@pytest.fixture
+async def peer(bus_env):
+    from tests.test_brain_service import Peer
+
+    p = Peer()
+    yield p
+    await p.close()
+
+
+LOOPING = "Oi! Eu sou a Luna. O que tem é o que tem é o que tem é o que tem é o que tem é o que tem é o que tem."
+RAMBLING = ("O mar é enorme. Você pode usar o barco para ir longe. As ondas batem forte no inverno. "
+            "Depois, você pode usar o mapa para voltar. Os peixes nadam em cardumes. O sol se põe cedo. "
+            "A praia fica vazia à noite.")
+
+
+@pytest.mark.integration
+async def test_brain_cuts_a_looping_or_rambling_reply_at_a_sentence(peer, start_service) -> None:
+    from tests.conftest import wait_for
+    from tests.fakes.ollama import FakeOllama
+
+    with FakeOllama(reply=LOOPING, delay=0.01) as ol:
+        start_service("brain", OLLAMA_HOST=ol.url)
+        await peer.ready()
+        tid = peer.say("oi Luna, tudo bem?")
+        _, streamed, end = await peer.reply(tid)
+        assert end["ok"] and end["text"] == "Oi! Eu sou a Luna.", end.data
+        assert end["timings"]["cut"] == "loop" and len(streamed) < len(LOOPING)
+        await asyncio.sleep(0.3)
+        spoken = " ".join(f["text"] for f in peer.sentences if f.turn_id == tid and f.type == "sentence")
+        assert spoken.count("o que tem") <= 1, spoken  # TTS never got the loop
+        assert ol.chunks_sent < len(LOOPING.split())  # the model stream was closed, not read to the end
+
+        ol.reply = RAMBLING
+        tid = peer.say("me conta uma história")
+        _, _, end = await peer.reply(tid)
+        assert end["ok"] and end["timings"]["cut"] == "length"
+        # four sentences (the repeated "você pode usar o", sentences apart, is not a loop), then the cap
+        assert end["text"].endswith("para voltar.") and "peixes" not in end["text"], end["text"]
+        await wait_for(lambda: any(f.turn_id == tid for f in peer.sentences), 10)
+        await asyncio.sleep(0.3)
+        spoken = [f["text"] for f in peer.sentences if f.turn_id == tid and f.type == "sentence"]
+        assert spoken and not any("peixes" in s for s in spoken), spoken

@@ -11,8 +11,9 @@ for every provider.
 :class:`LoopGuard` sees the reply as it streams, passes every chunk through at
 once (holding text back would delay the first spoken clause), and says *stop*:
 
-* **loop**: a word n-gram (:data:`LOOP_N` words) comes back :data:`LOOP_REPEATS`
-  times, or a whole sentence repeats one already said. The repeated part has
+* **loop**: a word n-gram (:data:`LOOP_N` words) comes back within a few words
+  (:data:`LOOP_GAP`) or :data:`LOOP_REPEATS` times, or a whole sentence repeats one
+  already said. The repeated part has
   started to stream, so :meth:`LoopGuard.clean` gives the text cut back to the
   last sentence that ended before the loop began: that is what history keeps and
   the UI shows at the end, and :meth:`LoopGuard.spoken_cut` tells the speech side
@@ -30,11 +31,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-#: Words per n-gram for the loop check, and how many times one may occur before it is a loop.
-#: 4 words twice: "o que tem é o que tem é" is caught at its 8th word; ordinary replies of a
-#: few sentences do not repeat 4 words in a row (the quality set has none).
+#: Words per n-gram for the loop check. A 4-gram is a loop when it comes back within
+#: :data:`LOOP_GAP` words of its last start ("o que tem é o que tem é" is caught at its 8th
+#: word, "Eu não este emo, e aí. Eu não este emo" at its 10th), or :data:`LOOP_REPEATS` times
+#: anywhere. Why not "twice anywhere": ordinary replies do say "você pode usar o" twice,
+#: sentences apart; a whole sentence said again is caught by the sentence check instead.
 LOOP_N = 4
-LOOP_REPEATS = 2
+LOOP_GAP = 6
+LOOP_REPEATS = 3
 #: Spoken-length cap for chat: Piper speaks about 14 characters a second, so 420 characters
 #: are about 30 s, and 4 sentences are what a person listens to before wanting to reply.
 MAX_SENTENCES = 4
@@ -68,6 +72,7 @@ class LoopGuard:
         self.text = ""
         self.reason = ""
         self._counts: dict[tuple[str, ...], int] = {}
+        self._last: dict[tuple[str, ...], int] = {}  # word index where each n-gram last started
         self._words: list[str] = []
         self._word_offsets: list[int] = []
         self._cap_at = -1  # offset just after the sentence that reached the length cap
@@ -126,7 +131,10 @@ class LoopGuard:
         gram = tuple(self._words[-LOOP_N:])
         n = self._counts.get(gram, 0) + 1
         self._counts[gram] = n
-        if n >= LOOP_REPEATS:
+        here = len(self._words) - LOOP_N
+        last = self._last.get(gram)
+        self._last[gram] = here
+        if n >= LOOP_REPEATS or (last is not None and here - last <= LOOP_GAP):
             # the loop began where this n-gram first occurred again: its first word now
             start = self._word_offsets[-LOOP_N]
             self._loop_at = start
