@@ -81,6 +81,10 @@ class LoopGuard:
         self._sentence_ends: list[int] = []  # offsets in self.text just after each finished sentence
         self._loop_at = -1  # offset in self.text where the looping part started
         self._sent_start = 0
+        self._pos = 0  # characters of self.text already split into prose and code
+        self._in_code = False
+        self._prose_parts: list[str] = []
+        self._offsets: list[int] = []
 
     # -- feeding ----------------------------------------------------------------------
     def feed(self, chunk: str) -> Verdict:
@@ -142,26 +146,36 @@ class LoopGuard:
         return False
 
     def _prose(self) -> tuple[str, list[int]]:
-        """The reply without fenced code, and each prose character's offset in ``self.text``."""
-        out: list[str] = []
-        offsets: list[int] = []
-        pos = 0
-        in_code = False
+        """The reply without fenced code, and each prose character's offset in ``self.text``.
+
+        Built incrementally (a long code reply must not cost a rescan per token); trailing
+        backticks wait for the next chunk, since they may open or close a fence.
+        """
         text = self.text
-        while pos < len(text):
+        pos = self._pos
+        while True:
             fence = text.find("```", pos)
-            end = len(text) if fence < 0 else fence
-            if not in_code:
-                out.append(text[pos:end])
-                offsets.extend(range(pos, end))
             if fence < 0:
+                end = len(text)
+                while end > pos and end > len(text) - 2 and text[end - 1] == "`":
+                    end -= 1
+                if not self._in_code:
+                    self._prose_parts.append(text[pos:end])
+                    self._offsets.extend(range(pos, end))
+                pos = end
                 break
-            in_code = not in_code
-            if not in_code:  # a closed block stands for a sentence break in the prose
-                out.append("\n")
-                offsets.append(fence)
+            if not self._in_code:
+                self._prose_parts.append(text[pos:fence])
+                self._offsets.extend(range(pos, fence))
+            self._in_code = not self._in_code
+            if not self._in_code:  # a closed block stands for a sentence break in the prose
+                self._prose_parts.append("\n")
+                self._offsets.append(fence)
             pos = fence + 3
-        return "".join(out), offsets
+        self._pos = pos
+        if len(self._prose_parts) > 1:
+            self._prose_parts[:] = ["".join(self._prose_parts)]
+        return (self._prose_parts[0] if self._prose_parts else ""), self._offsets
 
     # -- the result ---------------------------------------------------------------------
     def clean(self) -> str:
