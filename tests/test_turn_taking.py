@@ -8,7 +8,6 @@ a fake Ollama) as real processes, as tests/test_voice_services.py does.
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -55,6 +54,12 @@ def test_follow_up_window_counts_from_the_end_of_lunas_answer():
     assert g.status(33.5) == {"listen_mode": "name", "listening": False}
 
 
+def test_the_name_alone_opens_the_window_for_the_next_words():
+    g = ListenGate("name", follow_up_s=0.0)
+    assert not g.call_only("Luna, que horas são?", 0.0) and g.call_only("Ô Luna?", 0.0)
+    assert g.accept("que horas são?", 2.0) and not g.accept("e amanhã?", 9.0)
+
+
 def test_push_mode_hears_only_with_the_key_down():
     g = ListenGate("push")
     assert not g.hears_audio()
@@ -95,6 +100,17 @@ def test_fetch_checks_the_sha256(tmp_path):
         p = endofturn.fetch(tmp_path / "out", wheel=good)
         assert endofturn.sha256(p) == endofturn.MODEL_SHA256
         assert endofturn.model_path(str(p)) == p and endofturn.model_path("off") is None
+
+
+@pytest.mark.parametrize("text,lang,out", [
+    ("Eu queria saber se", "pt", True), ("Eu queria saber se...", "pt", True), ("Me diz", "pt", True),
+    ("Liga para a minha mãe e", "pt", True), ("Que horas são?", "pt", False), ("Obrigado, era só isso.", "pt", False),
+    ("Can you tell me", "en", True), ("I was wondering if", "en", True), ("Can you help me?", "en", False),
+    ("What time is it now?", "en", False), ("", "en", False), ("Que dia é?", "pt", False),
+    ("Turn it on.", "en", False), ("What is the weather like?", "en", False), ("É meu.", "pt", False),
+])
+def test_words_that_need_more_after_them(text, lang, out):
+    assert endofturn.dangling(text, lang) is out
 
 
 # --- the segmenter: hold and end_now ---------------------------------------------------------------
@@ -139,13 +155,107 @@ def test_turn_set_has_both_languages_and_both_kinds():
     assert all(it.rest for it in items if it.kind == "cut") and len(items) >= 20
 
 
-@pytest.fixture
-def wav_dir(tmp_path) -> Path:
-    return tmp_path
+# --- through the real services: capture reads a WAV in real time, stt decides -----------------------
+
+STT_ENV = {"STT_LOCAL": "tiny.en", "HF_HUB_OFFLINE": "1", "STT_LANGUAGE": "en", "ECHO_MODE": "off"}
+THINK = ("Can you tell me", "what the weather will be like in London tomorrow?")
 
 
-def _write(path, parts):
-    return write_wav(path, np.concatenate(parts), 16000)
+def _wav(path, parts):
+    return write_wav(path, np.concatenate([p if isinstance(p, np.ndarray) else silence(p) for p in parts]), 16000)
 
 
-requires_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def _counters(d):
+    return (d.heartbeat("stt") or {}).get("counters", {})
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("rule", [pytest.param("model", marks=needs_model), "silence"])
+async def test_a_thinking_pause_is_not_cut(start_service, tmp_path, rule):
+    """A 1 s pause after "Can you tell me": the model holds the turn (one transcript, the whole
+    question); the fixed 500 ms silence rule cuts it in two (the false cut-off this fixes)."""
+    from tests.audio import wer
+    from tests.voicekit import Driver
+
+    audio, _ = speech_with_pause(*THINK, "en-us", 1.0)
+    wav = _wav(tmp_path / "think.wav", [0.5, audio, 2.5])
+    async with Driver() as d:
+        start_service("stt", **STT_ENV, TURN_MODEL="" if rule == "model" else "off", TURN_MAX_SILENCE_MS="1800")
+        await d.ready("stt")
+        start_service("capture", CAPTURE_FILE=str(wav))
+        await d.wait(lambda: len(d.of("speech-end")) >= (1 if rule == "model" else 2), 30, "end of speech")
+        await d.wait(lambda: len(d.of("transcript")) >= (1 if rule == "model" else 2), 30, "transcripts")
+        await d.wait(lambda: _counters(d).get("eot_calls", 0) or rule == "silence", 5, "heartbeat")
+        texts = [f["text"] for f in d.of("transcript")]
+        if rule == "model":
+            assert len(texts) == 1 and wer(" ".join(THINK), texts[0]) <= 0.25, texts
+            assert _counters(d)["eot_incomplete"] >= 1
+            assert d.heartbeat("stt")["info"]["end_of_turn"] == "smart-turn-v3"
+        else:
+            assert len(texts) == 2, texts
+
+
+@pytest.mark.integration
+@needs_model
+async def test_a_complete_question_is_answered_without_waiting_for_the_silence_window(start_service, tmp_path):
+    """The silence window is 4 s here; smart-turn commits the turn at the first short pause,
+    so the transcript, and the brain's reply (a fake Ollama), start long before it would end.
+    (The budget is wide so a loaded CPU slows the model down instead of switching it off.)"""
+    from shared.bus import Bus
+    from tests.fakes.ollama import FakeOllama
+    from tests.voicekit import Driver
+
+    q = espeak16("Will it rain in London tomorrow?", "en-us")
+    wav = _wav(tmp_path / "q.wav", [0.5, q, 6.0])
+    sink = Bus(None)
+    sink.consume("sentence")  # the part of tts: take the brain's sentences
+    with FakeOllama(reply="Yes, take an umbrella.") as ol:
+        async with Driver() as d:
+            start_service("stt", **STT_ENV, VAD_MIN_SILENCE_MS="4000", TURN_MAX_SILENCE_MS="4500",
+                          TURN_BUDGET_MS="3000")
+            start_service("brain", OLLAMA_HOST=ol.url, LANGUAGE="en")
+            await d.ready("stt", "brain")
+            start_service("capture", CAPTURE_FILE=str(wav))
+            tr = (await d.wait(lambda: d.of("transcript"), 30, "transcript"))[0]
+            start = await d.wait(lambda: [f for f in d.of("reply-start") if f.ts > tr.ts - 1], 30, "reply")
+            tm = tr["timings"]
+            commit_ms = (tm["eot_commit_ns"] - tm["last_voice_ns"]) / 1e6
+            reply_ms = (start[0].ts - tm["last_voice_ns"]) / 1e6
+            print(f"\nsmart-turn committed {commit_ms:.0f} ms after the last voice (P={tm['eot_prob_pct']}%, "
+                  f"{tm['eot_ms']} ms a call); the reply started {reply_ms:.0f} ms after it")
+            assert "rain" in tr["text"].lower()
+            assert commit_ms < 3000 and reply_ms < 4000  # the 4 s silence window never ran out
+            assert tm["vad_end_ns"] - tm["last_voice_ns"] < 4e9
+    sink.close()
+
+
+@pytest.mark.integration
+async def test_name_mode_speech_without_the_name_makes_no_turn_and_no_history(start_service, tmp_path, bus_env):
+    """LISTEN_MODE=name: "what time is it" (no name) is heard and thrown away in stt; "Luna, tell me
+    a joke" is a turn; only that one reaches the brain and its history."""
+    from services.brain.history import History
+    from shared.bus import Bus
+    from tests.fakes.ollama import FakeOllama
+    from tests.voicekit import Driver
+
+    wav = _wav(tmp_path / "name.wav", [0.5, espeak16("What time is it now?", "en-us"), 2.0,
+                                        espeak16("Hey Luna, tell me a short joke.", "en-us"), 2.5])
+    sink = Bus(None)
+    sink.consume("sentence")
+    with FakeOllama(reply="Why did the cat sit on the computer?") as ol:
+        async with Driver() as d:
+            start_service("stt", **STT_ENV, LISTEN_MODE="name", FOLLOW_UP_S="0")
+            start_service("brain", OLLAMA_HOST=ol.url, LANGUAGE="en")
+            await d.ready("stt", "brain")
+            start_service("capture", CAPTURE_FILE=str(wav))
+            await d.wait(lambda: len(d.of("speech-end")) >= 2, 30, "both utterances heard")
+            await d.wait(lambda: d.of("reply-end"), 30, "the named turn answered")
+            await d.wait(lambda: _counters(d).get("not_for_luna", 0) >= 1, 5, "the unnamed one counted")
+            texts = [f["text"] for f in d.of("transcript") + d.of("transcript-partial")]
+            assert texts and all("luna" in t.lower() or "lun" in t.lower() for t in texts), texts
+            assert any(f["data"].get("listen_mode") == "name" for f in d.of("status", service="stt"))
+    sink.close()
+    h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+    rows = [m["content"] for m in h.messages(h.latest())]
+    h.close()
+    assert len(rows) == 2 and "joke" in rows[0].lower() and "time" not in " ".join(rows).lower(), rows

@@ -121,6 +121,35 @@ def last_window(audio: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(n - len(x), dtype=np.float32), x])
 
 
+#: Words a finished sentence does not end on ("eu queria saber se", "can you tell me about the").
+#: smart-turn hears prosody; a flat voice that stops on one of these is still mid-phrase, so the
+#: pause's transcript gets the last word (see :func:`dangling`). Only words that almost never
+#: end a request are here ("isso", "meu", "that", "on" do), so a finished turn is rarely held.
+DANGLING = {
+    "pt": frozenset("se que de do da dos das para pra pro pros com em no na nos nas e ou mas o a os as um uma "
+                    "uns umas qual quais porque por pelo pela pelos pelas sobre ao aos nem então tipo".split()),
+    "en": frozenset("the a an to of and or but if my your his her our their into because than very".split()),
+}
+#: Ends that take an object: "can you tell me", "me diz" ... ("help me" is finished, "tell me" is not).
+DANGLING_PAIRS = {("tell", "me"), ("show", "me"), ("give", "me"), ("me", "diz"), ("me", "fala"),
+                  ("me", "conta"), ("me", "mostra"), ("me", "dá"), ("queria", "saber"), ("quero", "saber"),
+                  ("want", "to"), ("need", "a"), ("need", "to"), ("wondering", "if"), ("is", "the")}
+
+
+def dangling(text: str, language: str = "") -> bool:
+    """True when the transcript stops on a word that needs more after it (either language)."""
+    import re
+
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())  # accents kept: "é" is not "e"
+    if not words:
+        return False
+    if text.rstrip().endswith(("...", "…", ",")):
+        return True  # Whisper's own way of saying the speaker trailed off
+    lang = (language or "").split("-")[0]
+    sets = [DANGLING[lang]] if lang in DANGLING else list(DANGLING.values())
+    return any(words[-1] in s for s in sets) or tuple(words[-2:]) in DANGLING_PAIRS
+
+
 class SmartTurn:
     """P(the turn is complete) for 16 kHz audio; one onnxruntime thread, ~80-110 ms a call here."""
 

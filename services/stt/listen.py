@@ -23,19 +23,29 @@ MODES = ("always", "name", "push")
 
 #: How Whisper (tiny.en, base, small) writes "Luna" in pt and en, seen or plausible: accents
 #: are stripped before the comparison, so "Lúna" and "Lūna" are "luna" already.
-NAME_SPELLINGS = frozenset({"luna", "luma", "lunna", "loona", "luna's", "lunas", "lunah", "louna", "lunna's"})
+NAME_SPELLINGS = frozenset({"luna", "luma", "lunna", "loona", "luna's", "lunas", "lunah", "louna", "lunna's",
+                            "lunar"})  # tiny.en writes "Lunar." for espeak's en-gb "Luna,"
 #: Words a person says before a name to call someone; skipped when looking for the name.
 CALL_WORDS = frozenset({"o", "oh", "oi", "ola", "alo", "ei", "ey", "hey", "hei", "hi", "hello", "ok", "okay",
                         "e", "a", "and", "so", "entao", "bom", "dia", "tarde", "noite", "good", "morning",
                         "evening", "afternoon", "please", "por", "favor", "um", "uh", "eh", "ah"})
 #: The name must come within this many words (after the call words) of the start.
 NAME_WINDOW = 2
+#: "Luna?" alone (the speaker waits to be heard, or smart-turn ended the turn at the comma):
+#: the next utterance is accepted without the name for at least this long.
+NAME_ONLY_S = 6.0
 
 
 def _words(text: str) -> list[str]:
     t = unicodedata.normalize("NFKD", text.lower())
     t = "".join(c for c in t if not unicodedata.combining(c))
     return re.findall(r"[a-z']+", t)
+
+
+def only_name(text: str, spellings: frozenset[str] = NAME_SPELLINGS) -> bool:
+    """"Luna.", "Ô Luna?", "Hey, Luna": a call and nothing else."""
+    words = _words(text)
+    return any(w in spellings for w in words) and all(w in spellings or w in CALL_WORDS for w in words)
 
 
 def names_luna(text: str, spellings: frozenset[str] = NAME_SPELLINGS) -> bool:
@@ -93,6 +103,13 @@ class ListenGate:
         if ok and self.mode == "name":
             self._until = now + self.follow_up_s
         return ok
+
+    def call_only(self, text: str, now: float) -> bool:
+        """Name mode, "Luna." alone: not a turn, but what comes next is for Luna (returns True)."""
+        if self.mode != "name" or not only_name(text):
+            return False
+        self._until = max(self._until, now + max(self.follow_up_s, NAME_ONLY_S))
+        return True
 
     def luna_speaking(self, on: bool, now: float) -> None:
         """The window counts from the end of Luna's answer, not from the question."""

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from services.stt.echo import EchoFilter
-from services.stt.endofturn import SmartTurn, model_path
+from services.stt.endofturn import SmartTurn, dangling, model_path
 from services.stt.engines import Engine, OpenAIWhisper, load_local
 from services.stt.listen import ListenGate
 from services.stt.vad import Event, Segmenter, SileroVAD
@@ -156,6 +156,7 @@ class SttService(Service):
         else:
             return
         self.info["listen_mode"] = self.listen.mode
+        self.info["talk_open"] = self.listen.talk_open
         self._publish_listen()
 
     def _reset_utterance(self) -> None:
@@ -190,9 +191,9 @@ class SttService(Service):
             self.publish("speech-start", epoch=self.epochs.latest, t_audio_ns=ev.t_ns)
             return
         if ev.kind == "pause":
-            self._drop_spec()
             if self.turn is not None and self.segmenter is not None and self.segmenter.eot_ms:
                 return  # the end-of-turn model decides; Whisper waits for its answer (or its timeout)
+            self._drop_spec()
             self._start_spec(ev, now)
             return
         if ev.kind == "eot":
@@ -230,7 +231,7 @@ class SttService(Service):
             spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
         asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id))
 
-    def _start_spec(self, ev: Event, now: int) -> None:
+    def _start_spec(self, ev: Event, now: int, commit: bool = False) -> None:
         """The speaker may be done: start Whisper now, while the silence window runs, and
         publish the words as a pause partial so the brain can start answering too. If
         they go on talking, the guess is retracted and never used."""
@@ -241,7 +242,7 @@ class SttService(Service):
             self._spec_turn = uuid.uuid4().hex
             self._utt["pause_ns"] = now
             loop.create_task(self._early(self._spec, self._spec_turn,
-                                         {**self._utt, "last_voice_ns": ev.t_ns}))
+                                         {**self._utt, "last_voice_ns": ev.t_ns}, commit))
             self.counters["speculative"] += 1
 
     def _ask_model(self, ev: Event, now: int) -> None:
@@ -260,7 +261,7 @@ class SttService(Service):
         job = loop.run_in_executor(self.eot_pool, self.turn.timed, ev.audio)
         self._cancel_eot_timer()
         self._eot_timer = loop.call_later(self.settings.TURN_BUDGET_MS / 1000, self._eot_late, token, ev, now)
-        job.add_done_callback(lambda f: self._eot_done(f, token, now))
+        job.add_done_callback(lambda f: self._eot_done(f, token, ev, now))
 
     def _cancel_eot_timer(self) -> None:
         if self._eot_timer is not None:
@@ -275,7 +276,7 @@ class SttService(Service):
         self.counters["eot_late"] += 1
         self._start_spec(ev, now)
 
-    def _eot_done(self, job: asyncio.Future[Any], token: int, asked_ns: int) -> None:
+    def _eot_done(self, job: asyncio.Future[Any], token: int, ev: Event, asked_ns: int) -> None:
         self._eot_busy = False
         if job.cancelled() or job.exception() is not None:
             if not job.cancelled():
@@ -292,10 +293,10 @@ class SttService(Service):
         self._utt["eot_prob_pct"] = round(prob * 100)
         self._utt["eot_ms"] = round(ms)
         if prob >= self.settings.TURN_COMPLETE_PROB:
+            # Sounds finished: transcribe now; unless the words stop mid-phrase, the turn ends
+            # the moment they are in (see _early), and that pass is the final transcript.
             self.counters["eot_complete"] += 1
-            self._utt["eot_commit_ns"] = time.monotonic_ns()
-            for e in self.segmenter.end_now():
-                self._on_vad(e)
+            self._start_spec(ev, asked_ns, commit=True)
         else:
             self.counters["eot_incomplete"] += 1
             self.segmenter.hold = True  # a thinking pause: wait up to TURN_MAX_SILENCE_MS
@@ -315,17 +316,35 @@ class SttService(Service):
             self.counters["early_retracted"] += 1
             self._early_sent = ""
 
-    async def _early(self, job: asyncio.Future[Any], turn_id: str, timings: dict[str, int]) -> None:
-        """Publish the pause's guess as a partial transcript, unless the speaker already went on."""
+    async def _early(self, job: asyncio.Future[Any], turn_id: str, timings: dict[str, int],
+                     commit: bool = False) -> None:
+        """Publish the pause's guess as a partial transcript, unless the speaker already went on.
+
+        ``commit``: smart-turn called this pause complete; end the utterance now, unless the
+        words end on one that needs more ("eu queria saber se", "can you tell me"), which a
+        flat voice can hide from the model's ear.
+        """
         try:
             res, t0, t1 = await job
         except BaseException:  # cancelled or failed: the final path reports errors
             return
         text = res.text.strip()
-        if turn_id != self._spec_turn or not text or self.echo.is_echo(text):
+        if turn_id != self._spec_turn:
             return
-        if not self.listen.peek(text, time.monotonic()):
-            return  # not for Luna (LISTEN_MODE): the brain never sees it
+        if commit and text and dangling(text, res.language):
+            self.counters["eot_text_incomplete"] += 1
+            if self.segmenter is not None:
+                self.segmenter.hold = True  # mid-phrase after all: wait up to TURN_MAX_SILENCE_MS
+            return
+        if commit:
+            self._utt["eot_commit_ns"] = time.monotonic_ns()
+        if text and not self.echo.is_echo(text) and self.listen.peek(text, time.monotonic()):
+            self._publish_early(turn_id, text, res, timings, t0, t1)
+        if commit and self.segmenter is not None:
+            for e in self.segmenter.end_now():
+                self._on_vad(e)
+
+    def _publish_early(self, turn_id: str, text: str, res: Any, timings: dict[str, int], t0: int, t1: int) -> None:
         self._early_sent = turn_id
         self.counters["early_published"] += 1
         self.publish("transcript-partial", turn_id=turn_id, text=text, pause=True,
@@ -357,6 +376,11 @@ class SttService(Service):
                 self.log.info("dropped transcript that repeats Luna's own words: %r", text[:80])
                 return
             was_listening = self.listen.in_follow_up(time.monotonic())
+            if self.listen.call_only(text, time.monotonic()):
+                self.counters["called"] += 1  # "Luna." alone: the next words are the turn
+                self._retract(turn_id)
+                self._publish_listen()
+                return
             if not self.listen.accept(text, time.monotonic()):
                 self.counters["not_for_luna"] += 1  # no name, no follow-up window: never published
                 self._retract(turn_id)

@@ -62,6 +62,8 @@ def _bindings() -> list[Binding]:
         Binding("f4", "mute", t("mute"), id="mute"),
         Binding("f5", "settings", t("settings"), id="settings"),
         Binding("f6", "metrics", t("metrics"), id="metrics", priority=True),  # TextArea binds f6 (select line)
+        Binding("f7", "listen_mode", t("listen"), id="listen_mode", show=False),  # LISTEN_MODE: always/name/push
+        Binding("f8", "talk", t("talk"), id="talk", show=False),  # push mode: opens / closes the microphone
         Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
         # End: back to the newest message when the chat was scrolled up; else the input's line end
         Binding("end", "chat_end", t("chat_end"), id="chat_end", show=False, priority=True),
@@ -197,6 +199,8 @@ class LunaApp(App):
         yield SystemCommand(t("code_mode"), t("pal_code"), self.action_code_mode)
         yield SystemCommand(t("new_conversation"), t("pal_new"), self.action_new_conversation)
         yield SystemCommand(t("mute"), t("pal_mute"), self.action_mute)
+        yield SystemCommand(t("listen"), t("pal_listen"), self.action_listen_mode)
+        yield SystemCommand(t("talk"), t("pal_talk"), self.action_talk)
         yield SystemCommand(t("help_title"), t("pal_help"), self.show_help)
         yield SystemCommand(t("theme"), t("pal_theme"), self.action_change_theme)
         yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: self.set_timer(0.1, self.save_screen))
@@ -402,6 +406,17 @@ class LunaApp(App):
             self.chat.jump_end()
         self.call_after_refresh(self.focus_input)  # the hidden (or shown) panel must not keep the keys
 
+    def action_listen_mode(self) -> None:
+        """Next LISTEN_MODE (stt decides and says so on its heartbeat, which the status bar shows)."""
+        modes = ("always", "name", "push")
+        now = str(self.client.peers.info.get("stt", {}).get("listen_mode") or "always")
+        mode = modes[(modes.index(now) + 1) % len(modes)] if now in modes else "always"
+        self.client.command("listen-mode", mode=mode)
+        self.notify(t("listen_" + mode), timeout=1.5)
+
+    def action_talk(self) -> None:
+        self.client.command("talk-toggle")
+
     def action_mute(self) -> None:
         self.muted = not self.muted
         self.client.command("mute" if self.muted else "unmute")
@@ -418,6 +433,8 @@ class LunaApp(App):
             self.screen.dismiss(None)
             return
         if not self.busy:
+            if self.has_class("code-mode"):  # Esc closes F3 like any other screen
+                self.action_code_mode()
             return
         running = [m for m in self.turns.values() if not m.done]
         tid = running[-1].turn_id if running else ""
@@ -739,6 +756,10 @@ class LunaApp(App):
         level = mic_level(cap)
         muted = self.muted or bool(cap.get("muted"))
         echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
+        ears = self.client.peers.info.get("stt", {})
+        if ears.get("listen_mode") in ("name", "push"):  # LISTEN_MODE (F7); "always" says nothing, as before
+            echo = " ".join(x for x in (echo, t("listen_" + ears["listen_mode"]),
+                                        t("talk_open") if ears.get("talk_open") else "") if x)
         health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
         key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health, marker)
         if key == self._status_key:

@@ -1,0 +1,191 @@
+"""Turn-taking (issue 14): the fixed silence rule against smart-turn v3, on the same audio in one run.
+
+The set is tests/data/turns.tsv spoken by espeak-ng in three voices per language (pt-BR,
+en): complete requests, and the same kind of request stopped mid-phrase for a thinking
+pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segmenter
+(silero VAD) twice:
+
+- silence: the turn ends after ``VAD_MIN_SILENCE_MS`` (500 ms), a Whisper pass at every
+  ``STT_SPECULATIVE_MS`` pause (Luna before issue 14);
+- model: smart-turn is asked at ``TURN_PAUSE_MS`` of silence; complete -> Whisper
+  transcribes the pause (tiny.en for en, the packaged multilingual base for pt) and,
+  unless the words end mid-phrase (:func:`services.stt.endofturn.dangling`), the turn
+  ends when that pass is done (both real call times are added to the delay);
+  incomplete -> it waits up to ``TURN_MAX_SILENCE_MS``; a call over ``TURN_BUDGET_MS``
+  falls back to the silence rule.
+
+Figures: false cut-off rate (the turn ended before the speaker's last word), missed-end
+rate (the real end was not seen by the model, so it waited past the silence window),
+end-of-turn delay after the last voiced sample (p50/p95), Whisper runs spent on pauses
+per utterance. espeak-ng is not a person: its prosody is flat, so these rates say how
+the two rules compare on the same audio, not what a person will see.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from services.stt.endofturn import SmartTurn, dangling, model_path
+from services.stt.vad import CHUNK, RATE, Segmenter, SileroVAD
+from shared.config import KEY_BY_NAME
+from tests.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
+
+PAUSES = (0.8, 1.0, 1.2)
+
+
+def _default(name: str) -> float:
+    return float(KEY_BY_NAME[name].default)
+
+
+def corpus() -> list[tuple[str, str, np.ndarray, int, int]]:
+    """(lang, kind, audio, first_voice_end, last_voice_end) with 0.3 s before and 2.5 s after."""
+    out, k = [], 0
+    for it in load():
+        for v in VOICES[it.lang]:
+            if it.kind == "cut":
+                speech, _ = speech_with_pause(it.first, it.rest, v, PAUSES[k % len(PAUSES)])
+                k += 1
+            else:
+                speech = espeak16(it.first, v)
+            audio = np.concatenate([np.zeros(int(0.3 * RATE), np.int16), speech, np.zeros(int(2.5 * RATE), np.int16)])
+            on = np.nonzero(np.abs(audio) > LEVEL)[0]
+            out.append((it.lang, it.kind, audio, int(on[0]), int(on[-1]) + 1))
+    return out
+
+
+def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *, min_silence_ms: int,
+        pause_ms: int, max_silence_ms: int, prob: float, budget_ms: float, spec_ms: int,
+        calls: list[float], whisper=None, lang: str = "") -> dict[str, float]:
+    """One utterance through the segmenter with one rule; ``turn`` None = the silence rule."""
+    vad.reset()
+    seg = Segmenter(vad, min_silence_ms=min_silence_ms, spec_ms=spec_ms,
+                    eot_ms=pause_ms if turn else 0, max_silence_ms=max_silence_ms if turn else 0)
+    ends: list[float] = []  # sample at which each turn end was decided (+ model time)
+    heard: list[float] = []  # the same, without the compute time: the silence the rule listened to
+    spec = 0
+    by_model = False
+    for i in range(0, len(audio), CHUNK):
+        t_end = i + CHUNK
+        for e in seg.feed(audio[i:i + CHUNK], i * 1_000_000_000 // RATE):
+            if e.kind == "pause" and turn is None:
+                spec += 1  # a speculative Whisper pass
+            elif e.kind == "eot" and turn is not None:
+                p, ms = turn.timed(e.audio)
+                calls.append(ms)
+                if ms > budget_ms:
+                    spec += 1  # late: the silence rule and its speculative pass decide this pause
+                elif p >= prob:
+                    w_ms = 0.0
+                    if whisper is not None:
+                        spec += 1
+                        t0 = time.monotonic()
+                        text = whisper.transcribe(e.audio).text
+                        w_ms = (time.monotonic() - t0) * 1000
+                        if dangling(text, lang):
+                            seg.hold = True
+                            continue
+                    got = seg.end_now()
+                    if got:
+                        ends.append(t_end + (ms + w_ms) * RATE / 1000)
+                        heard.append(t_end)
+                        by_model = t_end >= last
+                else:
+                    seg.hold = True
+            elif e.kind == "end":
+                ends.append(t_end)
+                heard.append(t_end)
+                by_model = False
+    early = [x for x in ends if x < last]
+    final = [x for x in ends if x >= last]
+    heard_final = [x for x in heard if x >= last]
+    return {"false_cut": float(bool(early)), "delay_ms": (final[0] - last) / RATE * 1000 if final else float("nan"),
+            "heard_ms": (heard_final[0] - last) / RATE * 1000 if heard_final else float("nan"),
+            "by_model": float(by_model), "spec": spec, "ended": float(bool(final))}
+
+
+def _rates(rows: list[dict[str, float]], min_silence_ms: int) -> dict[str, float]:
+    d = np.array([r["delay_ms"] for r in rows if r["ended"]])
+    h = np.array([r["heard_ms"] for r in rows if r["ended"]])
+    # missed end: the rule listened to more silence than the fixed window before it saw the end
+    return {"false_cutoff_rate": float(np.mean([r["false_cut"] for r in rows])),
+            "missed_end_rate": float(np.mean(h > min_silence_ms + 100)) if len(h) else 1.0,
+            "eot_delay_p50_ms": float(np.percentile(d, 50)) if len(d) else float("nan"),
+            "eot_delay_p95_ms": float(np.percentile(d, 95)) if len(d) else float("nan"),
+            "spec_per_utt": float(np.mean([r["spec"] for r in rows]))}
+
+
+def main() -> dict:
+    path = model_path(os.environ.get("TURN_MODEL", ""))
+    if path is None:
+        raise RuntimeError("smart-turn is not installed (python -m services.stt.endofturn --fetch)")
+    turn = SmartTurn(path)
+    vad = SileroVAD()
+    min_sil = int(_default("VAD_MIN_SILENCE_MS"))
+    kw = {"min_silence_ms": min_sil, "max_silence_ms": int(_default("TURN_MAX_SILENCE_MS")),
+          "prob": _default("TURN_COMPLETE_PROB"), "budget_ms": _default("TURN_BUDGET_MS"),
+          "spec_ms": int(_default("STT_SPECULATIVE_MS"))}
+    load_avg = os.getloadavg()[0]
+    t0 = time.monotonic()
+    items = corpus()
+    calls: list[float] = []
+    base = [run(a, last, vad, None, pause_ms=0, calls=[], **kw) for _, _, a, _, last in items]
+    from services.stt.engines import LocalWhisper, bundled_model_path, load_fallback
+
+    ears = {"en": LocalWhisper(bundled_model_path(), "int8", "en"), "pt": load_fallback("pt")[0]}
+    pause_ms = int(os.environ.get("TURN_PAUSE_MS") or _default("TURN_PAUSE_MS"))
+    res = {}
+    for pm in sorted({pause_ms, 200}):
+        rows = [run(a, last, vad, turn, pause_ms=pm, calls=calls, whisper=ears[lang], lang=lang, **kw)
+                for lang, _, a, _, last in items]
+        res[pm] = _rates(rows, min_sil)
+        for lang in ("pt", "en"):
+            sel = [r for r, it in zip(rows, items, strict=True) if it[0] == lang]
+            res[(pm, lang)] = _rates(sel, min_sil)
+    s = _rates(base, min_sil)
+    m = res[pause_ms]
+    c = np.array(calls)
+    out = {
+        "turn_n_utterances": len(items),
+        "turn_false_cutoff_rate": round(m["false_cutoff_rate"], 3),
+        "turn_false_cutoff_rate_silence": round(s["false_cutoff_rate"], 3),
+        "turn_missed_end_rate": round(m["missed_end_rate"], 3),
+        "turn_missed_end_rate_silence": round(s["missed_end_rate"], 3),
+        "turn_eot_delay_p50_ms": round(m["eot_delay_p50_ms"], 1),
+        "turn_eot_delay_p50_ms_silence": round(s["eot_delay_p50_ms"], 1),
+        "turn_eot_delay_p95_ms": round(m["eot_delay_p95_ms"], 1),
+        "turn_eot_delay_p95_ms_silence": round(s["eot_delay_p95_ms"], 1),
+        "speculative_runs_per_utterance": round(m["spec_per_utt"], 2),
+        "speculative_runs_per_utterance_silence": round(s["spec_per_utt"], 2),
+        "turn_model_call_p50_ms": round(float(np.percentile(c, 50)), 1),
+        "turn_model_call_p95_ms": round(float(np.percentile(c, 95)), 1),
+        "turn_pause_ms": pause_ms,
+        "turn_bench_load_1min": round(load_avg, 2),
+    }
+    for lang in ("pt", "en"):
+        out[f"turn_false_cutoff_rate_{lang}"] = round(res[(pause_ms, lang)]["false_cutoff_rate"], 3)
+        out[f"turn_missed_end_rate_{lang}"] = round(res[(pause_ms, lang)]["missed_end_rate"], 3)
+    if 200 != pause_ms:
+        out["turn_false_cutoff_rate_pause200"] = round(res[200]["false_cutoff_rate"], 3)
+        out["turn_missed_end_rate_pause200"] = round(res[200]["missed_end_rate"], 3)
+        out["turn_eot_delay_p50_ms_pause200"] = round(res[200]["eot_delay_p50_ms"], 1)
+    print(f"{len(items)} utterances (pt/en, 3 espeak-ng voices each), load {load_avg:.2f}, "
+          f"{time.monotonic() - t0:.0f} s")
+    print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}")
+    for k, label in (("false_cutoff_rate", "false cut-off rate"), ("missed_end_rate", "missed-end rate"),
+                     ("eot_delay_p50_ms", "end-of-turn delay p50 ms"), ("eot_delay_p95_ms", "end-of-turn p95 ms"),
+                     ("spec_per_utt", "Whisper runs on pauses/utt")):
+        print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}")
+    w_pass = {"en": "tiny.en", "pt": ears["pt"].model}
+    print(f"Whisper for the words check: {w_pass}")
+    print(f"smart-turn call p50 {out['turn_model_call_p50_ms']} ms, p95 {out['turn_model_call_p95_ms']} ms "
+          f"(asked after {pause_ms} ms of silence); at 200 ms: {res[200]}")
+    return out
+
+
+if __name__ == "__main__":
+    from bench import write_results
+
+    write_results(main())
