@@ -1,0 +1,244 @@
+"""Portuguese ears and voice offline (issue 12): WER of the packaged multilingual Whisper base through
+Luna's own path against the bare model, and round-trip intelligibility of the offline pt voices.
+
+Ears: 20 Portuguese utterances (the seed's vocabulary: SQL, pandas, dbt, BigQuery,
+Power BI) synthesized by four voices (Kokoro jf_gongitsune 1.0, jm_kumo 0.9,
+jf_nezumi 1.1, espeak-ng pt-br at 140 wpm), played once at real time through capture (a WAV file)
+-> silero VAD -> the stt service as real processes (``stt_pt_wer``), and once straight
+into the same model, one call per utterance (``stt_pt_wer_bare``). Both are corpus WER
+(the transcripts joined in order), so a VAD split inside an utterance costs nothing
+but a lost or added word does.
+
+Voice: each sentence spoken by a candidate and transcribed by the same Whisper base
+with language="pt" (a weak judge of synthetic speech: compare side by side, in the
+same run). ``tts_pt_roundtrip_wer`` is the voice Luna uses (Kokoro jf_gongitsune
+through KokoroEngine, with speech_pt), ``tts_pt_roundtrip_wer_baseline`` the bundled
+English Piper voice reading the same text, what Luna did before. First-chunk latency
+is what the tts service waits for: clauses() then the engine's first chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SENTENCES = [
+    "Qual é a capital da França?",
+    "Oi Luna, tudo bem com você hoje?",
+    "Escreva uma consulta SQL que conta os pedidos por cliente.",
+    "Como eu leio um arquivo CSV com o pandas?",
+    "O modelo do dbt falhou no teste de chave única.",
+    "Quanto custa rodar essa consulta no BigQuery?",
+    "Crie um painel no Power BI com as vendas do mês.",
+    "Abra o terminal e mostre os arquivos da minha pasta.",
+    "Amanhã vai chover em São Paulo?",
+    "Me lembra de ligar para o médico às três da tarde.",
+    "Qual é a diferença entre uma lista e uma tupla em Python?",
+    "Junte as duas tabelas pelo código do produto.",
+    "Desculpe, eu não entendi a sua pergunta.",
+    "Quantos habitantes tem o Brasil?",
+    "Faça um gráfico de barras com a receita por região.",
+    "Traduza essa frase para o inglês, por favor.",
+    "O pipeline de dados terminou sem erros esta noite.",
+    "Agrupe o dataframe por data e some as vendas.",
+    "Qual foi o resultado do jogo de ontem?",
+    "Obrigado, Luna, por hoje é só isso.",
+]
+RATE = 16000
+GAP_S = 1.6
+
+
+def _corpus_wer(refs: list[str], hyps: list[str]) -> float:
+    from tests.audio import wer, words
+
+    ref = " ".join(refs)
+    return wer(ref, " ".join(hyps)) if words(ref) else 0.0
+
+
+def _espeak(text: str, speed: int = 140) -> np.ndarray:
+    from tests.audio import espeak_speech, to_16k
+
+    return to_16k(*espeak_speech(text, "pt-br", speed))
+
+
+def _test_set(styles: dict[str, Any]) -> list[tuple[str, str, np.ndarray]]:
+    from services.tts.kokoro import KokoroEngine
+    from tests.audio import to_16k
+
+    k = styles["jf_gongitsune"]
+    voices = [("kokoro jf_gongitsune 1.0", lambda s: to_16k(k.audio(s), 24000))]
+    for style, speed in (("jm_kumo", 0.9), ("jf_nezumi", 1.1)):
+        e = styles.get(style) or KokoroEngine(style, speed=speed)
+        styles[style] = e
+        voices.append((f"kokoro {style} {speed}", lambda s, e=e: to_16k(e.audio(s), 24000)))
+    voices.append(("espeak-ng pt-br 140", _espeak))
+    return [(s, voices[i % len(voices)][0], voices[i % len(voices)][1](s)) for i, s in enumerate(SENTENCES)]
+
+
+async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> list[str]:
+    """capture (CAPTURE_FILE) -> VAD -> stt as real processes on a private bus; the transcripts in order."""
+    from tests.voicekit import Driver
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONUNBUFFERED": "1",
+           "STT_LOCAL": "small", "STT_LANGUAGE": "pt", "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": data_home}
+    procs = []
+    try:
+        async with Driver() as d:
+            for name, extra in (("stt", {}), ("capture", {"CAPTURE_FILE": str(wav)})):
+                procs.append(subprocess.Popen([sys.executable, "-m", f"services.{name}"], env={**env, **extra},
+                                              stdout=(tmp / f"{name}.out").open("wb"), stderr=subprocess.STDOUT))
+                await d.ready(name, timeout=120)
+            # real time, as a person speaks: CAPTURE_FAST would queue more than stt's MAX_PENDING utterances
+            deadline = time.monotonic() + 300
+            last, seen = time.monotonic(), 0
+            while time.monotonic() < deadline:
+                got = len(d.of("transcript"))
+                if got != seen:
+                    seen, last = got, time.monotonic()
+                ended = "file" in str(((d.heartbeat("capture") or {}).get("info") or {}).get("ended", ""))
+                if (got >= n or ended) and time.monotonic() - last > 8.0:
+                    break
+                await asyncio.sleep(0.25)
+            return [f["text"] for f in d.of("transcript")]  # in the order spoken: one stt worker
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+
+
+def _roundtrip(judge: Any, speak: Any, sentences: list[str]) -> tuple[float, float, list[str]]:
+    """(corpus WER, real-time factor, transcripts) of ``speak`` (text -> 16 kHz int16) judged by ``judge``."""
+    hyps, syn_s, audio_s = [], 0.0, 0.0
+    for s in sentences:
+        t0 = time.perf_counter()
+        a = speak(s)
+        syn_s += time.perf_counter() - t0
+        audio_s += len(a) / RATE
+        hyps.append(judge.transcribe(a).text)
+    return _corpus_wer(sentences, hyps), syn_s / max(audio_s, 1e-9), hyps
+
+
+def _engine_audio(engine: Any, text: str) -> np.ndarray:
+    from services.tts.text import clauses
+    from tests.audio import to_16k
+
+    chunks = [(r, a) for piece in clauses(text) for r, a in engine.synthesize(piece, lambda: False)]
+    return to_16k(np.concatenate([a for _, a in chunks]), chunks[0][0])
+
+
+def _first_chunk_ms(engine: Any, text: str) -> float:
+    from services.tts.text import clauses
+
+    t0 = time.perf_counter()
+    next(iter(engine.synthesize(clauses(text)[0], lambda: False)))
+    return (time.perf_counter() - t0) * 1000
+
+
+def main() -> dict[str, float]:
+    from services.stt.engines import load_local
+    from services.tts.engines import PiperEngine, bundled_voice
+    from services.tts.kokoro import KokoroEngine
+    from tests.audio import silence, write_wav
+
+    load_start = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="luna-bench-pt-"))
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    judge, why = load_local("small", "int8", "pt")
+    assert judge.model.startswith("whisper-base"), judge.model
+    styles: dict[str, Any] = {"jf_gongitsune": KokoroEngine("jf_gongitsune")}
+
+    # -- ears -----------------------------------------------------------------------------
+    utts = _test_set(styles)
+    refs = [s for s, _, _ in utts]
+    bare = [judge.transcribe(a).text for _, _, a in utts]
+    parts = [silence(0.8)]
+    for _, _, a in utts:
+        parts += [a, silence(GAP_S)]
+    wav = write_wav(tmp / "pt_questions.wav", np.concatenate(parts), RATE)
+    old = {k: os.environ.get(k) for k in ("LUNA_RUN_DIR", "LUNA_LOG_DIR", "LUNA_ENV_FILE")}
+    os.environ.update(LUNA_RUN_DIR=str(tmp / "run"), LUNA_LOG_DIR=str(tmp / "logs"),
+                      LUNA_ENV_FILE=str(tmp / "none.env"))
+    try:
+        luna = asyncio.run(_through_luna(wav, len(utts), data_home, tmp))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    figs: dict[str, float] = {
+        "stt_pt_wer": round(_corpus_wer(refs, luna), 4),
+        "stt_pt_wer_bare": round(_corpus_wer(refs, bare), 4),
+        "stt_pt_utterances": len(utts),
+        "stt_pt_transcripts": len(luna),
+    }
+    for voice in dict.fromkeys(v for _, v, _ in utts):
+        idx = [i for i, (_, v, _) in enumerate(utts) if v == voice]
+        figs[f"stt_pt_wer_bare_{voice.split()[1]}"] = round(_corpus_wer([refs[i] for i in idx],
+                                                                        [bare[i] for i in idx]), 4)
+    print(f"ears: {len(utts)} utterances, {len(luna)} transcripts through capture -> VAD -> stt; "
+          f"WER Luna {figs['stt_pt_wer']:.3f} vs bare model {figs['stt_pt_wer_bare']:.3f} "
+          f"({figs['stt_pt_wer'] - figs['stt_pt_wer_bare']:+.3f})")
+    for (ref, voice, _), b in zip(utts, bare, strict=True):
+        print(f"  [{voice}] {ref!r} -> bare {b!r}")
+    print("  luna:", luna)
+
+    # -- voice ----------------------------------------------------------------------------
+    from tests.audio import to_16k
+
+    joe = PiperEngine(bundled_voice(), "en_US-joe-medium (bundled)")
+    kokoro = styles["jf_gongitsune"]
+    cands = {
+        "kokoro_jf_gongitsune": lambda s: _engine_audio(kokoro, s),  # what Luna uses
+        "piper_joe_en": lambda s: _engine_audio(joe, s),  # the baseline: what Luna did before
+        "kokoro_jm_kumo": lambda s: _engine_audio(styles["jm_kumo"], s),
+        "espeak_pt_br": lambda s: _espeak(s, 150),
+        "piper_joe_pt_phonemes": lambda s: _joe_pt(joe, s, to_16k),
+    }
+    rt: dict[str, tuple[float, float]] = {}
+    for name, speak in cands.items():
+        w, rtf, hyps = _roundtrip(judge, speak, SENTENCES)
+        rt[name] = (w, rtf)
+        figs[f"tts_pt_roundtrip_wer_{name}"] = round(w, 4)
+        print(f"voice {name:24s} round-trip WER {w:.3f}  RTF {rtf:.2f}  e.g. {hyps[2]!r}")
+    figs["tts_pt_roundtrip_wer"] = figs["tts_pt_roundtrip_wer_kokoro_jf_gongitsune"]
+    figs["tts_pt_roundtrip_wer_baseline"] = figs["tts_pt_roundtrip_wer_piper_joe_en"]
+    figs["tts_pt_rtf"] = round(rt["kokoro_jf_gongitsune"][1], 3)
+    firsts = sorted(_first_chunk_ms(kokoro, s) for s in SENTENCES)
+    figs["tts_pt_first_chunk_ms"] = round(firsts[len(firsts) // 2], 1)
+    figs["tts_pt_first_chunk_p95_ms"] = round(firsts[min(len(firsts) - 1, int(0.95 * len(firsts)))], 1)
+    jfirst = sorted(_first_chunk_ms(joe, s) for s in SENTENCES)
+    figs["tts_pt_first_chunk_ms_baseline"] = round(jfirst[len(jfirst) // 2], 1)
+    figs["pt_voice_load_avg"] = round(max(load_start, os.getloadavg()[0]), 2)
+    ratio = figs["tts_pt_roundtrip_wer"] / max(figs["tts_pt_roundtrip_wer_baseline"], 1e-9)
+    print(f"voice: Kokoro {figs['tts_pt_roundtrip_wer']:.3f} vs English voice {figs['tts_pt_roundtrip_wer_baseline']:.3f} "
+          f"round-trip WER ({ratio:.2f}x the baseline's errors; target <= 0.5x); first chunk p50 "
+          f"{figs['tts_pt_first_chunk_ms']:.0f} ms (p95 {figs['tts_pt_first_chunk_p95_ms']:.0f}, English voice "
+          f"{figs['tts_pt_first_chunk_ms_baseline']:.0f}); load average {figs['pt_voice_load_avg']}")
+    return figs
+
+
+def _joe_pt(joe: Any, text: str, to_16k: Any) -> np.ndarray:
+    """The English voice fed espeak-ng's pt-br phonemes (an option the issue measured)."""
+    cfg = joe.voice.config
+    old = cfg.espeak_voice
+    cfg.espeak_voice = "pt-br"
+    try:
+        a = np.concatenate([c.audio_int16_array for c in joe.voice.synthesize(text)])
+    finally:
+        cfg.espeak_voice = old
+    return to_16k(a, joe.rate)
+
+
+if __name__ == "__main__":
+    from bench import write_results
+
+    write_results(main())
