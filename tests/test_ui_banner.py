@@ -115,3 +115,12 @@ async def test_no_banner_when_everything_runs_as_configured(no_config: None) -> 
         b, text = shown(app)
         assert text == "" and b.region.height == 0 and b.marker() == ""
         assert "reserva" not in status_bar(app)
+
+
+async def test_a_first_heartbeat_without_the_model_name_still_reads_well(no_config: None) -> None:
+    """Right after start stt's beat may carry ``fallback`` before ``model``: no '?' in front of the user."""
+    app = LunaApp(reply_timeout=30)
+    async with app.run_test(size=SIZE) as pilot:
+        beat(app, "stt", {"fallback": STT["fallback"]})
+        await pilot.pause(0.4)
+        assert "ouvidos: Whisper small não foi baixado; usando o modelo embutido. Corrija com: make models" in shown(app)[1]

@@ -31,6 +31,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tiny": "o modelo em português não está instalado",
         "provider": "{what} indisponível",
         "using": "usando {model}", "tiny_note": " (muito pequeno: respostas ruins)",
+        "using_ears": "usando o modelo embutido", "using_voice": "usando a voz embutida",
         "fix": "Corrija com: {cmd}",
         "marker": "⚠ reserva: {parts}",
     },
@@ -43,6 +44,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tiny": "the Portuguese model is not installed",
         "provider": "{what} unavailable",
         "using": "using {model}", "tiny_note": " (very small: poor replies)",
+        "using_ears": "using the bundled model", "using_voice": "using the bundled voice",
         "fix": "Fix it with: {cmd}",
         "marker": "⚠ fallback: {parts}",
     },
@@ -70,6 +72,11 @@ def _not_downloaded(text: str) -> bool:
     return "not on this machine" in t or "not downloaded" in t or "não existe" in t or "ausente" in t
 
 
+def _using(info: dict[str, Any], part: str) -> str:
+    """What answers instead: the heartbeat's ``model`` (the first beats after start may not carry it yet)."""
+    return s("using", model=info["model"]) if info.get("model") else s(f"using_{part}")
+
+
 def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fallback]:
     """The fallbacks in use, from the services' heartbeats (``Peers.info``) and the configured names."""
     out: list[Fallback] = []
@@ -77,12 +84,12 @@ def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fal
     if stt.get("fallback"):
         what = f"Whisper {settings.get('STT_LOCAL', '')}".strip()
         why = s("missing" if _not_downloaded(str(stt["fallback"])) else "broken", what=what)
-        out.append(Fallback("ears", why, s("using", model=stt.get("model") or "?"), "make models"))
+        out.append(Fallback("ears", why, _using(stt, "ears"), "make models"))
     tts = peers.get("tts") or {}
     if tts.get("fallback"):
         what = str(settings.get("TTS_VOICE", ""))
         why = s("voice_missing" if _not_downloaded(str(tts["fallback"])) else "voice_broken", what=what)
-        out.append(Fallback("voice", why, s("using", model=tts.get("model") or "?"), "make models"))
+        out.append(Fallback("voice", why, _using(tts, "voice"), "make models"))
     brain = peers.get("brain") or {}
     chat = (brain.get("functions") or {}).get("chat")
     chat = chat if isinstance(chat, dict) else {}
