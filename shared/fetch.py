@@ -14,7 +14,7 @@ huggingface_hub find what it fetched with ``local_files_only=True``.
 
 Failures are a :class:`FetchError` whose ``kind`` the caller turns into one line
 in the user's language: ``unreachable``, ``not-found``, ``auth``, ``checksum``,
-``disk-full``, ``interrupted``, ``http``.
+``disk-full``, ``interrupted``, ``offline`` (``HF_HUB_OFFLINE=1``), ``http``.
 """
 
 from __future__ import annotations
@@ -167,6 +167,8 @@ class Hub:
         self.client = httpx.Client(timeout=httpx.Timeout(timeout, read=60.0), follow_redirects=False)
         self.token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or ""
         self.down: FetchError | None = None
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):  # as huggingface_hub reads it
+            self.down = FetchError("offline", "HF_HUB_OFFLINE is set")
 
     def close(self) -> None:
         self.client.close()

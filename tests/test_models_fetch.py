@@ -228,6 +228,14 @@ def test_hub_down_one_clear_line_per_model(env: dict[str, str], monkeypatch: pyt
     assert not any("Traceback" in ln for ln in lines)
 
 
+def test_hf_hub_offline_is_honoured(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_models(hub, small=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ok, lines, _ = run_models()
+    assert ok is False and hub.requests == []
+    assert "HF_HUB_OFFLINE=1 proíbe downloads; o modelo embutido vai ouvir" in lines_for(lines, "stt")[0]
+
+
 # -- disk full ------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def tiny_disk(where: Path, size: str = "1m") -> Iterator[Path]:
