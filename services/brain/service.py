@@ -96,7 +96,9 @@ class BrainService(Service):
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
-        self.history = History()
+        self.history = History(lang=self.lang)
+        # a corrupt file moved aside, a read-only or full disk: one notice each, the chat goes on
+        self.history.set_on_problem(lambda code, text: self.notice("warning", text, code))
         self.soul = Soul(lang=self.lang)
         self.soul.text()
         self.conv_id = self.history.latest() or self.history.new_conversation()
@@ -354,6 +356,7 @@ class BrainService(Service):
         if local:  # an answer Luna knows without a model (and never an Ollama error about it)
             self.local_reply(local, turn_id, intent.value, spoken)
             return
+        self.keep_user_line(text, intent.value, turn_id, image)
         self.epoch += 1
         self.turn_meta = (turn_id, self.epoch, intent.value)
         self.turn = asyncio.get_running_loop().create_task(
@@ -430,6 +433,7 @@ class BrainService(Service):
         self.counters["early_started"] += 1
         self.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
         gate = Gate(is_open=False)
+        self.keep_user_line(text, intent.value, f.turn_id, "")  # a retract removes it again (drop_early)
         self.epoch += 1
         self.turn_meta = (f.turn_id, self.epoch, intent.value)
         self.early = (f.turn_id, text, gate)
@@ -438,6 +442,18 @@ class BrainService(Service):
             self.answer(text, intent.value, f.turn_id, self.epoch, "", True, route_us, gate=gate),
             name=f"turn-{self.epoch}")
         self._early_timer = loop.call_later(EARLY_HOLD_S, lambda: loop.create_task(self.drop_early("timeout")))
+
+    def keep_user_line(self, text: str, intent: str, turn_id: str, image: str) -> None:
+        """Store the user's line before its turn exists, so nothing can cancel it away.
+
+        Why here and not in the answer task: the next message cancels that task, and 50
+        messages typed back to back once left 1 row (and a model that never saw them).
+        """
+        assert self.history is not None
+        try:
+            self.history.add(self.conv_id, "user", text, intent=intent, turn_id=turn_id, image=image)
+        except Exception:  # the history falls back to memory itself; this is the last resort
+            self.log.exception("could not store the user's line")
 
     def commit_early(self) -> None:
         """The final transcript confirmed the pause partial: release what the reply has so far."""
@@ -488,6 +504,9 @@ class BrainService(Service):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await t
         turn_id, epoch, intent = self.turn_meta
+        if self.history is not None:
+            with contextlib.suppress(Exception):
+                self.history.mark_cancelled(turn_id)  # kept, marked: the line stays in history and context
         if epoch != self.turn_running:  # cancelled before it ran: the UI still gets its reply-end
             self.publish("reply-start", turn_id=turn_id, intent=intent, provider="", model="", epoch=epoch)
             self.publish("reply-end", turn_id=turn_id, ok=False, cancelled=True, text="", epoch=epoch)
@@ -509,7 +528,7 @@ class BrainService(Service):
         """One LLM turn, start to end. Cancelling the task closes the model stream.
 
         Everything the turn shows, speaks or keeps goes through ``gate`` (open unless the
-        turn was started on a pause partial); only the user's message is written at once,
+        turn was started on a pause partial); the user's message was written before the task,
         because the model's context is read from the history.
         """
         assert self.history is not None
@@ -517,8 +536,7 @@ class BrainService(Service):
         publish, push, later = gate.wrap(self.publish), gate.wrap(self.bus.push), gate.call
         self.turn_running = epoch
         conv = self.conv_id
-        t0 = time.monotonic()
-        self.history.add(conv, "user", text, intent=intent, turn_id=turn_id, image=image)
+        t0 = time.monotonic()  # the user's line is already stored (keep_user_line)
         chain = self.chain(intent)
         notices: list[str] = []
 
