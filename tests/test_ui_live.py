@@ -468,3 +468,11 @@ async def test_settings_provider_switch_resets_the_model(app: LunaApp) -> None:
         cs = [f for f in app.client.sent if f.type == "command" and f["name"] == "config-set"]
         assert cs[-1]["args"] == {"function": "chat", "provider": "ollama", "model": "dolphin-mistral"}
         assert app.focused is app.prompt
+
+
+async def test_a_luna_send_turn_is_marked(app: LunaApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await app.handle_frame(make("user-text", source="ctl", turn_id="s1", text="mensagem do script"))
+        await pilot.pause()
+        rows = chat_rows(app)
+        assert "mensagem do script" in rows and "enviado por luna send" in rows

@@ -614,7 +614,8 @@ class LunaApp(App):
             self.update_indicator()
         elif typ == "user-text":
             if not f.get("spoken") and f.source != "ui":
-                self.chat.add(UserMessage(f["text"]))
+                via = t("via_send") if f.source == "ctl" else t("via_other", source=f.source)
+                self.chat.add(UserMessage(f["text"], via=via))
         elif typ == "speech-start":
             self.listening = True
             self.update_indicator()

@@ -76,14 +76,18 @@ class UserMessage(Static):
     UserMessage.partial { color: $text-muted; text-style: italic; }
     """
 
-    def __init__(self, text: str, spoken: bool = False, partial: bool = False, image: str = "") -> None:
+    def __init__(self, text: str, spoken: bool = False, partial: bool = False, image: str = "",
+                 via: str = "") -> None:
         self.spoken = spoken
         self.image = image
+        self.via = via  # sent from elsewhere (``luna send``): said in the header, not passed off as typed here
         self.text = text
         super().__init__(self._render_text(), classes="partial" if partial else "")
 
     def _render_text(self) -> Text:
         out = Text(t("you_spoken") if self.spoken else t("you"), style="bold")
+        if self.via:
+            out.append(f" · {self.via}", style="italic")
         out.append("\n" + self.text)
         if self.image:
             out.append(f"\n📎 {self.image}", style="italic")
