@@ -200,7 +200,22 @@ def load_lenient(env: dict[str, str] | None = None, path: Path | None = None) ->
     for fn, need in _missing_paid_keys(out):
         errors.append(ConfigError(fn, f"{out[fn]} needs {need} (set it in .env, or use {fn}=local)"))
         out[fn] = "local"
+    errors += _satellite_errors(out)
     return out, errors
+
+
+def _satellite_errors(s: Settings) -> list[ConfigError]:
+    """A satellite pair needs the tcp bus, consent to leave loopback and the peer's key."""
+    out = []
+    for key in ("LUNA_SATELLITE_HOST", "LUNA_SATELLITE_OF"):
+        if s[key]:
+            if s.LUNA_BUS != "tcp":
+                out.append(ConfigError(key, "a satellite pair needs LUNA_BUS=tcp (CURVE on every socket)"))
+            elif s.LUNA_BUS_ALLOW_REMOTE != "1":
+                out.append(ConfigError(key, "the peer is another host: set LUNA_BUS_ALLOW_REMOTE=1 as well"))
+            elif not s.LUNA_PEER_KEY:
+                out.append(ConfigError(key, "set LUNA_PEER_KEY to the other host's key (`luna keys show` there)"))
+    return out
 
 
 _PAID_KEY = {"gemini": "GEMINI_API_KEY", "deepseek": "DEEPSEEK_API_KEY", "openai": "OPENAI_API_KEY",

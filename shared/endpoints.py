@@ -169,6 +169,8 @@ def _host_of(name: str) -> str:
 
 def _address(name: str, bind: bool = False) -> str:
     if _transport() == "ipc":
+        if role() != "single":
+            peer_host()  # raises: a satellite set up on the ipc bus would silently stay on one host
         return f"ipc://{runtime_dir() / (name + '.sock')}"
     base = int(setting("LUNA_BUS_PORT", "47100") or 47100)
     host = _tcp_host() if bind else _host_of(name)
