@@ -393,6 +393,10 @@ async def walk(app: LunaApp, pilot) -> dict[str, str]:
             await pilot.pause()
             await feed(app, "history", conversations=[{"id": "x1", "title": "", "count": 0}], current="x1")
         await grab(name)
+        if name == "palette":  # a search that finds nothing says so
+            await type_text(pilot, "zzqx")
+            await pilot.pause(0.8)
+            await grab("palette_no_match")
         await pilot.press("escape")
         await pilot.pause()
     await pilot.press("f3")
@@ -426,6 +430,7 @@ async def test_portuguese_ui_has_no_english_words(bus_env, monkeypatch, tmp_path
     bad = {name: english_words(text) for name, text in seen.items()}
     bad = {k: sorted(v) for k, v in bad.items() if v}
     assert not bad, "\n".join(f"{k}: {v} in {seen[k]!r}" for k, v in bad.items())
+    assert "Nenhum comando encontrado" in seen["palette_no_match"]
     assert len(seen) >= 10
 
 
@@ -438,6 +443,7 @@ async def test_the_walk_catches_english(bus_env, monkeypatch, tmp_path) -> None:
         async with app.run_test(size=(120, 36)) as pilot:
             seen = await walk(app, pilot)
         assert english_words(seen["palette_entries"]) and english_words(seen["settings"])
+        assert "No matches found" in seen["palette_no_match"]
     finally:
         i18n.set_language("pt")
 

@@ -30,6 +30,7 @@ from services.ui.widgets.banner import FallbackBanner
 from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
+from services.ui.widgets.palette import LunaPalette
 from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar, mic_level
 from shared import config
@@ -208,7 +209,7 @@ class LunaApp(App):
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(id="--command-palette", placeholder=t("palette_search")))
+            self.push_screen(LunaPalette(id="--command-palette", placeholder=t("palette_search")))
 
     def save_screen(self) -> str | None:
         """The palette's screenshot: ~/Downloads when it exists, else the data dir, else here; a toast says where."""
