@@ -185,15 +185,65 @@ async def tap(services: set[str], types: set[str], record: Path | None, count: i
 
 
 # -- send -------------------------------------------------------------------------------
-async def send(text: str, image: str | None, timeout: float) -> int:
-    """Publish one user-text as ``ctl`` and stream the reply to stdout."""
+_CTL_LOCKS: list[int] = []  # the slot locks this process holds (released by the kernel at exit)
+
+
+def ctl_bus() -> Any:
+    """A publisher of its own for this process (issue 13, 7).
+
+    Why: with one fixed ``ctl`` identity every ``luna send`` bound the same socket, and
+    each bind unlinked the previous one's: of five parallel sends one was answered.
+    Each process now holds one of ``endpoints.CTL_SLOTS``; its frames still say
+    ``source="ctl"`` (the UI shows "via luna send").
+    """
+    import zmq
+
+    from shared import endpoints
     from shared.bus import Bus
 
-    bus = Bus("ctl")
+    slot, fd = endpoints.claim_ctl()
+    _CTL_LOCKS.append(fd)
+    bus = Bus(slot)
+    bus.name = "ctl"
+    if bus.pub_socket is not None:
+        bus.pub_socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # see every subscriber arrive (wait_subscribers)
+    return bus
+
+
+async def wait_subscribers(bus: Any, least: float = 0.3, most: float = 3.0) -> int:
+    """Wait until subscribers reached this new endpoint (ZeroMQ slow joiner), at most ``most`` seconds."""
+    import zmq
+
+    t0 = time.monotonic()
+    seen = 0
+    while time.monotonic() - t0 < most:
+        with contextlib.suppress(zmq.Again):
+            while True:
+                msg = bus.pub_socket.recv(flags=zmq.NOBLOCK)
+                if msg[:1] == b"\x01" and msg[1:4] == b"ev.":
+                    seen += 1
+        if seen and time.monotonic() - t0 >= least:
+            return seen
+        await asyncio.sleep(0.02)
+    return seen
+
+
+async def send(text: str, image: str | None, timeout: float) -> int:
+    """Publish one user-text from this process's own endpoint and stream the reply to stdout."""
+    from shared import config
+    from shared.messages import text_too_long
+
+    if text == "-":  # a long text comes on stdin (one argv string stops at 128 KiB on Linux)
+        text = sys.stdin.read()
+    refused = text_too_long(text, config.load_lenient()[0].LANGUAGE)
+    if refused:
+        print(f"luna send: {refused}", file=sys.stderr)
+        return 2
+    bus = ctl_bus()
     bus.subscribe([b"ev.reply-start", b"ev.token", b"ev.reply-end"])
-    await asyncio.sleep(0.5)  # let subscriptions reach the publishers (ZeroMQ slow joiner)
+    await wait_subscribers(bus)
     tid = uuid.uuid4().hex
-    kw: dict[str, Any] = {"text": text}
+    kw: dict[str, Any] = {"text": text, "queue": True}  # a script waits its turn, never cuts another reply
     if image:
         kw["image"] = image
     bus.publish("user-text", turn_id=tid, **kw)
@@ -211,7 +261,8 @@ async def send(text: str, image: str | None, timeout: float) -> int:
             elif f.type == "reply-end":
                 print()
                 if not f["ok"]:
-                    print(f"error: {f.get('error')}", file=sys.stderr)
+                    why = "cancelled (Esc or a newer message)" if f.get("cancelled") else f.get("error")
+                    print(f"error: {why}", file=sys.stderr)
                     return 1
                 return 0
         print("\nerror: no reply within timeout (is the brain running? `make status`)", file=sys.stderr)
@@ -228,7 +279,6 @@ NEVER_REPLAY = {"heartbeat", "ready", "stopping"}  # would fake the health of li
 
 async def replay(path: Path, speed: float, everything: bool) -> int:
     """Publish a ``tap --record`` file back onto the bus as ``ctl``, keeping its timing."""
-    from shared.bus import Bus
     from shared.messages import CATALOGUE, EVENT, FrameError, make
 
     rows = []
@@ -237,8 +287,8 @@ async def replay(path: Path, speed: float, everything: bool) -> int:
             rows.append(json.loads(line))
         except ValueError:
             continue
-    bus = Bus("ctl")
-    await asyncio.sleep(0.5)
+    bus = ctl_bus()
+    await wait_subscribers(bus)
     sent = skipped = 0
     t0 = rows[0]["ts"] if rows else 0
     start = time.monotonic()
@@ -425,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-n", "--count", type=int, help="stop after N frames")
     t.add_argument("--heartbeats", action="store_true", help="print every heartbeat (default: only changes)")
     s = sub.add_parser("send", help="send one message and print the streamed reply")
-    s.add_argument("text")
+    s.add_argument("text", help="the message, or - to read it from stdin")
     s.add_argument("--image")
     s.add_argument("--timeout", type=float, default=120.0)
     ro = sub.add_parser("route", help="print which intent (chat/code/vision/system) a text gets")

@@ -23,7 +23,10 @@ from pathlib import Path
 
 #: Every process that may publish events. Subscribers connect to all of them
 #: (ZeroMQ connects lazily and reconnects, so a missing publisher costs nothing).
-PUBLISHERS = ("capture", "stt", "brain", "tts", "playback", "ui", "ctl", "watchdog")
+#: Command-line tools (``luna send``, ``replay``) each take one of these slots, held by a lock
+#: for their life: a fixed identity made parallel sends unlink each other's socket (issue 13, 7).
+CTL_SLOTS = ("ctl",) + tuple(f"ctl-{i}" for i in range(1, 8))
+PUBLISHERS = ("capture", "stt", "brain", "tts", "playback", "ui", "ctl", "watchdog") + CTL_SLOTS[1:]
 #: Streams and the service that binds (consumes) each one.
 STREAM_OWNER = {"audio": "stt", "sentence": "tts", "pcm": "playback", "reference": "capture"}
 #: Services run under supervisord (the UI runs in the user's terminal).
@@ -78,6 +81,26 @@ def setting(name: str, default: str = "") -> str:
         except (OSError, ImportError, ValueError):
             _DOTENV[path] = {}
     return _DOTENV[path].get(name) or default
+
+
+def claim_ctl() -> tuple[str, int]:
+    """A free command-line identity and the open lock file that holds it (keep it open; closing frees it).
+
+    ``flock`` is released by the kernel when the process dies, so a kill -9 never leaves a
+    slot taken; the lock files live in the private runtime directory.
+    """
+    import fcntl
+
+    run = runtime_dir()
+    for slot in CTL_SLOTS:
+        fd = os.open(run / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return slot, fd
+    raise EndpointError(f"{len(CTL_SLOTS)} luna commands are already talking to the bus; wait for one to end")
 
 
 def _transport() -> str:
@@ -160,7 +183,7 @@ def _host_of(name: str) -> str:
     if peer is None:
         return _tcp_host()
     owner = _owner(name)
-    if owner == "ctl":  # a command-line tool talks to the services of its own host
+    if owner in CTL_SLOTS:  # a command-line tool talks to the services of its own host
         return _tcp_host()
     on_satellite = owner in SATELLITE_SERVICES
     here = on_satellite == (role() == "satellite")

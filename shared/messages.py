@@ -103,8 +103,9 @@ _spec("notice", 1, EVENT, {"service": _S, "level": _S, "text": _S}, {"code": _S}
 _spec("stopping", 1, EVENT, {"service": _S}, doc="service is shutting down on purpose")
 
 # --- conversation ----------------------------------------------------------------
-_spec("user-text", 1, EVENT, {"text": _S}, {"image": _S, "spoken": _B, "conversation_id": _S},
-      doc="the user said or typed something; image is a file path")
+_spec("user-text", 1, EVENT, {"text": _S}, {"image": _S, "spoken": _B, "conversation_id": _S, "queue": _B},
+      doc="the user said or typed something; image is a file path; queue: wait for the reply in progress "
+          "instead of cutting it off (scripts: `luna send`)")
 _spec("command", 1, EVENT, {"name": _S}, {"args": _D},
       doc="control: cancel, mute, unmute, new-conversation, config-set, history-list, history-open, ...")
 _spec("reply-start", 1, EVENT, {"intent": _S, "provider": _S, "model": _S}, {"epoch": _I, "notice": _S})
@@ -248,6 +249,21 @@ def check_command(name: str, args: dict[str, Any]) -> None:
             raise FrameError("bad-arg", f"{name}.{key}: {val} not in [{bound[0]}, {bound[1]}]")
         if typ is str and val and not _ARG_SHAPES[bound](val):
             raise FrameError("bad-arg", f"{name}.{key}: not a valid {bound}: {val[:40]!r}")
+
+
+def text_too_long(text: str, lang: str = "pt") -> str:
+    """The sender's one line when ``text`` exceeds the catalogue's limit, else ''.
+
+    Why on the sender: the receiver rejects an oversized frame (counted in a log), which
+    the person never sees; the UI and ``luna send`` say it at once, in their language.
+    """
+    n = len(text.encode("utf-8"))
+    if n <= MAX_USER_TEXT_BYTES:
+        return ""
+    kb, cap = -(-n // 1024), MAX_USER_TEXT_BYTES // 1024
+    if str(lang).lower().startswith("en"):
+        return f"message too long: {kb} KB, the maximum is {cap} KB"
+    return f"mensagem longa demais: {kb} KB, o máximo é {cap} KB"
 
 
 class FrameError(ValueError):

@@ -93,6 +93,7 @@ class BrainService(Service):
         self.early: tuple[str, str, Gate] | None = None  # (turn_id, text, gate) of a reply started on a pause
         self._early_timer: asyncio.TimerHandle | None = None
         self.finals: deque[str] = deque(maxlen=16)  # turn_ids whose final transcript came
+        self.waiting: deque[Frame] = deque(maxlen=64)  # queued user-text (luna send), answered in order
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -320,6 +321,9 @@ class BrainService(Service):
             return
         if f.type == "user-text":
             self.clock(f.turn_id).mark("end_of_speech", f.ts)
+            if f.get("queue") and self.busy_turn():  # a script's message waits its turn (luna send)
+                self.waiting.append(f)
+                return
             await self.user_turn(f["text"], f.turn_id, image=f.get("image") or "", spoken=bool(f.get("spoken")),
                                  conv_id=f.get("conversation_id") or "")
         elif f.type == "transcript-partial":
@@ -361,6 +365,7 @@ class BrainService(Service):
         self.turn_meta = (turn_id, self.epoch, intent.value)
         self.turn = asyncio.get_running_loop().create_task(
             self.answer(text, intent.value, turn_id, self.epoch, image, spoken, route_us), name=f"turn-{self.epoch}")
+        self.turn.add_done_callback(self._turn_done)
 
     async def needs_no_model(self, text: str, intent: router.Intent, image: str) -> str:
         """The reply when a turn cannot or need not reach a model, else ''.
@@ -441,7 +446,25 @@ class BrainService(Service):
         self.turn = loop.create_task(
             self.answer(text, intent.value, f.turn_id, self.epoch, "", True, route_us, gate=gate),
             name=f"turn-{self.epoch}")
+        self.turn.add_done_callback(self._turn_done)
         self._early_timer = loop.call_later(EARLY_HOLD_S, lambda: loop.create_task(self.drop_early("timeout")))
+
+    def busy_turn(self) -> bool:
+        return self.turn is not None and not self.turn.done()
+
+    def _turn_done(self, _task: asyncio.Task[Any]) -> None:
+        if self.waiting and not self.stopping.is_set():
+            asyncio.get_running_loop().create_task(self._next_waiting())
+
+    async def _next_waiting(self) -> None:
+        """Answer the oldest queued message once no reply is running (parallel ``luna send``s each get one)."""
+        if not self.waiting or self.busy_turn():
+            return
+        f = self.waiting.popleft()
+        await self.user_turn(f["text"], f.turn_id, image=f.get("image") or "", spoken=bool(f.get("spoken")),
+                             conv_id=f.get("conversation_id") or "")
+        if not self.busy_turn() and self.waiting:  # a slash command or a local reply: no task to wait for
+            await self._next_waiting()
 
     def keep_user_line(self, text: str, intent: str, turn_id: str, image: str) -> None:
         """Store the user's line before its turn exists, so nothing can cancel it away.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from pathlib import Path
@@ -35,6 +36,7 @@ from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar, mic_level
 from shared import config
 from shared.health import grade, snapshot, worst
+from shared.messages import text_too_long
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
@@ -499,6 +501,12 @@ class LunaApp(App):
                 method(arg)
             else:
                 method()
+            return
+        refused = text_too_long(text, i18n.language())
+        if refused:  # the bus would reject it: say so here and give the text back to edit or split
+            self.chat.add(SystemLine(refused, classes="error", markup=False))
+            with contextlib.suppress(Exception):
+                self.query_one(PromptInput).load_text(text)
             return
         self.send_user_text(text)
 
