@@ -126,3 +126,42 @@ def test_a_fresh_service_accepts_the_brain_where_it_is() -> None:
     """tts restarted while the brain is at epoch 500: the first sentence is not refused."""
     w = EpochWindow()
     assert w.start(500) and not w.stale(500)
+
+
+async def test_an_event_over_16_mb_does_not_cut_its_publisher_off(bus_env) -> None:
+    """Issue 13 (4): ZMQ_MAXMSGSIZE used to disconnect the publisher for good; now Luna rejects the frame."""
+    import asyncio
+
+    from shared.bus import Bus
+    from tests.conftest import wait_for
+
+    pub = Bus("ui")
+    sub = Bus(None)
+    sub.subscribe()
+    got: list = []
+
+    async def pump() -> None:
+        while True:
+            got.append(await sub.recv_event())
+
+    task = asyncio.create_task(pump())
+    try:
+        await wait_for(lambda: (pub.publish("token", text="hello") and False) or got, 10)
+        huge = make("token", text="x")
+        parts = encode_event(huge)
+        parts[1] = b"\x81" + b"\0" * (17 * 1024 * 1024)  # one 17 MB envelope
+        pub.pub_socket.send_multipart(parts)
+        pub.publish("token", text="still here")
+        await wait_for(lambda: any(f["text"] == "still here" for f in got), 20)
+        assert sub.rejects.counts["oversized"] == 1
+        late = Bus(None)  # a subscriber started afterwards (a new UI) hears the same publisher
+        late.subscribe()
+        await asyncio.sleep(0.3)
+        pub.publish("token", text="for the new one")
+        f = await asyncio.wait_for(late.recv_event(), 10)
+        assert f["text"] == "for the new one"
+        late.close()
+    finally:
+        task.cancel()
+        pub.close()
+        sub.close()
