@@ -256,8 +256,14 @@ class Fetcher:
         return True
 
 
-def ollama_models(s: Settings, out: Out, lang: str = "pt") -> bool:
-    """Pull the configured Ollama models that are missing, if Ollama runs; progress as a bar."""
+def _close(bars: dict[str, Bar]) -> None:
+    for b in bars.values():
+        b.close()
+    bars.clear()
+
+
+def ollama_models(s: Settings, out: Out, lang: str = "pt", stream: IO[str] | None = None) -> bool:
+    """Pull the configured Ollama models that are missing, if Ollama runs; a bar (size, speed) per layer."""
     import httpx
     import ollama
 
@@ -276,16 +282,21 @@ def ollama_models(s: Settings, out: Out, lang: str = "pt") -> bool:
         if m in have or f"{m}:latest" in have:
             out(f"  brain    ollama {m}: {say(lang, 'present')}")
             continue
+        bars: dict[str, Bar] = {}  # the layer being pulled (one at a time)
         try:
             for p in client.pull(m, stream=True):
-                if p.total and p.completed:
-                    pct = 100 * p.completed / p.total
-                    bar = "#" * int(pct / 5)
-                    print(f"\r  brain    ollama {m}: [{bar:<20}] {pct:5.1f}% {p.status or ''}", end="", flush=True)
-            print()
+                if not (p.digest and p.total):
+                    continue
+                if p.digest not in bars:
+                    _close(bars)
+                    bars[p.digest] = Bar(f"  brain    ollama {m} {p.digest.removeprefix('sha256:')[:12]}",
+                                         p.total, 0, stream or sys.stderr)
+                bar = bars[p.digest]
+                bar.update((p.completed or 0) - bar.done)
+            _close(bars)
             out(f"  brain    ollama {m}: {say(lang, 'pulled')}")
         except Exception as exc:
-            print()
+            _close(bars)
             out(f"  brain    ollama {m}: {say(lang, 'ollama-fail', err=exc)}")
             ok = False
     return ok
@@ -309,5 +320,5 @@ def fetch_all(s: Settings, out: Out = print, stream: IO[str] | None = None, hub:
     finally:
         if hub is None:
             f.hub.close()
-    results.append(ollama_models(s, out, lang))
+    results.append(ollama_models(s, out, lang, stream))
     return all(results)

@@ -334,3 +334,26 @@ def test_brain_uses_the_fetched_gguf_and_the_packaged_one_until_then(hub: FakeHu
     assert "verificado" in lines_for(lines, "brain")[0]
     assert emb.resolve(GGUF_REF).path == gguf_file(GGUF_REF) is not None
     assert emb.model_name(GGUF_REF) == "qwen2.5-0.5b-instruct-q4_k_m"
+
+
+def test_ollama_models_are_pulled_with_size_and_speed(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ollama runs without the configured model: it is pulled with a bar; a model it lacks gets one clear line."""
+    from tests.fakes.ollama import FakeOllama
+
+    fake = FakeOllama(models=())
+    fake.start()
+    try:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # only Ollama here
+        for k in ("CHAT_LOCAL", "CODE_LOCAL"):
+            monkeypatch.setenv(k, "dolphin-mistral")
+        monkeypatch.setenv("VISION_LOCAL", "nope-vision")
+        ok, lines, bars = run_models()
+    finally:
+        fake.stop()
+    brain = lines_for(lines, "brain")
+    assert "  brain    ollama dolphin-mistral: pronto" in brain, brain
+    assert "4.0 MB/4.0 MB" in bars and "/s" in bars and "100%" in bars, bars
+    nope = [ln for ln in brain if "nope-vision" in ln]
+    assert ok is False and len(nope) == 1 and "não foi possível baixar" in nope[0] and "outro modelo" in nope[0]
+    assert all("\n" not in ln for ln in lines), lines
