@@ -34,6 +34,21 @@ from shared.config import KEY_BY_NAME
 from tests.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
 
 PAUSES = (0.8, 1.0, 1.2)
+_CACHE: dict[tuple[str, bytes], tuple[object, float]] = {}
+
+
+def _once(kind: str, fn, audio: np.ndarray) -> tuple[object, float]:
+    """``fn(audio)`` and its wall time in ms, measured the first time this audio is seen.
+
+    Why: the budgeted and the unbudgeted runs ask about the same pauses; measuring each
+    call once keeps the run short on 2 cores and makes the two runs see the same times.
+    """
+    key = (kind, audio.tobytes())
+    if key not in _CACHE:
+        t0 = time.monotonic()
+        out = fn(audio)
+        _CACHE[key] = (out, (time.monotonic() - t0) * 1000)
+    return _CACHE[key]
 
 
 def _default(name: str) -> float:
@@ -73,7 +88,7 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
             if e.kind == "pause" and turn is None:
                 spec += 1  # a speculative Whisper pass
             elif e.kind == "eot" and turn is not None:
-                p, ms = turn.timed(e.audio)
+                p, ms = _once("turn", turn.prob, e.audio)
                 calls.append(ms)
                 if ms > budget_ms:
                     spec += 1  # late: the silence rule and its speculative pass decide this pause
@@ -81,10 +96,8 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                     w_ms = 0.0
                     if whisper is not None:
                         spec += 1
-                        t0 = time.monotonic()
-                        text = whisper.transcribe(e.audio).text
-                        w_ms = (time.monotonic() - t0) * 1000
-                        if dangling(text, lang):
+                        res, w_ms = _once(lang, whisper.transcribe, e.audio)
+                        if dangling(res.text, lang):
                             seg.hold = True
                             continue
                     got = seg.end_now()
@@ -137,15 +150,16 @@ def main() -> dict:
     ears = {"en": LocalWhisper(bundled_model_path(), "int8", "en"), "pt": load_fallback("pt")[0]}
     pause_ms = int(os.environ.get("TURN_PAUSE_MS") or _default("TURN_PAUSE_MS"))
     res = {}
-    for pm in sorted({pause_ms, 200}):
-        rows = [run(a, last, vad, turn, pause_ms=pm, calls=calls, whisper=ears[lang], lang=lang, **kw)
-                for lang, _, a, _, last in items]
-        res[pm] = _rates(rows, min_sil)
+    for pm, budget in ((pause_ms, kw["budget_ms"]), (pause_ms, float("inf"))):
+        rows = [run(a, last, vad, turn, pause_ms=pm, calls=calls if budget < 1e9 else [], whisper=ears[lang],
+                    lang=lang, **{**kw, "budget_ms": budget}) for lang, _, a, _, last in items]
+        res[budget] = _rates(rows, min_sil)
         for lang in ("pt", "en"):
             sel = [r for r, it in zip(rows, items, strict=True) if it[0] == lang]
-            res[(pm, lang)] = _rates(sel, min_sil)
+            res[(budget, lang)] = _rates(sel, min_sil)
     s = _rates(base, min_sil)
-    m = res[pause_ms]
+    m = res[kw["budget_ms"]]
+    free = res[float("inf")]
     c = np.array(calls)
     out = {
         "turn_n_utterances": len(items),
@@ -164,24 +178,26 @@ def main() -> dict:
         "turn_pause_ms": pause_ms,
         "turn_bench_load_1min": round(load_avg, 2),
     }
+    out["turn_model_over_budget_rate"] = round(float(np.mean(c > kw["budget_ms"])), 3)
+    # the model's own decisions, every call waited for however long it took (what a quiet CPU gets)
+    out["turn_false_cutoff_rate_nobudget"] = round(free["false_cutoff_rate"], 3)
+    out["turn_missed_end_rate_nobudget"] = round(free["missed_end_rate"], 3)
+    out["turn_eot_delay_p50_ms_nobudget"] = round(free["eot_delay_p50_ms"], 1)
     for lang in ("pt", "en"):
-        out[f"turn_false_cutoff_rate_{lang}"] = round(res[(pause_ms, lang)]["false_cutoff_rate"], 3)
-        out[f"turn_missed_end_rate_{lang}"] = round(res[(pause_ms, lang)]["missed_end_rate"], 3)
-    if 200 != pause_ms:
-        out["turn_false_cutoff_rate_pause200"] = round(res[200]["false_cutoff_rate"], 3)
-        out["turn_missed_end_rate_pause200"] = round(res[200]["missed_end_rate"], 3)
-        out["turn_eot_delay_p50_ms_pause200"] = round(res[200]["eot_delay_p50_ms"], 1)
+        out[f"turn_false_cutoff_rate_{lang}"] = round(res[(kw["budget_ms"], lang)]["false_cutoff_rate"], 3)
+        out[f"turn_missed_end_rate_{lang}"] = round(res[(kw["budget_ms"], lang)]["missed_end_rate"], 3)
     print(f"{len(items)} utterances (pt/en, 3 espeak-ng voices each), load {load_avg:.2f}, "
           f"{time.monotonic() - t0:.0f} s")
-    print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}")
+    print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}{'(no budget)':>12s}")
     for k, label in (("false_cutoff_rate", "false cut-off rate"), ("missed_end_rate", "missed-end rate"),
                      ("eot_delay_p50_ms", "end-of-turn delay p50 ms"), ("eot_delay_p95_ms", "end-of-turn p95 ms"),
                      ("spec_per_utt", "Whisper runs on pauses/utt")):
-        print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}")
+        print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}{free[k]:12.2f}")
     w_pass = {"en": "tiny.en", "pt": ears["pt"].model}
     print(f"Whisper for the words check: {w_pass}")
     print(f"smart-turn call p50 {out['turn_model_call_p50_ms']} ms, p95 {out['turn_model_call_p95_ms']} ms "
-          f"(asked after {pause_ms} ms of silence); at 200 ms: {res[200]}")
+          f"(asked after {pause_ms} ms of silence); over the {kw['budget_ms']:.0f} ms budget: "
+          f"{out['turn_model_over_budget_rate']:.0%} of calls (then the silence rule decides)")
     return out
 
 

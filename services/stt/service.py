@@ -256,6 +256,8 @@ class SttService(Service):
         self._eot_token += 1
         token = self._eot_token
         self._eot_busy = True
+        if self.segmenter is not None:
+            self.segmenter.hold = True  # the silence window waits for the answer (up to the budget)
         self.counters["eot_calls"] += 1
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self.eot_pool, self.turn.timed, ev.audio)
@@ -274,6 +276,8 @@ class SttService(Service):
             return
         self._eot_token = 0
         self.counters["eot_late"] += 1
+        if self.segmenter is not None:
+            self.segmenter.hold = False  # the next chunk closes the turn if the silence window is over
         self._start_spec(ev, now)
 
     def _eot_done(self, job: asyncio.Future[Any], token: int, ev: Event, asked_ns: int) -> None:
