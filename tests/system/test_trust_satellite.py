@@ -96,3 +96,31 @@ def test_spoken_turn_crosses_the_link_and_an_outsider_gets_nothing(tmp_path: Pat
     print(f"time to first audio: satellite over CURVE {t_split * 1000:.0f} ms, one host (ipc) {t_one * 1000:.0f} ms,"
           f" delta {delta:+.0f} ms (one turn each, load {os.getloadavg()[0]:.1f})")
     assert one_host["reply_wav"].exists() and t_one > 0
+
+
+@pytest.mark.timeout(300)
+def test_barge_in_crosses_the_link(tmp_path: Path) -> None:
+    """speech-start (the person talks over Luna) and Esc's cancel, sent on the main host, stop the
+    satellite's speaker within the same 100 ms as on one host (tests/test_voice_services.py)."""
+    if os.getuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to create network namespaces")
+    try:
+        pair = Pair(tmp_path)
+    except NetnsUnavailable as err:
+        pytest.skip(f"cannot create network namespaces/veth here: {err}")
+    try:
+        env = {"ECHO_MODE": "off"}
+        pair.service("main", "tts", pair.env("main", **env), "barge")
+        pair.service("sat", "playback", pair.env("sat", PLAYBACK_FILE=str(tmp_path / "out.wav"), **env), "barge")
+        d = pair.start("main", [sys.executable, "-m", "tests.system.barge"], pair.env("main", **env), "barge-driver",
+                       track=False, stdout=subprocess.PIPE, text=True)
+        out, err = d.communicate(timeout=200)
+        logs = {p.name: p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("barge-*.out")}
+    finally:
+        pair.close()
+    assert d.returncode == 0, (err[-2000:], logs)
+    got = json.loads(out.strip().splitlines()[-1])
+    print(f"\nbarge-in across the link: playback on the satellite stopped {got['voice']} ms after speech-start, "
+          f"{got['esc']} ms after Esc's cancel")
+    assert got["voice"] <= 100 and got["esc"] <= 100, got
+    assert got["playback_heartbeats"] >= 3  # the satellite's heartbeats reach the main host
