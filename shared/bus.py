@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -110,6 +111,7 @@ class Bus:
         self._redial: dict[tuple[int, str], list[Any]] = {}  # [socket, endpoint, when (or None), delay]
         self._guard_task: asyncio.Task[None] | None = None
         self._unbound: list[list[Any]] = []  # [socket, address, next try (monotonic), delay]
+        self._ipc_bound: list[tuple[Any, str]] = []  # for rebind_missing()
         if name:
             self._pub = self._socket(zmq.XPUB)
             self._pub.setsockopt(zmq.SNDHWM, EVENT_HWM)
@@ -123,6 +125,8 @@ class Bus:
 
     def _bind(self, sock: zmq.Socket, addr: str) -> None:
         endpoints.check_bind_address(addr)
+        if addr.startswith("ipc://"):
+            self._ipc_bound.append((sock, addr))
         if self._tcp:
             curve.secure_server(sock, self.ctx)
             self._watch(sock, addr)
@@ -135,6 +139,30 @@ class Bus:
                       addr, port_holder(addr))
             self.rejects.note("port-in-use", addr, "port held by another process", "cannot bind")
             self._unbound.append([sock, addr, time.monotonic() + 0.5, 0.5])
+
+    def rebind_missing(self) -> list[str]:
+        """Bind again every ipc socket whose file vanished (the runtime dir was deleted while running).
+
+        Why: connected peers keep working on an unlinked ipc socket, but nobody new (a UI
+        started later, ``luna send``, a restarted service) can reach it; the service itself
+        would never notice. The private directory is recreated 0700 first.
+        """
+        again = []
+        for sock, addr in self._ipc_bound:
+            path = addr[len("ipc://"):]
+            if os.path.exists(path):
+                continue
+            try:
+                endpoints.runtime_dir()
+                with contextlib.suppress(zmq.ZMQError):
+                    sock.unbind(addr)
+                sock.bind(addr)
+                again.append(addr)
+            except (OSError, zmq.ZMQError, endpoints.EndpointError) as err:
+                log.error("cannot bind %s again: %s", addr, err)
+        if again:
+            log.warning("socket files were deleted; bound again: %s", ", ".join(again))
+        return again
 
     def _connect(self, sock: Any, addr: str) -> None:
         if self._tcp:

@@ -173,6 +173,8 @@ class Service:
     # -- loops -----------------------------------------------------------------------
     async def _heartbeat(self) -> None:
         while True:
+            if self.bus.rebind_missing():  # the runtime dir was deleted under us: reachable again
+                self.counters["rebinds"] += 1
             self.publish("heartbeat", **self.heartbeat_frame())
             await asyncio.sleep(HEARTBEAT_S)
 

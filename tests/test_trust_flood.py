@@ -115,3 +115,46 @@ async def test_100k_valid_frames_do_not_silence_the_heartbeat(bus_env) -> None:
 
 async def test_100k_rejected_frames_do_not_silence_the_heartbeat(bus_env) -> None:
     await _flood(bus_env, garbage=True)
+
+
+async def test_a_deleted_runtime_dir_is_rebuilt_and_new_clients_reach_the_service(bus_env) -> None:
+    """``rm -rf $XDG_RUNTIME_DIR/luna`` while running: within a heartbeat the sockets exist again."""
+    import shutil
+    from pathlib import Path
+
+    from shared import endpoints
+
+    class Echo(Service):
+        name = "tts"
+        consumes = ("sentence",)
+
+        async def on_stream(self, stream, f) -> None:
+            self.publish("token", text=f["text"], epoch=f["epoch"])
+
+    svc = Echo()
+    task = asyncio.create_task(svc._run())
+    try:
+        await asyncio.sleep(1.5)
+        run = Path(bus_env["LUNA_RUN_DIR"])
+        shutil.rmtree(run)
+        await wait_for(lambda: (run / "st-sentence.sock").exists() and (run / "ev-tts.sock").exists(),
+                       HEARTBEAT_S * 3)
+        assert oct(run.stat().st_mode & 0o777) == "0o700"
+        late = Bus("brain")  # a process started after the deletion
+        late.subscribe()
+        late.produce("sentence")
+        got: list = []
+
+        async def pump() -> None:
+            while True:
+                got.append(await late.recv_event())
+
+        p = asyncio.create_task(pump())
+        await wait_for(lambda: late.push("sentence", "sentence", text="de volta", epoch=1) and False
+                       or any(f.type == "token" and f["text"] == "de volta" for f in got), 15, every=0.3)
+        assert svc.counters["rebinds"] >= 1 and endpoints.runtime_dir() == run
+        p.cancel()
+        late.close()
+    finally:
+        svc.stopping.set()
+        await asyncio.wait_for(task, 15)
