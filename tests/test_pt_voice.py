@@ -12,8 +12,9 @@ import stat
 import numpy as np
 import pytest
 
+from bench.bench_pt_voice import pt_wer as wer
 from shared.packaged import PackagedModelError, assemble
-from tests.audio import silence, to_16k, wer, write_wav
+from tests.audio import silence, to_16k, write_wav
 from tests.voicekit import Driver
 
 QUESTION = "Qual é a capital da França?"
