@@ -310,7 +310,8 @@ async def test_pause_partials_retract_and_commit(start_service, tmp_path):
     the pause before the end gives one whose turn_id and text the final transcript repeats."""
     wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 1.0, Q1, 3.0])
     async with Driver() as d:
-        start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="1500")
+        start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="1500",
+                      TURN_MODEL="off")  # the silence rule's speculation (smart-turn's is in test_turn_taking)
         await d.ready("stt")
         start_service("capture", CAPTURE_FILE=str(wav))  # real time: the pause partial beats the VAD's decision
         await d.wait(lambda: d.of("transcript"), 60, "the final transcript")

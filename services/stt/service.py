@@ -118,6 +118,7 @@ class SttService(Service):
             return
         self.info["end_of_turn"] = "smart-turn-v3"
         self.segmenter.eot_ms = s.TURN_PAUSE_MS  # type: ignore[union-attr]
+        self.segmenter.pending_ms = s.TURN_BUDGET_MS  # type: ignore[union-attr]
         self.segmenter.max_silence_ms = max(s.TURN_MAX_SILENCE_MS, s.VAD_MIN_SILENCE_MS)  # type: ignore[union-attr]
 
     def queue_depth(self) -> int:
@@ -257,7 +258,7 @@ class SttService(Service):
         token = self._eot_token
         self._eot_busy = True
         if self.segmenter is not None:
-            self.segmenter.hold = True  # the silence window waits for the answer (up to the budget)
+            self.segmenter.pending = True  # the silence window waits for the answer (up to the budget)
         self.counters["eot_calls"] += 1
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self.eot_pool, self.turn.timed, ev.audio)
@@ -277,7 +278,7 @@ class SttService(Service):
         self._eot_token = 0
         self.counters["eot_late"] += 1
         if self.segmenter is not None:
-            self.segmenter.hold = False  # the next chunk closes the turn if the silence window is over
+            self.segmenter.pending = False  # the next chunk closes the turn if the silence window is over
         self._start_spec(ev, now)
 
     def _eot_done(self, job: asyncio.Future[Any], token: int, ev: Event, asked_ns: int) -> None:
@@ -298,11 +299,13 @@ class SttService(Service):
         self._utt["eot_ms"] = round(ms)
         if prob >= self.settings.TURN_COMPLETE_PROB:
             # Sounds finished: transcribe now; unless the words stop mid-phrase, the turn ends
-            # the moment they are in (see _early), and that pass is the final transcript.
+            # the moment they are in (see _early), and that pass is the final transcript. The
+            # silence window still waits for the words (pending), within the same budget.
             self.counters["eot_complete"] += 1
             self._start_spec(ev, asked_ns, commit=True)
         else:
             self.counters["eot_incomplete"] += 1
+            self.segmenter.pending = False
             self.segmenter.hold = True  # a thinking pause: wait up to TURN_MAX_SILENCE_MS
 
     def _drop_spec(self) -> None:
@@ -335,6 +338,8 @@ class SttService(Service):
         text = res.text.strip()
         if turn_id != self._spec_turn:
             return
+        if commit and self.segmenter is not None:
+            self.segmenter.pending = False
         if commit and text and dangling(text, res.language):
             self.counters["eot_text_incomplete"] += 1
             if self.segmenter is not None:

@@ -85,6 +85,8 @@ class Segmenter:
     eot_ms: int = 0  # > 0: an "eot" event after this much silence (ask the end-of-turn model)
     max_silence_ms: int = 0  # > 0: the silence that ends a turn the model called incomplete (see hold)
     hold: bool = False  # set by the model's "incomplete": wait max_silence_ms instead of min_silence_ms
+    pending: bool = False  # the model is still thinking about this pause: the silence rule waits for it ...
+    pending_ms: int = 0  # ... until eot_ms + this much silence (audio time: a file read fast cannot outrun it)
     _quiet_min_speech_ms: int = -1
     _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     _buf_t: int = 0  # capture time of _buf[0]
@@ -160,6 +162,7 @@ class Segmenter:
             self._paused = False
             self._eot_asked = False
             self.hold = False
+            self.pending = False
             if p >= self.threshold:
                 self._voiced += CHUNK
             self._last_voice_t = t + chunk_ns
@@ -167,7 +170,11 @@ class Segmenter:
             self._silence += CHUNK
         events += self._maybe_announce()
         total = sum(len(c) for c in self._speech)
-        limit = self.max_silence_ms if self.hold and self.max_silence_ms else self.min_silence_ms
+        limit = self.min_silence_ms
+        if self.hold and self.max_silence_ms:
+            limit = self.max_silence_ms
+        elif self.pending:
+            limit = max(limit, self.eot_ms + self.pending_ms)
         if self._silence * 1000 >= limit * RATE:
             return events + self._close(forced=False)
         if (self.eot_ms and self._announced and not self._eot_asked and self._silence
@@ -213,6 +220,7 @@ class Segmenter:
         same = self._paused and not forced
         self._eot_asked = False
         self.hold = False
+        self.pending = False
         announced = self._announced
         self._paused = False
         self.in_speech = False
