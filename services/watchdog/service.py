@@ -58,6 +58,8 @@ class WatchdogService(Service):
             try:
                 running = await asyncio.to_thread(self._running)
             except Exception as exc:  # supervisord not reachable (run alone): say so once, keep watching
+                if "rpc" not in self.problems:
+                    self.log.warning("cannot reach supervisord: %s", exc)
                 self.problems["rpc"] = f"watchdog cannot reach supervisord: {exc}"
                 continue
             self.problems.pop("rpc", None)
@@ -71,6 +73,8 @@ class WatchdogService(Service):
                 why = verdict(track, now, svc, svc in running)
                 if track.spared > spared:
                     self.counters["busy_spared"] += 1
+                    if self.counters["busy_spared"] % 10 == 1:
+                        self.log.warning("%s is silent but busy (CPU or frames moving): not restarting yet", svc)
                 if why:
                     await self._restart(svc, why)
 
