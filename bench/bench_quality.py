@@ -5,7 +5,7 @@ Runs every prompt of tests/data/pt_quality.tsv (mostly pt-BR; the English rows u
 template, the family's sampling, the default soul, Luna's loop guard), once per model:
 the packaged Qwen2.5-Coder-0.5B (the offline default) and SmolLM2-135M (the last
 resort, the baseline in the same run). ``LLM_GGUF`` adds a third model under
-``_custom``; ``PT_BENCH_MODELS=qwen05b,custom`` runs only those. Scores are explained in
+``_custom`` (or ``_$PT_BENCH_CUSTOM_NAME``); ``PT_BENCH_MODELS=qwen05b,custom`` runs only those. Scores are explained in
 tests/ptquality.py.
 
 Keys, per model suffix (``_qwen05b``, ``_smollm2``): ``pt_reply_lang_ratio`` (replies in
@@ -42,7 +42,7 @@ def models() -> list[tuple[str, str]]:
     if smol is not None:
         out.append(("smollm2", str(smol)))
     if os.environ.get("LLM_GGUF"):
-        out.append(("custom", os.environ["LLM_GGUF"]))
+        out.append((os.environ.get("PT_BENCH_CUSTOM_NAME", "custom"), os.environ["LLM_GGUF"]))
     only = [m for m in os.environ.get("PT_BENCH_MODELS", "").split(",") if m]
     return [m for m in out if not only or m[0] in only]
 
