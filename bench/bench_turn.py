@@ -15,10 +15,17 @@ pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segme
   falls back to the silence rule.
 
 Figures: false cut-off rate (the turn ended before the speaker's last word), missed-end
-rate (the real end was not seen by the model, so it waited past the silence window),
-end-of-turn delay after the last voiced sample (p50/p95), Whisper runs spent on pauses
-per utterance. espeak-ng is not a person: its prosody is flat, so these rates say how
-the two rules compare on the same audio, not what a person will see.
+rate (the rule listened to more than the fixed window + 100 ms of silence before it
+ended the turn: the model did not hear the end), end-of-turn delay after the last voiced
+sample (the decision, model and words-check compute included, p50/p95), the final
+transcript's delay (the decision or the speculative Whisper pass, whichever is later:
+the fair comparison, both rules need the words), Whisper runs started on pauses per
+utterance. The model is run twice: with ``TURN_BUDGET_MS`` as stt runs it (a call over
+budget hands the pause to the silence rule, so a loaded CPU pulls it towards the
+baseline) and with no budget (its own decisions, every call waited for). The machine's
+load average is reported: on a shared 2-core machine the compute times are noisy.
+espeak-ng is not a person: its prosody is flat, so these rates say how the rules compare
+on the same audio, not what a person will see.
 """
 
 from __future__ import annotations
@@ -82,16 +89,26 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
     heard: list[float] = []  # the same, without the compute time: the silence the rule listened to
     spec = 0
     by_model = False
+    ready: list[float] = []  # when each turn's final transcript is in hand (decision + exposed Whisper)
+    guess: tuple[int, np.ndarray] | None = None  # the speculative pass that may become the final one
+
+    def words_ms(a: np.ndarray) -> float:
+        return _once(lang, whisper.transcribe, a)[1] if whisper is not None else 0.0
+
     for i in range(0, len(audio), CHUNK):
         t_end = i + CHUNK
         for e in seg.feed(audio[i:i + CHUNK], i * 1_000_000_000 // RATE):
             if e.kind == "pause" and turn is None:
                 spec += 1  # a speculative Whisper pass
+                guess = (t_end, e.audio)
+            elif e.kind == "resume":
+                guess = None
             elif e.kind == "eot" and turn is not None:
                 p, ms = _once("turn", turn.prob, e.audio)
                 calls.append(ms)
                 if ms > budget_ms:
                     spec += 1  # late: the silence rule and its speculative pass decide this pause
+                    guess = (t_end + int(ms * RATE / 1000), e.audio)
                 elif p >= prob:
                     w_ms = 0.0
                     if whisper is not None:
@@ -104,30 +121,40 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                     if got:
                         ends.append(t_end + (ms + w_ms) * RATE / 1000)
                         heard.append(t_end)
+                        ready.append(ends[-1])  # the words check's pass is the final transcript
                         by_model = t_end >= last
                 else:
                     seg.hold = True
             elif e.kind == "end":
                 ends.append(t_end)
                 heard.append(t_end)
+                if e.same_as_pause and guess is not None:
+                    ready.append(max(t_end, guess[0] + words_ms(guess[1]) * RATE / 1000))
+                else:
+                    ready.append(t_end + words_ms(e.audio) * RATE / 1000)
+                guess = None
                 by_model = False
     early = [x for x in ends if x < last]
     final = [x for x in ends if x >= last]
     heard_final = [x for x in heard if x >= last]
+    ready_final = [r for x, r in zip(heard, ready, strict=True) if x >= last]
     return {"false_cut": float(bool(early)), "delay_ms": (final[0] - last) / RATE * 1000 if final else float("nan"),
             "heard_ms": (heard_final[0] - last) / RATE * 1000 if heard_final else float("nan"),
+            "ready_ms": (ready_final[0] - last) / RATE * 1000 if ready_final else float("nan"),
             "by_model": float(by_model), "spec": spec, "ended": float(bool(final))}
 
 
 def _rates(rows: list[dict[str, float]], min_silence_ms: int) -> dict[str, float]:
     d = np.array([r["delay_ms"] for r in rows if r["ended"]])
     h = np.array([r["heard_ms"] for r in rows if r["ended"]])
+    w = np.array([r["ready_ms"] for r in rows if r["ended"]])
     # missed end: the rule listened to more silence than the fixed window before it saw the end
     return {"false_cutoff_rate": float(np.mean([r["false_cut"] for r in rows])),
             "missed_end_rate": float(np.mean(h > min_silence_ms + 100)) if len(h) else 1.0,
             "eot_delay_p50_ms": float(np.percentile(d, 50)) if len(d) else float("nan"),
             "eot_delay_p95_ms": float(np.percentile(d, 95)) if len(d) else float("nan"),
-            "spec_per_utt": float(np.mean([r["spec"] for r in rows]))}
+            "spec_per_utt": float(np.mean([r["spec"] for r in rows])),
+            "transcript_p50_ms": float(np.percentile(w, 50)) if len(w) else float("nan")}
 
 
 def main() -> dict:
@@ -144,10 +171,11 @@ def main() -> dict:
     t0 = time.monotonic()
     items = corpus()
     calls: list[float] = []
-    base = [run(a, last, vad, None, pause_ms=0, calls=[], **kw) for _, _, a, _, last in items]
     from services.stt.engines import LocalWhisper, bundled_model_path, load_fallback
 
     ears = {"en": LocalWhisper(bundled_model_path(), "int8", "en"), "pt": load_fallback("pt")[0]}
+    base = [run(a, last, vad, None, pause_ms=0, calls=[], whisper=ears[lang], lang=lang, **kw)
+            for lang, _, a, _, last in items]
     pause_ms = int(os.environ.get("TURN_PAUSE_MS") or _default("TURN_PAUSE_MS"))
     res = {}
     for pm, budget in ((pause_ms, kw["budget_ms"]), (pause_ms, float("inf"))):
@@ -171,6 +199,9 @@ def main() -> dict:
         "turn_eot_delay_p50_ms_silence": round(s["eot_delay_p50_ms"], 1),
         "turn_eot_delay_p95_ms": round(m["eot_delay_p95_ms"], 1),
         "turn_eot_delay_p95_ms_silence": round(s["eot_delay_p95_ms"], 1),
+        "turn_transcript_p50_ms": round(m["transcript_p50_ms"], 1),
+        "turn_transcript_p50_ms_silence": round(s["transcript_p50_ms"], 1),
+        "turn_transcript_p50_ms_nobudget": round(free["transcript_p50_ms"], 1),
         "speculative_runs_per_utterance": round(m["spec_per_utt"], 2),
         "speculative_runs_per_utterance_silence": round(s["spec_per_utt"], 2),
         "turn_model_call_p50_ms": round(float(np.percentile(c, 50)), 1),
@@ -191,6 +222,7 @@ def main() -> dict:
     print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}{'(no budget)':>12s}")
     for k, label in (("false_cutoff_rate", "false cut-off rate"), ("missed_end_rate", "missed-end rate"),
                      ("eot_delay_p50_ms", "end-of-turn delay p50 ms"), ("eot_delay_p95_ms", "end-of-turn p95 ms"),
+                     ("transcript_p50_ms", "final transcript p50 ms"),
                      ("spec_per_utt", "Whisper runs on pauses/utt")):
         print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}{free[k]:12.2f}")
     w_pass = {"en": "tiny.en", "pt": ears["pt"].model}
