@@ -270,3 +270,22 @@ async def test_name_mode_speech_without_the_name_makes_no_turn_and_no_history(st
     rows = [m["content"] for m in h.messages(h.latest())]
     h.close()
     assert len(rows) == 2 and "joke" in rows[0].lower() and "time" not in " ".join(rows).lower(), rows
+
+
+# --- the UI's hook: F7 cycles LISTEN_MODE, F8 is the push-to-talk key, the status bar says which --------
+
+async def test_ui_f7_cycles_listen_mode_and_f8_talks(bus_env):
+    from services.ui.app import LunaApp
+    from services.ui.widgets.status import StatusBar
+
+    app = LunaApp(reply_timeout=30)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.press("f7")
+        await pilot.press("f8")
+        cmds = [(f["name"], f.get("args") or {}) for f in app.client.sent if f.type == "command"]
+        assert cmds == [("listen-mode", {"mode": "name"}), ("talk-toggle", {})]
+        app.client.peers.info["stt"] = {"listen_mode": "push", "talk_open": True}  # what stt's heartbeat says
+        app.refresh_status()
+        await pilot.pause()
+        bar = str(app.query_one(StatusBar).render())
+        assert "F8" in bar and "🎙" in bar, bar

@@ -65,7 +65,7 @@ def _bindings() -> list[Binding]:
         Binding("f4", "mute", t("mute"), id="mute"),
         Binding("f5", "settings", t("settings"), id="settings"),
         Binding("f6", "metrics", t("metrics"), id="metrics", priority=True),  # TextArea binds f6 (select line)
-        Binding("f7", "listen_mode", t("listen"), id="listen_mode", show=False),  # LISTEN_MODE: always/name/push
+        Binding("f7", "listen_mode", t("listen"), id="listen_mode", show=False, priority=True),  # LISTEN_MODE
         Binding("f8", "talk", t("talk"), id="talk", show=False),  # push mode: opens / closes the microphone
         Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
         # End: back to the newest message when the chat was scrolled up; else the input's line end
@@ -256,8 +256,9 @@ class LunaApp(App):
         await super().on_event(event)
 
     def action_chat_end(self) -> None:
-        if isinstance(self.screen, MainScreen) and not self.has_class("code-mode") and self.chat.unseen \
-                or (isinstance(self.screen, MainScreen) and not self.chat.following):
+        """End: the newest message when the chat is scrolled up (or hides news); else what End does there."""
+        on_chat = isinstance(self.screen, MainScreen) and not self.has_class("code-mode")
+        if on_chat and (self.chat.unseen or not self.chat.following):
             self.chat.jump_end()
             return
         f = self.focused
@@ -515,7 +516,7 @@ class LunaApp(App):
         out = [("Enter", t("send")), ("Shift+Enter/Ctrl+J", t("newline"))]
         keymap = getattr(self, "_keymap", {}) or {}
         for b in self.BINDINGS:
-            if not isinstance(b, Binding) or not b.id or b.id in ("chat_end",):
+            if not isinstance(b, Binding) or not b.id:
                 continue
             keys = keymap.get(b.id) or b.key
             shown = "/".join("+".join({"escape": "Esc"}.get(p, p.capitalize() if len(p) > 1 else p.upper())
