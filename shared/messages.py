@@ -232,6 +232,22 @@ def check_bounds(f: Frame) -> None:
         check_command(f["name"], f.get("args") or {})
 
 
+def clip_strings(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every top-level string cut to its bound: for a sender's own long text (an error page).
+
+    Why: a service must never fail to say something because it was too long; a receiver
+    still rejects what a hostile sender did not clip.
+    """
+    out = dict(data)
+    for name, val in data.items():
+        if type(val) is str:
+            lim = _limit(type_, name)
+            cap = lim if isinstance(lim, int) else MAX_STR
+            if len(val) > cap:
+                out[name] = val[: max(cap - 1, 0)] + "…"
+    return out
+
+
 def check_command(name: str, args: dict[str, Any]) -> None:
     """A command must be known and its arguments typed, bounded and not path-like."""
     spec = COMMANDS.get(name)

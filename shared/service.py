@@ -23,7 +23,7 @@ from typing import Any
 from shared import config, logs, private
 from shared.bus import Bus
 from shared.endpoints import STREAM_OWNER
-from shared.messages import Frame
+from shared.messages import Frame, FrameError, clip_strings
 
 HEARTBEAT_S = 1.0
 #: A receive loop hands the event loop back at least this often, whatever the input rate.
@@ -133,7 +133,13 @@ class Service:
         self.counters["frames_out"] += 1
         if logs.has_secrets():  # a provider's error text may echo an API key: never put it on the bus
             kw = {k: logs.redact_value(v) for k, v in kw.items()}
-        return self.bus.publish(type_, **kw)
+        try:
+            return self.bus.publish(type_, **kw)
+        except FrameError as err:  # our own text over its bound (a long error page): cut it, say it anyway
+            if err.reason != "out-of-bounds":
+                raise
+            self.log.warning("clipped an over-long %s before publishing: %s", type_, err)
+            return self.bus.publish(type_, **clip_strings(type_, kw))
 
     def notice(self, level: str, text: str, code: str = "") -> None:
         """One line for the person at the keyboard (and the log)."""

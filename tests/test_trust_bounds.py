@@ -165,3 +165,11 @@ async def test_an_event_over_16_mb_does_not_cut_its_publisher_off(bus_env) -> No
         task.cancel()
         pub.close()
         sub.close()
+
+
+def test_a_service_clips_its_own_over_long_text_instead_of_failing() -> None:
+    from shared.messages import clip_strings
+
+    data = clip_strings("reply-end", {"ok": False, "error": "e" * 100_000, "epoch": 3})
+    f = make("reply-end", **data)
+    assert len(f["error"]) == 16_384 and f["error"].endswith("…") and f["epoch"] == 3
