@@ -162,10 +162,10 @@ class SttService(Service):
 
     def _reset_utterance(self) -> None:
         """Forget a half-heard utterance (the listen mode changed under it)."""
-        if self.segmenter is not None and self.segmenter.in_speech:
-            self.segmenter.in_speech = False
-            self.segmenter._speech = []
-            self.segmenter._announced = False
+        seg = self.segmenter
+        if seg is not None and seg.in_speech:
+            seg.in_speech, seg._speech, seg._announced, seg._paused, seg._eot_asked = False, [], False, False, False
+            seg.hold = seg.pending = False
         self._drop_spec()
         self._eot_token = 0
 
