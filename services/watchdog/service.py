@@ -16,7 +16,7 @@ import xmlrpc.client
 from typing import Any
 
 from services.watchdog.rules import Track, observe, observe_proc, proc_sample, verdict
-from shared.endpoints import SUPERVISED
+from shared.endpoints import SUPERVISED, runs_elsewhere
 from shared.messages import Frame
 from shared.service import Service
 
@@ -38,7 +38,8 @@ class WatchdogService(Service):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tracks: dict[str, Track] = {s: Track() for s in SUPERVISED}
+        # in a satellite pair each host's watchdog restarts only what runs on its own host
+        self.tracks: dict[str, Track] = {s: Track() for s in SUPERVISED if runs_elsewhere(s) is None}
         self.cooldown: dict[str, float] = {}
         self.rpc = supervisor_proxy()
 
