@@ -19,6 +19,7 @@ namespace; stt, brain (a fake Ollama) and tts in ``main``; the link is a veth pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -124,3 +125,57 @@ def test_barge_in_crosses_the_link(tmp_path: Path) -> None:
           f"{got['esc']} ms after Esc's cancel")
     assert got["voice"] <= 100 and got["esc"] <= 100, got
     assert got["playback_heartbeats"] >= 3  # the satellite's heartbeats reach the main host
+
+
+@pytest.mark.timeout(240)
+def test_watchdog_restarts_a_frozen_satellite_service(tmp_path: Path) -> None:
+    """The satellite runs the same supervisord.conf: capture and playback for real, stt, brain and tts
+    idle. capture frozen with SIGSTOP is restarted by the satellite's watchdog, and the main host sees
+    the new capture's heartbeats arrive over the link."""
+    if os.getuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to create network namespaces")
+    import signal
+    import time
+
+    import numpy as np
+
+    from tests.audio import write_wav
+    from tests.system.netpair import read_recording, wait_rows
+
+    try:
+        pair = Pair(tmp_path)
+    except NetnsUnavailable as err:
+        pytest.skip(f"cannot create network namespaces/veth here: {err}")
+    wav = write_wav(tmp_path / "quiet.wav", np.zeros(16000 * 120, dtype=np.int16), 16000)
+    rec = tmp_path / "main-bus.jsonl"
+    frozen = None
+    try:
+        pair.start("main", [sys.executable, "-m", "shared.cli", "tap", "--record", str(rec)], pair.env("main"), "wd-tap")
+        senv = pair.env("sat", CAPTURE_FILE=str(wav), PLAYBACK_FILE=str(tmp_path / "o.wav"),
+                        LUNA_PYTHON=sys.executable)
+        (tmp_path / "sat" / "logs").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "sat" / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
+        pair.start("sat", [sys.executable, "-m", "supervisor.supervisord", "-n", "-c",
+                           str(Path(__file__).resolve().parents[2] / "supervisord.conf")], senv, "wd-supervisord")
+
+        def cap_pids(rows: list) -> list[int]:
+            return [r["data"]["pid"] for r in rows if r["type"] == "heartbeat"
+                    and r["data"].get("service") == "capture" and r["source"] == "capture"]
+
+        first = wait_rows(rec, lambda rows: cap_pids(rows)[-3:] if len(cap_pids(rows)) >= 3 else None, 90,
+                          "the satellite's capture heartbeats on the main host")[-1]
+        frozen = first
+        os.kill(first, signal.SIGSTOP)
+        t0 = time.monotonic()
+        new = wait_rows(rec, lambda rows: [p for p in cap_pids(rows) if p != first], 60,
+                        "a restarted capture's heartbeats on the main host")[0]
+        took = time.monotonic() - t0
+        wd = (tmp_path / "sat" / "logs" / "watchdog.out.log").read_text(errors="replace")
+    finally:
+        if frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(frozen, signal.SIGCONT)
+        pair.close()
+    print(f"\nsatellite capture frozen: restarted by the satellite's watchdog, heard again on main {took:.1f} s later")
+    assert new != first and "capture" in wd and "restart" in wd.lower(), wd[-1500:]
+    assert not [r for r in read_recording(rec) if r["type"] == "heartbeat" and r["source"] in ("stt", "brain", "tts")]
