@@ -9,7 +9,8 @@ One stack serves the module, in this order:
    restarts nothing (figure: restarts under flood);
 3. stt SIGSTOPped for 10 s: chat keeps working, the watchdog restarts the frozen
    stt (a notice says so), it comes back ready;
-4. kill -9 of supervisord: the services go on, chat works, nothing is lost.
+4. the runtime dir deleted while running: rebuilt, a new UI still reaches every service;
+5. kill -9 of supervisord: the services go on, chat works, nothing is lost.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ async def test_stt_stopped_for_10_s_is_restarted_and_chat_never_stops(stack) -> 
             restarted = lambda: next((f for f in c.frames if f.type == "notice"  # noqa: E731
                                       and f.get("code") == "watchdog-restart" and "stt" in f["text"]), None)
             with contextlib.suppress(AssertionError):
-                await wait_for(restarted, max(0.5, 10 - (time.monotonic() - t0)))
+                # 10 s, plus 5 s of slack for a watchdog tick on 2 loaded cores (its window is 8 s)
+                await wait_for(restarted, max(0.5, 15 - (time.monotonic() - t0)))
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)  # 10 s are over (or the watchdog already replaced it)
@@ -191,10 +193,32 @@ async def test_stt_stopped_for_10_s_is_restarted_and_chat_never_stops(stack) -> 
         c.close()
 
 
+async def test_the_runtime_dir_deleted_while_running_is_rebuilt(stack) -> None:
+    """``rm -rf`` of the sockets' directory: a UI started afterwards still talks to every service."""
+    import shutil
+
+    run = stack.tmp / "run"
+    shutil.rmtree(run)
+    await wait_for(lambda: all((run / f"ev-{s}.sock").exists() for s in ("stt", "brain", "tts", "playback"))
+                   and (run / "st-sentence.sock").exists() and (run / "st-pcm.sock").exists(), 10)
+    assert run.stat().st_mode & 0o777 == 0o700
+    c = await client()  # a new UI process
+    try:
+        frames = await c.turn("a pasta sumiu, você ainda me ouve?", timeout=60)
+        end = next(f for f in frames if f.type == "reply-end")
+        assert end["ok"] and "".join(f["text"] for f in frames if f.type == "token") == REPLY
+        await spoken(c, end.turn_id)
+        await wait_for(lambda: all(c.latest(s) is not None for s in ("capture", "stt", "brain", "tts", "playback")),
+                       10)
+    finally:
+        c.close()
+
+
 async def test_kill_9_of_supervisord_keeps_chat_and_history(stack) -> None:
     c = await client()
     try:
-        pids = {s: stack.pid(s) for s in ("brain", "tts", "playback")}
+        await wait_for(lambda: all(c.latest(s) is not None for s in ("brain", "tts", "playback")), 10)
+        pids = {s: c.latest(s)["pid"] for s in ("brain", "tts", "playback")}
         before = len(user_rows(stack))
         stack.proc.send_signal(signal.SIGKILL)
         stack.proc.wait(10)
