@@ -5,7 +5,8 @@ Runs every prompt of tests/data/pt_quality.tsv (mostly pt-BR; the English rows u
 template, the family's sampling, the default soul, Luna's loop guard), once per model:
 the packaged Qwen2.5-Coder-0.5B (the offline default) and SmolLM2-135M (the last
 resort, the baseline in the same run). ``LLM_GGUF`` adds a third model under
-``_custom`` (or ``_$PT_BENCH_CUSTOM_NAME``); ``PT_BENCH_MODELS=qwen05b,custom`` runs only those. Scores are explained in
+``_custom`` (or ``_$PT_BENCH_CUSTOM_NAME``); ``PT_BENCH_MODELS=qwen05b,custom`` runs only those
+models and ``PT_BENCH_IDS=quem,cap_brasil`` only those prompts. Scores are explained in
 tests/ptquality.py.
 
 Keys, per model suffix (``_qwen05b``, ``_smollm2``): ``pt_reply_lang_ratio`` (replies in
@@ -31,6 +32,8 @@ from services.brain.providers import embedded as emb
 from tests.ptquality import Reply, correct, degenerate, lang_ok, load_set, luna_reply
 
 MAX_TOKENS = 256
+#: A reply still running after this long counts as a "timeout" cut (the 1.5B on a loaded CPU).
+REPLY_TIMEOUT_S = 300.0
 
 
 def models() -> list[tuple[str, str]]:
@@ -66,6 +69,7 @@ def score(replies: list[Reply], suffix: str) -> dict[str, float]:
         f"pt_degenerate_raw_{suffix}": sum(degenerate(r.raw) for r in replies),
         f"pt_loop_cuts_{suffix}": sum(r.cut == "loop" for r in replies),
         f"pt_length_cuts_{suffix}": sum(r.cut == "length" for r in replies),
+        f"pt_timeouts_{suffix}": sum(r.cut == "timeout" for r in replies),
         f"pt_first_token_p50_s_{suffix}": round(statistics.median(r.first_s for r in replies), 3),
         f"pt_reply_p50_s_{suffix}": round(statistics.median(r.total_s for r in replies), 3),
         f"pt_reply_p95_s_{suffix}": round(pct([r.total_s for r in replies], 0.95), 3),
@@ -80,8 +84,9 @@ async def run_model(suffix: str, gguf: str, show: bool = True) -> dict[str, floa
     load_s = time.monotonic() - t0
     replies = []
     try:
-        for item in load_set():
-            r = await luna_reply(p, item, max_tokens=MAX_TOKENS, raw_to_end=True)
+        ids = [i for i in os.environ.get("PT_BENCH_IDS", "").split(",") if i]
+        for item in [i for i in load_set() if not ids or i.id in ids]:
+            r = await luna_reply(p, item, max_tokens=MAX_TOKENS, raw_to_end=True, timeout=REPLY_TIMEOUT_S)
             replies.append(r)
             if show:
                 flags = ("lang " if not lang_ok(r.text, item.lang) else "") + ("DEGEN " if degenerate(r.text) else "")

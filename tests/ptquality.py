@@ -111,7 +111,7 @@ class Reply:
     raw: str  # what the model streamed (to its own end with raw_to_end, else to the guard's stop)
     first_s: float
     total_s: float
-    cut: str  # the loop guard's reason, "" if the reply ended by itself
+    cut: str  # the loop guard's reason ("loop", "length"), "timeout", or "" if the reply ended by itself
 
 
 def request(item: Item, model: str = "embedded", max_tokens: int = 256) -> tuple[Request, str]:
@@ -154,6 +154,9 @@ async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float
 
     try:
         await asyncio.wait_for(run(), timeout)
+    except (TimeoutError, asyncio.TimeoutError):  # a reply that never ends is a result, not a crash
+        if not guard.reason:
+            guard.reason = "timeout"
     finally:
         await stream.aclose()
     return Reply(item, guard.clean(), "".join(raw), first, total or time.monotonic() - t0, guard.reason)
