@@ -176,8 +176,9 @@ def ready(rows: list[dict[str, Any]], svc: str) -> bool:
 
 
 def spoken_turn(pair: Pair, wav: Path, split: bool, tag: str,
-                during: Callable[[], None] | None = None) -> dict[str, Any]:
-    """One spoken turn; returns the recording's rows, the turn's metrics and the playback file."""
+                during: Callable[[], None] | None = None, turns: int = 1) -> dict[str, Any]:
+    """``turns`` spoken turns (one per question in ``wav``); returns the recording's rows, every
+    turn's metrics (``metrics``: the first, ``all_metrics``: each) and the playback file."""
     sat_ns = "sat" if split else "main"
     out_wav = pair.tmp / f"{tag}-reply.wav"
     rec = pair.tmp / f"{tag}-bus.jsonl"
@@ -203,23 +204,31 @@ def spoken_turn(pair: Pair, wav: Path, split: bool, tag: str,
         wait_rows(rec, lambda rows: ready(rows, "capture"), 60, "capture ready", alive)
         if during:
             during()
-        metrics = wait_rows(rec, lambda rows: [r for r in rows if r["type"] == "turn-metrics"
-                                               and "time_to_first_audio_s" in (r["data"].get("stages") or {})],
-                            120, "a spoken turn's turn-metrics", alive)
-        wait_rows(rec, lambda rows: any(r["type"] == "idle" for r in rows), 60, "playback idle", alive)
+        def done(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            got = [r for r in rows if r["type"] == "turn-metrics"
+                   and "time_to_first_audio_s" in (r["data"].get("stages") or {})]
+            return got if len(got) >= turns else []
+
+        metrics = wait_rows(rec, done, 60 + 60 * turns, f"{turns} spoken turns' turn-metrics", alive)
+        wait_rows(rec, lambda rows: [r for r in rows if r["type"] == "idle" and r["ts"] > metrics[-1]["ts"]]
+                  or len([r for r in rows if r["type"] == "idle"]) >= turns, 60, "playback idle", alive)
         time.sleep(1.5)
     finally:
         pair.stop_all()
         del tap
     rows = read_recording(rec)
-    return {"rows": rows, "metrics": metrics[0]["data"], "reply_wav": out_wav,
+    return {"rows": rows, "metrics": metrics[0]["data"], "all_metrics": [m["data"] for m in metrics],
+            "reply_wav": out_wav,
             "logs": {p.name: p.read_text(errors="replace")[-2000:] for p in pair.tmp.glob(f"{tag}-*.out")}}
 
 
-def question_wav(path: Path) -> Path:
+def question_wav(path: Path, times: int = 1) -> Path:
+    """``QUESTION`` in Piper's voice ``times`` times, each followed by room for the spoken reply."""
     import numpy as np
 
     from tests.audio import piper_speech, silence, to_16k, write_wav
 
-    audio = np.concatenate([silence(1.0), to_16k(*piper_speech(QUESTION)), silence(4.0)])
+    q = to_16k(*piper_speech(QUESTION))
+    audio = np.concatenate([silence(1.0)] + [np.concatenate([q, silence(7.0 if times > 1 else 4.0)])
+                                             for _ in range(times)])
     return write_wav(path, audio, 16000)
