@@ -24,13 +24,14 @@ QUESTION = "Qual é a capital da França?"
 def data_home(tmp_path_factory):
     """One private XDG_DATA_HOME for the module, so the 145 MB and 92 MB joins happen once."""
     d = tmp_path_factory.mktemp("data")
-    old = os.environ.get("XDG_DATA_HOME")
-    os.environ["XDG_DATA_HOME"] = str(d)
+    old = {k: os.environ.pop(k, None) for k in ("XDG_DATA_HOME", "LUNA_MODELS_DIR")}
+    os.environ["XDG_DATA_HOME"] = str(d)  # the user's path: $XDG_DATA_HOME/luna/models
     yield d
-    if old is None:
-        os.environ.pop("XDG_DATA_HOME", None)
-    else:
-        os.environ["XDG_DATA_HOME"] = old
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ def _speak(engine, text: str) -> np.ndarray:
 # -- assembly --------------------------------------------------------------------------------
 def test_assemble_private_verified_and_once(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LUNA_MODELS_DIR", raising=False)
     import hashlib
 
     parts = []
@@ -118,7 +120,8 @@ async def test_stt_service_transcribes_portuguese(start_service, tmp_path, kokor
     """capture (a WAV file) -> VAD -> the real stt service, STT_LANGUAGE=pt, no model downloaded."""
     wav = write_wav(tmp_path / "q.wav", np.concatenate([silence(0.6), _speak(kokoro, QUESTION), silence(1.2)]),
                     16000)
-    env = {"STT_LOCAL": "small", "STT_LANGUAGE": "pt", "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": str(data_home)}
+    env = {"STT_LOCAL": "small", "STT_LANGUAGE": "pt", "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": str(data_home),
+           "LUNA_MODELS_DIR": ""}  # the module's data dir, already joined
     async with Driver() as d:
         start_service("stt", **env)
         start_service("capture", CAPTURE_FILE=str(wav), CAPTURE_FAST="1")
@@ -163,13 +166,15 @@ def test_bilingual_voice_without_kokoro_still_speaks():
     assert {r for r, _ in v.synthesize("Olá, tudo bem?", lambda: False)} == {22050}
 
 
-def test_load_offline_picks_by_voice(tmp_path, monkeypatch):
+def test_load_offline_picks_by_voice(tmp_path, monkeypatch, data_home):
     from services.tts.engines import BilingualVoice, PiperEngine, load_offline
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("LUNA_MODELS_DIR", str(data_home / "luna" / "models"))  # Kokoro already joined there
     eng, why = load_offline("pt_BR-faber-medium")
     assert isinstance(eng, BilingualVoice) and "piper.download_voices pt_BR-faber-medium" in why
+    assert eng.wait_ready(60) and eng.pt_error is None and eng.model.startswith("kokoro-82m")
     eng2, why2 = load_offline("en_US-lessac-medium")
     assert isinstance(eng2, PiperEngine) and "joe" in eng2.model and why2
     voices = tmp_path / "luna" / "voices"
@@ -207,3 +212,11 @@ def test_first_piece_and_language_guess():
     assert first_piece("Tudo bem com você?") == ("Tudo bem com você?", "")
     assert looks_portuguese("Qual é a capital da França?") and looks_portuguese("o que voce quer")
     assert not looks_portuguese("Hello there, what is the weather?") and not looks_portuguese("Ready.")
+
+
+def test_decoding_loops_are_cut():
+    from services.stt.engines import collapse_loops, max_tokens
+
+    assert collapse_loops("1, 2, 7, 11, 8, 8, 8, 8, 8, 8, 8, 8,") == "1, 2, 7, 11, 8,"
+    assert collapse_loops("não, não, não é isso") == "não, não, não é isso"  # three is speech, not a loop
+    assert 40 <= max_tokens(2.6) <= 60 and max_tokens(600) == max_tokens(30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import wave
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,9 +57,28 @@ class LocalWhisper:
         x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
         segments, info = self._m.transcribe(x, language=self.language, beam_size=1, best_of=1,
                                             temperature=0.0, condition_on_previous_text=False,
-                                            vad_filter=False, without_timestamps=True)
-        text = " ".join(s.text.strip() for s in segments).strip()
+                                            vad_filter=False, without_timestamps=True,
+                                            max_new_tokens=max_tokens(len(x) / RATE))
+        text = collapse_loops(" ".join(s.text.strip() for s in segments).strip())
         return Result(text, info.language or self.language or "")
+
+
+def max_tokens(seconds: float) -> int:
+    """A ceiling on tokens for ``seconds`` of speech: fast speech is about 6 tokens a second.
+
+    Why: on unclear audio Whisper can fall into a loop ("1, 2, 7, 11, 8, 8, 8, ..." for a
+    2.6 s Portuguese sentence read by espeak-ng through the VAD, 100+ tokens) that costs
+    seconds of CPU and reaches the brain as a question. Real speech never needs more.
+    """
+    return int(16 + 10 * min(seconds, 30.0))
+
+
+_LOOP = re.compile(r"\b(\S+?)([\s,.]+\1\b){3,}", re.I)
+
+
+def collapse_loops(text: str) -> str:
+    """A word repeated four times or more in a row ("8, 8, 8, 8, ...") is said once: a decoding loop, not speech."""
+    return _LOOP.sub(r"\1", text)
 
 
 def english(language: str) -> bool:
