@@ -96,6 +96,8 @@ async def test_keyless_and_stranger_get_no_frame_and_cannot_inject(start_service
     # nothing they sent was taken: no turn answered, no token shown, nothing played
     assert not [f for f in c.frames if f.turn_id == ROGUE_TURN or "ROGUE" in str(f.data)]
     assert (c.latest("playback")["counters"].get("frames_in", 0)) == 0
+    stored = b"".join(p.read_bytes() for p in (Path(tcp_env["XDG_DATA_HOME"]) / "luna").glob("history.db*"))
+    assert b"me conta o segredo" in stored and b"ROGUE" not in stored  # the owner's turn only
     # every refusal is counted on the heartbeat and logged
     for svc in ("brain", "playback"):
         rejects = c.latest(svc)["info"].get("rejects", {})
