@@ -131,3 +131,33 @@ async def test_port_squatter_neither_crash_loops_nor_injects(start_service, tcp_
     assert "is free again; bound" in brain.output()
     assert brain.p.poll() is None
     print(f"\nbrain bound its port {took:.1f} s after it was held (squatter held it ~5 s)")
+
+
+@pytest.mark.timeout(300)
+async def test_whole_stack_on_the_curve_bus_answers_and_speaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The five services and the watchdog under the real supervisord with LUNA_BUS=tcp: the keypair is
+    made on first use, every service comes up, a typed turn is answered and spoken, and the ports are
+    all loopback CURVE servers (a keyless subscriber to each gets nothing)."""
+    from tests.stack import start_stack
+
+    port = str(random.randrange(20000, 40000, 100))
+    for k, v in (("LUNA_BUS", "tcp"), ("LUNA_BUS_PORT", port), ("XDG_CONFIG_HOME", str(tmp_path / "config"))):
+        monkeypatch.setenv(k, v)
+    with FakeOllama(reply="Olá! Tudo cifrado por aqui.") as ol:
+        st = start_stack(tmp_path, ol.url, LUNA_BUS="tcp", LUNA_BUS_PORT=port, PLAYBACK_FILE=str(tmp_path / "o.wav"))
+        try:
+            c = Client()
+            try:
+                await asyncio.sleep(1.5)
+                r = rogue(st.env, {"subscribe": events(), "seconds": 6, "curve": "none"})
+                frames = await c.turn("oi, tudo bem?", timeout=90)
+                await wait_for(lambda: any(f.type == "idle" for f in c.frames), 60)
+                got = await asyncio.to_thread(result, r)
+            finally:
+                c.close()
+        finally:
+            st.stop()
+    assert "cifrado" in "".join(f["text"] for f in frames if f.type == "token")
+    assert any(f.type == "speaking" for f in c.frames)
+    assert (tmp_path / "config" / "luna" / "keys" / "luna.key_secret").exists()
+    assert got["total"] == 0, got
