@@ -40,7 +40,7 @@ async def conversation(pilot) -> None:
                  error="modelo 'dolphin-mistral' não encontrado: rode `ollama pull dolphin-mistral`"))
     app.latency_ms = 840.0
     app.refresh_status()
-    await pilot.pause()
+    await pilot.pause(0.2)  # the chat's follow scroll (at most 20 a second) has landed
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -113,15 +113,15 @@ def test_snapshot_new_messages_marker(snap_compare, app, size) -> None:
         await pilot.app.handle_frame(make("reply-start", source="brain", turn_id="t0", intent="chat",
                                           provider="ollama", model="dolphin-mistral", epoch=9))
         await pilot.app.handle_frame(make("reply-end", source="brain", turn_id="t0", ok=True, epoch=9, text=long))
-        await pilot.pause(0.1)
+        await pilot.pause(0.25)
         chat = pilot.app.chat
         for _ in range(8):
             chat.post_message(events.MouseScrollUp(chat, 5, 5, 0, -1, 0, False, False, False, 5, 5))
-        await pilot.pause(0.1)
+        await pilot.pause(0.25)
         await pilot.app.handle_frame(make("reply-start", source="brain", turn_id="t3", intent="chat",
                                           provider="ollama", model="dolphin-mistral", epoch=3))
         await pilot.app.handle_frame(make("reply-end", source="brain", turn_id="t3", ok=True, epoch=3,
                                           text="Uma resposta nova lá embaixo."))
-        await pilot.pause(0.1)
+        await pilot.pause(0.25)
 
     assert snap_compare(app, terminal_size=size, run_before=before)

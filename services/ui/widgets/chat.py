@@ -259,15 +259,20 @@ class HelpMessage(Markdown):
 class ChatLog(VerticalScroll):
     """The scrolling conversation in *follow mode*: it stays on the newest entry, whatever kind.
 
-    Following is Textual's anchor (the compositor keeps an anchored container scrolled to its
-    bottom while it lays out, so a reply that grows, a notice, an error or a re-rendered bubble
-    can never land below the fold). Scrolling up releases it; the app then shows a
-    "novas mensagens ↓" marker when something new arrives; End, a click on the marker, or
-    scrolling back to the bottom follows again. The old design measured "near the bottom"
-    before each change, and one big change (a re-render at reply-end, a cancel) lost it for good.
+    Following is a state, not a guess: it is set by where the *user* leaves the scroll position
+    (at the bottom: follow; above it: don't) and kept while content grows. Every time the
+    chat's content changes size while following (a token, a re-rendered reply, a notice, an
+    error, a cancel) it scrolls to the end, at most ~20 times a second. When the user has
+    scrolled up, new content raises :class:`Unseen` (the app's "novas mensagens ↓" marker);
+    End, a click on it, or scrolling back to the bottom follows again. The old design
+    measured "near the bottom" before each change, and one big change (a re-render at
+    reply-end, a cancel) lost the bottom for good. (Textual's ``anchor()`` does the same job
+    but re-pins the scroll on every layout and halved the frame rate while streaming.)
     """
 
     DEFAULT_CSS = "ChatLog { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }"
+    #: Seconds between follow scrolls while content grows.
+    FOLLOW_S = 0.05
 
     class Unseen(Message):
         """New content arrived below while the user reads above (``unseen``), or it was seen."""
@@ -280,14 +285,13 @@ class ChatLog(VerticalScroll):
         super().__init__(**kw)
         self._removing: weakref.WeakSet = weakref.WeakSet()
         self.unseen = False
-
-    def on_mount(self) -> None:
-        self.anchor()
+        self._following = True
+        self._follow_pending = False
 
     @property
     def following(self) -> bool:
         """True unless the user scrolled up (then new content waits behind the marker)."""
-        return not getattr(self, "_anchor_released", False) or self.max_scroll_y == 0
+        return self._following or self.max_scroll_y == 0
 
     def add(self, widget) -> None:  # noqa: ANN001
         self.mount(widget)
@@ -302,16 +306,32 @@ class ChatLog(VerticalScroll):
         self.follow()
 
     def follow(self) -> None:
-        """Something new is in the chat: anchored, the layout shows it; scrolled up, say so."""
+        """Something new is in the chat: following, bring it into view; scrolled up, say so."""
         if self.following:
-            if not self.is_anchored:
-                self.anchor()
-            return
-        self._set_unseen(True)
+            self._schedule_follow()
+        else:
+            self._set_unseen(True)
+
+    def _schedule_follow(self) -> None:
+        if not self._follow_pending:
+            self._follow_pending = True
+            self.set_timer(self.FOLLOW_S, self._do_follow)
+
+    def _do_follow(self) -> None:
+        self._follow_pending = False
+        if self._following:
+            self.scroll_end(animate=False)
+
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:  # noqa: ANN001
+        # the content grew or shrank (streamed markdown, a re-render, a bubble mounted): keep the end in view
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if self._following and abs(self.max_scroll_y - self.scroll_y) > 0.5:  # shrinking too: no blank tail
+            self._schedule_follow()
+        return changed
 
     def jump_end(self) -> None:
         """End / the marker: back to the newest entry, following again."""
-        self.anchor()
+        self._following = True
         self.scroll_end(animate=False)
         self._set_unseen(False)
 
@@ -322,7 +342,11 @@ class ChatLog(VerticalScroll):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self.unseen and new_value >= self.max_scroll_y:
+        # whoever moved the scroll position, the bottom means "follow" and anywhere above means "don't"
+        # (content growth never moves it, so it cannot switch following off by itself)
+        at_end = new_value >= self.max_scroll_y - 0.5
+        self._following = at_end
+        if at_end and self.unseen:
             self._set_unseen(False)
 
     def _set_unseen(self, unseen: bool) -> None:
