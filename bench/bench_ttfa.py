@@ -336,8 +336,9 @@ def main() -> dict[str, float]:
           f"pipelined p50 {p50:.3f} s (target <= 1.0 s); overhead p50 {ov50:.1f} ms, "
           f"p95 {_pct(overheads, 0.95) * 1000:.1f} ms (target <= 30 ms)")
     load_end = os.getloadavg()[0]
-    eot = "smart-turn" if any(t["timings"].get("eot_commit_ns") for t in ok) else "silence"
-    print(f"end of turn: {eot} (TURN_MODEL={os.environ.get('TURN_MODEL', '')!r}); "
+    by_model = sum(1 for t in ok if t["timings"].get("eot_commit_ns"))
+    print(f"end of turn: {by_model} of {len(ok)} turns committed by smart-turn, the rest by silence "
+          f"(TURN_MODEL={os.environ.get('TURN_MODEL', '')!r}); "
           f"load average (1 min) {load_start:.2f} at start, {load_end:.2f} at the end")
     providers = {t["provider"] for t in ok}
     print(f"answered by: {providers}; utterances heard {len(turns)}/{len(utts)}")
@@ -349,6 +350,7 @@ def main() -> dict[str, float]:
         "ttfa_sequential_p50_s": round(s50, 3),
         "ttfa_n": len(ttfas),
         "ttfa_preemptive_turns": sum(1 for t in ok if t["preemptive"]),
+        "ttfa_turns_ended_by_model": by_model,
         "ttfa_load_1min": round(max(load_start, load_end), 2),
     }
 
