@@ -197,7 +197,8 @@ def main() -> dict[str, float]:
     }
     for voice in dict.fromkeys(v for _, v, _ in utts):
         idx = [i for i, (_, v, _) in enumerate(utts) if v == voice]
-        figs[f"stt_pt_wer_bare_{voice.split()[1]}"] = round(_corpus_wer([refs[i] for i in idx],
+        slug = voice.split()[1] if voice.startswith("kokoro") else "espeak_pt_br"
+        figs[f"stt_pt_wer_bare_{slug}"] = round(_corpus_wer([refs[i] for i in idx],
                                                                         [bare[i] for i in idx]), 4)
     print(f"ears: {len(utts)} utterances, {len(luna)} transcripts through capture -> VAD -> stt; "
           f"WER Luna {figs['stt_pt_wer']:.3f} vs bare model {figs['stt_pt_wer_bare']:.3f} "
@@ -214,16 +215,19 @@ def main() -> dict[str, float]:
     cands = {
         "kokoro_jf_gongitsune": lambda s: _engine_audio(kokoro, s),  # what Luna uses
         "piper_joe_en": lambda s: _engine_audio(joe, s),  # the baseline: what Luna did before
-        "kokoro_jm_kumo": lambda s: _engine_audio(styles["jm_kumo"], s),
         "espeak_pt_br": lambda s: _espeak(s, 150),
         "piper_joe_pt_phonemes": lambda s: _joe_pt(joe, s, to_16k),
     }
+    if os.environ.get("LUNA_PT_VOICE_ALL") == "1":  # the male Kokoro style too (3-4 more minutes on a busy CPU)
+        cands["kokoro_jm_kumo"] = lambda s: _engine_audio(styles["jm_kumo"], s)
     rt: dict[str, tuple[float, float]] = {}
     for name, speak in cands.items():
         w, rtf, hyps = _roundtrip(judge, speak, SENTENCES)
         rt[name] = (w, rtf)
         figs[f"tts_pt_roundtrip_wer_{name}"] = round(w, 4)
-        print(f"voice {name:24s} round-trip WER {w:.3f}  RTF {rtf:.2f}  e.g. {hyps[2]!r}")
+        print(f"voice {name:24s} round-trip WER {w:.3f}  RTF {rtf:.2f}")
+        for ref, hyp in zip(SENTENCES, hyps, strict=True):
+            print(f"    {ref!r} -> {hyp!r}")
     figs["tts_pt_roundtrip_wer"] = figs["tts_pt_roundtrip_wer_kokoro_jf_gongitsune"]
     figs["tts_pt_roundtrip_wer_baseline"] = figs["tts_pt_roundtrip_wer_piper_joe_en"]
     figs["tts_pt_rtf"] = round(rt["kokoro_jf_gongitsune"][1], 3)
