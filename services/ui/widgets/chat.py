@@ -112,8 +112,6 @@ class LunaMessage(Vertical):
         background: $secondary 12%; border-left: tall $secondary;
     }
     LunaMessage .luna-header { color: $secondary; text-style: bold; height: auto; }
-    LunaMessage .luna-notice { color: $warning; height: auto; display: none; }
-    LunaMessage .luna-notice.shown { display: block; }
     LunaMessage .luna-footer { color: $text-muted; height: auto; }
     LunaMessage.error { background: $error 15%; border-left: tall $error; }
     LunaMessage.error .luna-footer { color: $error; text-style: bold; }
@@ -142,8 +140,7 @@ class LunaMessage(Vertical):
 
     def compose(self) -> ComposeResult:
         self._shown = self.text
-        yield Label(self.header, classes="luna-header", markup=False)
-        yield Static("", classes="luna-notice", markup=False)
+        yield Label(self._header_text(), classes="luna-header", markup=False)
         yield LunaMarkdown(self.text)
         yield Static(self.footer, classes="luna-footer", markup=False)
 
@@ -163,11 +160,15 @@ class LunaMessage(Vertical):
     def _draw(self) -> None:
         if self._ready:
             with suppress(NoMatches):
-                self.query_one(".luna-header", Label).update(self.header)
-                note = self.query_one(".luna-notice", Static)
-                note.update(f"⚠ {self.notice}" if self.notice else "")
-                note.set_class(bool(self.notice), "shown")
+                self.query_one(".luna-header", Label).update(self._header_text())
                 self.query_one(".luna-footer", Static).update(self.footer)
+
+    def _header_text(self) -> Text:
+        """Who answers, and (a second line, one widget less per reply) why a provider was skipped."""
+        out = Text(self.header)
+        if self.notice:
+            out.append(f"\n⚠ {self.notice}", style="not bold yellow")
+        return out
 
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
         self.pending = False
