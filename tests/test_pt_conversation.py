@@ -211,6 +211,10 @@ async def test_brain_cuts_a_looping_or_rambling_reply_at_a_sentence(peer, start_
     with FakeOllama(reply=LOOPING, delay=0.01) as ol:
         start_service("brain", OLLAMA_HOST=ol.url)
         await peer.ready()
+        status = await wait_for(lambda: peer.of("status"), 30)
+        if packaged_model.installed():  # the status (and the UI's banner) name the offline model: not the last resort
+            assert status[-1]["data"]["embedded_model"] == emb.QWEN05B
+            assert status[-1]["data"]["embedded_last_resort"] is False
         tid = peer.say("oi Luna, tudo bem?")
         _, streamed, end = await peer.reply(tid)
         assert end["ok"] and end["text"] == "Oi! Eu sou a Luna.", end.data
