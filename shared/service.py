@@ -23,8 +23,10 @@ from typing import Any
 from shared import config, logs, private
 from shared.bus import Bus
 from shared.endpoints import STREAM_OWNER
-from shared.messages import Frame, FrameError, clip_strings
+from shared.messages import CATALOGUE, EVENT, Frame, FrameError, clip_strings
 
+#: Every service hears its peers' life (``Peers``: wait_ready, the status of a consumer).
+LIFE_EVENTS = ("heartbeat", "ready", "stopping")
 HEARTBEAT_S = 1.0
 #: A receive loop hands the event loop back at least this often, whatever the input rate.
 YIELD_S = 0.005
@@ -80,12 +82,31 @@ def _idle_if_elsewhere(name: str) -> None:
     raise SystemExit(0)
 
 
+def event_topics(listens: tuple[str, ...] | None) -> list[bytes]:
+    """SUB topics for the event types a service hears (``None``: every event), checked against the catalogue.
+
+    Why per topic: each token and heartbeat used to be decoded and validated by six
+    processes that mostly ignored it. A type that is not a catalogue event is a typo
+    that would leave the service deaf, so it fails at start instead.
+    """
+    if listens is None:
+        return [b"ev."]
+    wanted = dict.fromkeys((*LIFE_EVENTS, *listens))
+    bad = [t for t in wanted if t not in CATALOGUE or CATALOGUE[t].kind != EVENT]
+    if bad:
+        raise ValueError(f"listens names no catalogue event: {bad}")
+    return [b"ev." + t.encode() for t in wanted]
+
+
 class Service:
-    """Base class: subclasses set ``name``, ``consumes``/``produces`` and override the hooks."""
+    """Base class: subclasses set ``name``, ``consumes``/``produces``/``listens`` and override the hooks."""
 
     name: str = "service"
     consumes: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()
+    #: Event types :meth:`on_event` acts on (``LIFE_EVENTS`` are always heard); None: every event.
+    #: A subscription is a topic prefix, so ``transcript`` also brings ``transcript-partial``.
+    listens: tuple[str, ...] | None = None
 
     def __init__(self) -> None:
         private.secure_process()  # history, logs and recordings are created 0600 in 0700 dirs
@@ -94,7 +115,7 @@ class Service:
         logs.add_secrets(self.settings.secrets())
         self.log = logs.setup(self.name, self.settings.LOG_LEVEL)
         self.bus = Bus(self.name)
-        self.bus.subscribe()
+        self.bus.subscribe(event_topics(self.listens))
         for s in self.consumes:
             self.bus.consume(s)
         for s in self.produces:
@@ -113,7 +134,7 @@ class Service:
         """Load models and devices. Runs while heartbeats say ``starting``; ``ready`` follows."""
 
     async def on_event(self, f: Frame) -> None:
-        """Called for every event on the bus (including our own)."""
+        """Called for every event this service listens to (including our own)."""
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         """Called for every frame pulled from a stream this service consumes."""
@@ -179,9 +200,12 @@ class Service:
     # -- loops -----------------------------------------------------------------------
     async def _heartbeat(self) -> None:
         while True:
-            if self.bus.rebind_missing():  # the runtime dir was deleted under us: reachable again
-                self.counters["rebinds"] += 1
-            self.publish("heartbeat", **self.heartbeat_frame())
+            try:
+                if self.bus.rebind_missing():  # the runtime dir was deleted under us: reachable again
+                    self.counters["rebinds"] += 1
+                self.publish("heartbeat", **self.heartbeat_frame())
+            except Exception:  # one bad beat (a counter the catalogue refuses) must not end the heartbeat
+                self.log.exception("heartbeat failed")
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _yield(self, last: float) -> float:

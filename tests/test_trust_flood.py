@@ -61,8 +61,7 @@ class Busy(Service):
     async def setup(self) -> None:
         await self.queued.wait()
 
-    async def on_stream(self, stream, f) -> None:
-        self.counters["audio_in"] += 1
+    async def on_stream(self, stream, f) -> None:  # the base loop counts frames_in
         t = time.perf_counter() + 50e-6
         while time.perf_counter() < t:
             pass
@@ -93,7 +92,7 @@ async def _flood(bus_env, garbage: bool) -> None:
         if garbage:  # the sender's exit means ZeroMQ delivered every frame to the service's socket
             await asyncio.wait_for(proc.wait(), 120)
         else:
-            await wait_for(lambda: svc.counters["audio_in"] >= N, 120, every=0.2)
+            await wait_for(lambda: svc.counters["frames_in"] >= N, 120, every=0.2)
             await asyncio.wait_for(proc.wait(), 30)
         await asyncio.sleep(HEARTBEAT_S * 1.5)
         during = beats[n0 - 1:]
