@@ -37,6 +37,18 @@ def chat_rows(app: LunaApp) -> str:
     return "\n".join(line[r.x:r.right] for line in screen_lines(app)[r.y:r.bottom])
 
 
+async def in_view(app: LunaApp, pilot, *texts: str, timeout: float = 3.0) -> str:
+    """The chat's visible rows once they hold every one of ``texts`` (a follow scroll may take a frame
+    or two on a loaded machine); fails with what is on screen if they never do."""
+    rows = ""
+    for _ in range(int(timeout / 0.05)):
+        rows = chat_rows(app)
+        if all(x in rows for x in texts):
+            return rows
+        await pilot.pause(0.05)
+    raise AssertionError(f"not in view: {texts!r}\n{rows}")
+
+
 @pytest.fixture
 def app(bus_env, monkeypatch: pytest.MonkeyPatch) -> LunaApp:
     import pyperclip
@@ -79,25 +91,24 @@ async def test_every_new_entry_is_in_view_after_long_turns_and_a_cancel(app: Lun
         for k in range(3):
             tid = app.send_user_text(f"pergunta {k}")
             await stream(app, pilot, tid, long_reply(12, f"R{k}") + f"\n\nFIM-R{k}", k + 1)
-            assert f"FIM-R{k}" in chat_rows(app)
+            await in_view(app, pilot, f"FIM-R{k}")
         tid = app.send_user_text("conte uma história enorme")  # cancelled half-way
         await stream(app, pilot, tid, long_reply(30, "longa"), 9, end=False)
         await pilot.press("escape")
         await pilot.pause(0.2)
-        assert "(cancelado)" in chat_rows(app)
+        await in_view(app, pilot, "(cancelado)")
         tid = app.send_user_text("e agora um código")
         await stream(app, pilot, tid, long_reply(6, "código") + "\n\n```python\nprint('ok')\n```\n\nFIM-CODIGO",
                      10, intent="code")
-        rows = chat_rows(app)
-        assert "FIM-CODIGO" in rows and "print('ok')" in rows, rows
+        await in_view(app, pilot, "FIM-CODIGO", "print('ok')")
         # a notice, an error and an /img error are entries too
         await feed(app, "reply-start", "e1", intent="vision", provider="ollama", model="minicpm-v", epoch=11)
         await feed(app, "reply-end", "e1", ok=False, error="ERRO-VISÃO: sem modelo", epoch=11)
         await pilot.pause(0.1)
-        assert "ERRO-VISÃO" in chat_rows(app)
+        await in_view(app, pilot, "ERRO-VISÃO")
         app.submit("/img /nao/existe.png")
         await pilot.pause(0.1)
-        assert "/nao/existe.png" in chat_rows(app)
+        await in_view(app, pilot, "/nao/existe.png")
 
 
 async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None:
@@ -112,17 +123,19 @@ async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None
         seen = chat_rows(app)
         tid = app.send_user_text("segunda")
         await stream(app, pilot, tid, long_reply(10, "B") + "\n\nFIM-B", 2)
+        await pilot.pause(0.3)  # time for a (wrong) follow scroll to land
         assert "FIM-B" not in chat_rows(app)  # the reader stays where they are...
         now = chat_rows(app).splitlines()
         assert now == seen.splitlines()[:len(now)]  # the same rows (one may now hold the marker)
         assert "novas mensagens ↓" in "\n".join(screen_lines(app))  # ...and is told
         await pilot.press("end")
         await pilot.pause(0.1)
-        assert "FIM-B" in chat_rows(app) and app.chat.following
+        await in_view(app, pilot, "FIM-B")
+        assert app.chat.following
         assert "novas mensagens ↓" not in "\n".join(screen_lines(app))
         tid = app.send_user_text("terceira")
         await stream(app, pilot, tid, long_reply(10, "C") + "\n\nFIM-C", 3)
-        assert "FIM-C" in chat_rows(app)
+        await in_view(app, pilot, "FIM-C")
 
 
 async def test_end_in_the_input_still_moves_the_cursor(app: LunaApp) -> None:
@@ -289,8 +302,7 @@ async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> No
         tid = app.send_user_text("oi")
         await stream(app, pilot, tid, "Olá! " * 30, 1,
                      notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
-        rows = chat_rows(app)
-        assert "embedded/smollm2-135m" in rows and "GEMINI_API_KEY" in rows, rows
+        await in_view(app, pilot, "embedded/smollm2-135m", "GEMINI_API_KEY")
         msg = app.turns[tid]
         assert isinstance(msg, LunaMessage) and "gemini" in msg.notice
 
@@ -480,5 +492,4 @@ async def test_a_luna_send_turn_is_marked(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await app.handle_frame(make("user-text", source="ctl", turn_id="s1", text="mensagem do script"))
         await pilot.pause()
-        rows = chat_rows(app)
-        assert "mensagem do script" in rows and "enviado por luna send" in rows
+        await in_view(app, pilot, "mensagem do script", "enviado por luna send")
