@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.catalogue import COMMON_COUNTERS as C
+from shared.catalogue import STAGES, STT_INFO, TTS_INFO
+
 #: metric -> (warning at or above, critical above), seconds or counts
 THRESHOLDS: dict[str, tuple[float, float]] = {
     "tts_s": (2.0, 5.0),
@@ -36,26 +39,26 @@ def snapshot(info: dict[str, dict[str, Any]], stages: dict[str, Any] | None) -> 
     """The seed's metrics (11.3) from the services' heartbeat info and the last turn's stages."""
     out: dict[str, float] = {}
     stages = stages or {}
-    stt = _num((info.get("stt") or {}).get("last_stt_ms"))
+    stt = _num((info.get("stt") or {}).get(STT_INFO.last_stt_ms))
     if stt is not None:
         out["stt_s"] = stt / 1000
-    tts = _num(stages.get("tts_s"))
+    tts = _num(stages.get(STAGES.tts_s))
     if tts is None:
-        ms = _num((info.get("tts") or {}).get("last_first_chunk_ms"))
+        ms = _num((info.get("tts") or {}).get(TTS_INFO.last_first_chunk_ms))
         tts = None if ms is None else ms / 1000
     if tts is not None:
         out["tts_s"] = tts
-    for key, src in (("llm_first_token_s", "first_token_s"), ("end_to_end_s", "time_to_first_audio_s")):
+    for key, src in (("llm_first_token_s", STAGES.first_token_s), ("end_to_end_s", STAGES.time_to_first_audio_s)):
         v = _num(stages.get(src))
         if v is not None:
             out[key] = v
-    if "end_to_end_s" not in out and _num(stages.get("total_s")) is not None:
-        out["end_to_end_s"] = float(stages["total_s"])
+    if "end_to_end_s" not in out and _num(stages.get(STAGES.total_s)) is not None:
+        out["end_to_end_s"] = float(stages[STAGES.total_s])
     cap = (info.get("capture") or {}).get("counters") or {}
     stt_c = (info.get("stt") or {}).get("counters") or {}
     if cap or stt_c:
-        out["audio_queue"] = float((_num(cap.get("queue")) or 0) + (_num(stt_c.get("queue")) or 0))
-        out["audio_drops"] = float((_num(cap.get("drops")) or 0) + (_num(stt_c.get("drops")) or 0))
+        out["audio_queue"] = float((_num(cap.get(C.queue)) or 0) + (_num(stt_c.get(C.queue)) or 0))
+        out["audio_drops"] = float((_num(cap.get(C.drops)) or 0) + (_num(stt_c.get(C.drops)) or 0))
     return out
 
 

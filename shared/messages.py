@@ -40,11 +40,14 @@ must not look like paths. A violation is ``out-of-bounds`` / ``unknown-command``
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 import msgpack
+
+from shared import catalogue as cat
 
 EVENT = "event"
 STREAM = "stream"
@@ -81,6 +84,8 @@ class Spec:
     optional: dict[str, Any] = field(default_factory=dict)
     payload: bool = False
     doc: str = ""
+    #: dict/list fields -> the :mod:`shared.catalogue` shape of their keys (or of each list item)
+    shapes: dict[str, Any] = field(default_factory=dict)
 
 
 _S, _I, _F, _B, _D, _L = str, int, (int, float), bool, dict, list
@@ -90,14 +95,16 @@ CATALOGUE: dict[str, Spec] = {}
 
 
 def _spec(name: str, v: int, kind: str, fields: dict[str, Any], optional: dict[str, Any] | None = None,
-          payload: bool = False, doc: str = "") -> None:
-    CATALOGUE[name] = Spec(name, v, kind, fields, optional or {}, payload, doc)
+          payload: bool = False, doc: str = "", shapes: dict[str, Any] | None = None) -> None:
+    CATALOGUE[name] = Spec(name, v, kind, fields, optional or {}, payload, doc, shapes or {})
 
 
 # --- service life ----------------------------------------------------------------
-_spec("ready", 1, EVENT, {"service": _S}, {"detail": _D}, doc="service finished loading its model")
+_spec("ready", 1, EVENT, {"service": _S}, {"detail": _D}, doc="service finished loading its model",
+      shapes={"detail": cat.HEARTBEAT_INFO})
 _spec("heartbeat", 1, EVENT, {"service": _S, "state": _S, "counters": _D},
-      {"info": _D, "pid": _I}, doc="every second: state (starting/ready/no-device/degraded/stopping) and counters")
+      {"info": _D, "pid": _I}, doc="every second: state (starting/ready/no-device/degraded/stopping) and counters",
+      shapes={"counters": cat.HEARTBEAT_COUNTERS, "info": cat.HEARTBEAT_INFO})
 _spec("notice", 1, EVENT, {"service": _S, "level": _S, "text": _S}, {"code": _S},
       doc="a one-line message a person should see (missing model, provider down, fallback used)")
 _spec("stopping", 1, EVENT, {"service": _S}, doc="service is shutting down on purpose")
@@ -111,12 +118,15 @@ _spec("command", 1, EVENT, {"name": _S}, {"args": _D},
 _spec("reply-start", 1, EVENT, {"intent": _S, "provider": _S, "model": _S}, {"epoch": _I, "notice": _S})
 _spec("token", 1, EVENT, {"text": _S}, {"epoch": _I})
 _spec("reply-end", 1, EVENT, {"ok": _B}, {"text": _S, "error": _S, "epoch": _I, "provider": _S,
-                                          "model": _S, "timings": _D, "cancelled": _B})
-_spec("status", 1, EVENT, {"service": _S, "data": _D}, doc="service-specific state the UI shows (providers, models)")
+                                          "model": _S, "timings": _D, "cancelled": _B},
+      shapes={"timings": cat.REPLY_TIMINGS})
+_spec("status", 1, EVENT, {"service": _S, "data": _D}, doc="service-specific state the UI shows (providers, models)",
+      shapes={"data": cat.STATUS_DATA})
 
 # --- brain: history/config
 _spec("history", 1, EVENT, {"conversations": _L}, {"current": _S},
-      doc="brain -> ui: recent conversations [{id, title, created, updated, count}] (answer to history-list)")
+      doc="brain -> ui: recent conversations [{id, title, created, updated, count}] (answer to history-list)",
+      shapes={"conversations": cat.HISTORY_ITEM})
 _spec("conversation", 1, EVENT, {"id": _S, "messages": _L}, {"title": _S},
       doc="brain -> ui: the current conversation's messages (after history-open or new-conversation)")
 _spec("config", 1, EVENT, {"functions": _D}, {"error": _S, "options": _D},
@@ -127,15 +137,18 @@ _spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 _spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
 _spec("transcript-partial", 1, EVENT, {"text": _S}, {"pause": _B, "timings": _D, "model": _S, "language": _S},
       doc="stt: the words so far; pause=True: the speaker paused, this may be the whole utterance (its final "
-          "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure")
+          "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure",
+      shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 _spec("transcript-retract", 1, EVENT, {},
       doc="stt: the speaker went on after the pause of this turn_id's partial transcript: it was not the end")
-_spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S})
+_spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S},
+      shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 _spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I, "t_tts_ns": _I},
       doc="a sentence started playing (ts = first sample to the device; t_tts_ns = turn's first PCM made)")
 _spec("idle", 1, EVENT, {}, {"epoch": _I, "text": _S, "played": _B})
 _spec("turn-metrics", 1, EVENT, {"stages": _D}, {"epoch": _I, "marks_ms": _D},
-      doc="brain: seconds each stage added to the wait; marks_ms: when each stage ended, ms after the first")
+      doc="brain: seconds each stage added to the wait; marks_ms: when each stage ended, ms after the first",
+      shapes={"stages": cat.STAGES, "marks_ms": cat.MARKS})
 
 # --- streams ---------------------------------------------------------------------
 _spec("audio", 1, STREAM, {"rate": _I, "channels": _I}, {"t_capture_ns": _I}, payload=True,
@@ -176,20 +189,35 @@ LIMITS: dict[str, Any] = {
     "notice.text": 16_384, "reply-start.notice": 16_384, "config.error": 16_384,
     "command.name": 64, "conversation.messages": 5000,
 }
-#: Known commands and their arguments (name -> type, bound). Unknown commands or arguments are rejected.
-COMMANDS: dict[str, dict[str, tuple[Any, Any]]] = {
-    "cancel": {"epoch": (int, (0, MAX_EPOCH))},
-    "mute": {}, "unmute": {}, "mute-toggle": {},
-    "new-conversation": {},
-    "history-list": {"limit": (int, (1, 1000))},
-    "history-open": {"id": (str, "id")},
-    "config-get": {},
-    "config-set": {"function": (str, "name"), "provider": (str, "name"), "model": (str, "model")},
-    "soul-reload": {},
-    "pull": {"model": (str, "model")},
-    "listen-mode": {"mode": (str, "name")},  # stt: always | name | push
-    "talk-open": {}, "talk-close": {}, "talk-toggle": {},  # stt, push mode: the UI's key opens the microphone
-}
+#: Known commands and their arguments (name -> arg -> (type, bound)). Unknown commands or arguments are rejected.
+#: A bound is an (lo, hi) range for integers, or a shape name for strings (:data:`_ARG_SHAPES`).
+COMMANDS: dict[str, dict[str, tuple[Any, Any]]] = {}
+#: name -> (who acts on it, what it does), for ``luna catalogue``.
+COMMAND_DOCS: dict[str, tuple[str, str]] = {}
+
+
+def _command(name: str, by: str, doc: str, **args: tuple[Any, Any]) -> None:
+    COMMANDS[name] = args
+    COMMAND_DOCS[name] = (by, doc)
+
+
+_command("cancel", "brain", "stop the reply in progress (epoch: only if it is still that reply)",
+         epoch=(int, (0, MAX_EPOCH)))
+_command("mute", "capture", "close the microphone")
+_command("unmute", "capture", "open the microphone")
+_command("mute-toggle", "capture", "flip the microphone")
+_command("new-conversation", "brain", "start a new conversation (answered with conversation)")
+_command("history-list", "brain", "list recent conversations (answered with history)", limit=(int, (1, 1000)))
+_command("history-open", "brain", "reopen a conversation (answered with conversation)", id=(str, "id"))
+_command("config-get", "brain", "provider/model per function (answered with config)")
+_command("config-set", "brain", "choose a function's provider/model (answered with config)",
+         function=(str, "name"), provider=(str, "name"), model=(str, "model"))
+_command("soul-reload", "brain", "read the soul file again")
+_command("pull", "brain", "download an Ollama model (progress in status.data.pull)", model=(str, "model"))
+_command("listen-mode", "stt", "when Luna listens: always | name | push", mode=(str, "name"))
+_command("talk-open", "stt", "push mode: the UI's key opens the microphone")
+_command("talk-close", "stt", "push mode: the key is released")
+_command("talk-toggle", "stt", "push mode: flip the open microphone")
 
 
 def _is_name(v: str) -> bool:
@@ -265,6 +293,37 @@ def check_command(name: str, args: dict[str, Any]) -> None:
             raise FrameError("bad-arg", f"{name}.{key}: {val} not in [{bound[0]}, {bound[1]}]")
         if typ is str and val and not _ARG_SHAPES[bound](val):
             raise FrameError("bad-arg", f"{name}.{key}: not a valid {bound}: {val[:40]!r}")
+
+
+#: Strict runs (the tests: ``LUNA_STRICT_CATALOGUE=1``) also reject keys the catalogue does not declare,
+#: so a service cannot publish a field or a nested key no reader was told about.
+STRICT = os.environ.get("LUNA_STRICT_CATALOGUE", "") == "1"
+
+
+def _shape_of(decl: Any, f: Frame) -> cat.Shape | None:
+    if isinstance(decl, cat.ByService):
+        return decl.shape(f.data.get("service") or f.source)
+    return decl
+
+
+def check_declared(f: Frame) -> None:
+    """Raise ``FrameError("undeclared-key")`` for a top-level field or nested key not in the catalogue."""
+    spec = CATALOGUE[f.type]
+    for name in f.data:
+        if name not in spec.fields and name not in spec.optional:
+            raise FrameError("undeclared-key", f"{f.type}.{name}")
+    for name, decl in spec.shapes.items():
+        val = f.data.get(name)
+        if not val:
+            continue
+        shape = _shape_of(decl, f)
+        if shape is None:
+            raise FrameError("undeclared-key", f"{f.type}.{name}: no shape for service {f.get('service')!r}")
+        items = val if isinstance(val, list) else [val]
+        for item in items:
+            bad = shape.undeclared(item) if isinstance(item, dict) else [repr(type(item).__name__)]
+            if bad:
+                raise FrameError("undeclared-key", f"{f.type}.{name}: {', '.join(bad)[:200]}")
 
 
 def text_too_long(text: str, lang: str = "pt") -> str:
@@ -345,6 +404,8 @@ def validate(f: Frame) -> None:
     if f.payload is not None and len(f.payload) > MAX_PAYLOAD_BYTES:
         raise FrameError("oversized", f"payload {len(f.payload)} bytes")
     check_bounds(f)
+    if STRICT:
+        check_declared(f)
 
 
 def _envelope(f: Frame) -> bytes:
@@ -443,11 +504,57 @@ def decode_stream(parts: list[Any]) -> Frame:
     return f
 
 
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("-"))
+
+
+def _typed(spec: Spec) -> type:
+    """A dataclass for one frame type, generated from its spec: fields required, optional ones None.
+
+    Why generated: the spec is the one declaration; a hand-written class per message
+    would be a second copy that drifts. ``Cls(**fields).frame()`` builds (and validates)
+    the frame, ``Cls.of(frame)`` reads one.
+    """
+    cols: list[Any] = [(k, Any) for k in spec.fields] + [(k, Any, field(default=None)) for k in spec.optional]
+
+    def frame(self: Any, **envelope: Any) -> Frame:
+        data = {k: v for k, v in vars(self).items() if v is not None or k in spec.fields}
+        return make(spec.name, **envelope, **data)
+
+    def of(cls: type, f: Frame) -> Any:
+        if f.type != spec.name:
+            raise FrameError("wrong-type", f"{f.type} is not {spec.name}")
+        return cls(**{k: f.data.get(k) for k in (*spec.fields, *spec.optional)})
+
+    return make_dataclass(_camel(spec.name), cols, frozen=True,
+                          namespace={"frame": frame, "of": classmethod(of), "spec": spec, "__doc__": spec.doc})
+
+
+#: Typed access to every frame type: ``TYPES["user-text"](text="oi").frame(turn_id=t)``.
+TYPES: dict[str, type] = {name: _typed(spec) for name, spec in CATALOGUE.items()}
+
+
+def _describe_shape(decl: Any) -> list[str]:
+    if isinstance(decl, cat.ByService):
+        out = [f"      (every service) {decl.common.describe()}"] if decl.common.keys else []
+        return out + [f"      {svc}: {sh.describe()}" for svc, sh in decl.shapes.items()]
+    return [f"      {decl.describe()}"]
+
+
 def describe() -> str:
-    """Human-readable catalogue (``luna catalogue``)."""
+    """Human-readable catalogue (``luna catalogue``): every frame, its nested keys, every command."""
     lines = []
     for s in CATALOGUE.values():
         fields = ", ".join(list(s.fields) + [f"{k}?" for k in s.optional])
         extra = " +payload" if s.payload else ""
         lines.append(f"{s.name:<20} v{s.v} {s.kind:<6} {{{fields}}}{extra}  {s.doc}")
+        for name, decl in s.shapes.items():
+            lines.append(f"    .{name}")
+            lines.extend(_describe_shape(decl))
+    lines.append("")
+    lines.append("commands (command.name, command.args):")
+    for name, args in COMMANDS.items():
+        by, doc = COMMAND_DOCS[name]
+        shown = ", ".join(f"{k}: {t.__name__} {list(b) if isinstance(b, tuple) else b}" for k, (t, b) in args.items())
+        lines.append(f"  {name:<18} -> {by:<8} ({shown})  {doc}")
     return "\n".join(lines)

@@ -23,6 +23,13 @@ def _value(typ):
 def sample_frame(spec: m.Spec) -> m.Frame:
     data = {k: _value(t) for k, t in spec.fields.items()}
     data.update({k: _value(t) for k, t in spec.optional.items()})
+    for name, decl in spec.shapes.items():  # nested values use keys the catalogue declares (tests run strict)
+        if "service" in spec.fields:
+            data["service"] = "brain"
+        shape = decl.shape("brain") if hasattr(decl, "shapes") else decl
+        key, typ = next(iter(shape.keys.items()))
+        item = {key: _value(typ)}
+        data[name] = [item] if isinstance(data[name], list) else item
     if spec.name == "command":  # commands are a closed set with typed arguments (see messages.COMMANDS)
         data.update(name="cancel", args={"epoch": 7})
     payload = b"\x01\x02" * 320 if spec.payload else None

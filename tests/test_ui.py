@@ -22,7 +22,7 @@ from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.chat import CodeBlock, LunaMessage, SystemLine, UserMessage
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu, MenuItem
-from shared.messages import make
+from shared.messages import FrameError, make
 
 SIZE = (100, 30)
 CODE_REPLY = "Veja:\n\n```python\nprint('oi')\nx = 1\n```\n\nE mais:\n\n```bash\nls -la\n```\n"
@@ -582,12 +582,11 @@ async def test_help_is_local(app: LunaApp) -> None:
         assert "Ctrl+Q" in app.chat.children[-1].source
 
 
-async def test_history_in_a_status_frame_still_works(app: LunaApp) -> None:
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f2")
-        await pilot.pause()
-        await feed(app, "status", service="brain", data={"conversations": [{"id": "x", "title": "Antiga"}]})
-        assert app.screen.items[0]["id"] == "x"
+def test_history_in_a_status_frame_is_not_part_of_the_contract() -> None:
+    """History travels in ``history`` frames only: the UI's reader for brains that once put it in ``status``
+    is gone, and the catalogue (strict in tests) rejects such a frame instead of letting it drift back."""
+    with pytest.raises(FrameError, match="undeclared-key"):
+        make("status", service="brain", data={"conversations": [{"id": "x", "title": "Antiga"}]})
 
 
 async def test_empty_conversation_frame_keeps_the_chat(app: LunaApp) -> None:

@@ -45,7 +45,7 @@ REPLY_START_TIMEOUT = 5.0
 
 def turn_latency_ms(stages: dict[str, Any]) -> float | None:
     """The figure the status bar shows from ``turn-metrics``: time to first audio, else the whole turn."""
-    for key, scale in (("time_to_first_audio_s", 1000), ("total_s", 1000), ("total_ms", 1), ("e2e_ms", 1)):
+    for key, scale in (("time_to_first_audio_s", 1000), ("total_s", 1000)):
         v = stages.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return float(v) * scale
@@ -596,7 +596,7 @@ class LunaApp(App):
             if msg is not None:
                 timings = f.get("timings") or {}
                 footer = ""
-                total = timings.get("total_ms") or timings.get("total")
+                total = timings.get("total_ms")
                 if isinstance(total, (int, float)):
                     footer = f"{total:.0f} ms"
                 await msg.finish(bool(f["ok"]), f.get("text") or "", f.get("error") or "",
@@ -644,7 +644,6 @@ class LunaApp(App):
         elif typ == "status":
             data = f["data"] or {}
             self._brain_data(data)
-            self._maybe_history(data)
         elif typ == "config":
             self._brain_data(f.data)
             if f.get("error"):
@@ -691,14 +690,6 @@ class LunaApp(App):
             if isinstance(total, (int, float)) and total:
                 bar.update(total=total, progress=done if isinstance(done, (int, float)) else 0)
         self.update_indicator()
-
-    def _maybe_history(self, data: dict[str, Any]) -> None:
-        """Older/other brains may put history in a status frame."""
-        items = data.get("conversations")
-        if isinstance(items, list) and isinstance(self.screen, HistoryScreen):
-            self.screen.set_items(items)
-        if isinstance(data.get("messages"), list) and data.get("id"):
-            self._show_conversation(data)
 
     def _show_conversation(self, data: dict[str, Any]) -> None:
         """A conversation opened (history-open, /historico N): its messages replace the chat.

@@ -19,16 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.catalogue import CAPTURE_COUNTERS as CAP
+from shared.catalogue import CAPTURE_INFO, COMMON_COUNTERS
+
 SILENT_S = 8.0  # eight missed heartbeats: a hung loop, not a busy CPU
 #: How long a silent process that is visibly working (CPU or frame counters moving) is given.
 BUSY_SILENT_S = 45.0
 #: Counters whose growth shows a service is handling frames.
-FRAMES = ("frames_in", "frames_out", "captured", "audio_out")
+FRAMES = (COMMON_COUNTERS.frames_in, COMMON_COUNTERS.frames_out, CAP.captured, CAP.audio_out)
 FROZEN_S = 5.0
 #: Counters whose sum must grow while capture has a live source: ``captured`` counts every
 #: frame read from the source (sent, muted, gated or buffered while stt is away); the
 #: others are for captures that predate it.
-CAPTURE_MOVING = ("captured", "audio_out", "muted", "gated")
+CAPTURE_MOVING = (CAP.captured, CAP.audio_out, CAP.muted, CAP.gated)
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Track:
 
 def capture_should_move(hb_state: str, info: dict[str, Any]) -> bool:
     """Capture is expected to produce frames: ready, a real source, not at the end of a file."""
-    return hb_state == "ready" and info.get("source") not in (None, "none", "") and not info.get("ended")
+    return hb_state == "ready" and info.get(CAPTURE_INFO.source) not in (None, "none", "") \
+        and not info.get(CAPTURE_INFO.ended)
 
 
 def observe(track: Track, now: float, service: str, state: str, counters: dict[str, Any],
