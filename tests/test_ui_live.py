@@ -393,8 +393,11 @@ async def walk(app: LunaApp, pilot) -> dict[str, str]:
         "vision": {"provider": "ollama", "model": "minicpm-v"}}, "ollama": "up",
         "missing_models": ["minicpm-v"]})
     tid = app.send_user_text("oi")
-    await stream(app, pilot, tid, "Olá!\n\n```python\nprint(1)\n```", 1,
+    await stream(app, pilot, tid, "Olá!\n\n```python\nprint(1)\n```", 1, intent="code",
                  notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
+    tid = app.send_user_text("o que você está vendo?")  # Luna's own answer, as the brain sends it
+    await feed(app, "reply-start", tid, intent="vision", provider="luna", model="", epoch=2)
+    await feed(app, "reply-end", tid, ok=True, text="Para eu ver, preciso de uma imagem: /img caminho", epoch=2)
     app.submit("/ajuda")
     app.submit("/foo")
     await grab("chat")

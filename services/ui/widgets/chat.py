@@ -173,9 +173,12 @@ class LunaMessage(Vertical):
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
         self.pending = False
         self.provider, self.model = provider, model
-        who = f"{provider}/{model}" if model else provider
-        extra = f" · {intent}" if intent and intent != "chat" else ""
-        self.header = f"{t('luna')} · {who}{extra}"
+        if provider == "luna":  # Luna herself (a command, "attach an image"): no model to name
+            who = f"/{model}" if intent == "system" and model else ""
+        else:
+            who = f"{provider}/{model}" if model else provider
+        what = t(f"fn_{intent}") if intent in ("code", "vision") else ""  # código / visão, in the user's language
+        self.header = " · ".join(x for x in (t("luna"), who, what) if x)
         self.notice = notice
         if not self.text:
             self.footer = t("thinking")
