@@ -27,6 +27,9 @@ from shared.messages import Frame
 MAX_AHEAD = 256
 #: The publisher whose heartbeat carries the epoch counter.
 AUTHORITY = "brain"
+#: The events an :class:`EpochWindow` reads (besides the brain's heartbeat): a service that keeps
+#: one listens to these.
+EVENTS = ("reply-start", "command", "speech-start")
 
 
 def latest_epoch(f: Frame, current: int) -> int:

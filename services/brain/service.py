@@ -68,6 +68,7 @@ HELP = {
 class BrainService(Service):
     name = "brain"
     produces = ("sentence",)
+    listens = ("user-text", "transcript", "transcript-partial", "transcript-retract", "command", "speaking")
 
     def __init__(self) -> None:
         super().__init__()

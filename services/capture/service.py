@@ -71,6 +71,7 @@ class CaptureService(Service):
     name = "capture"
     produces = ("audio",)
     consumes = ("reference",)  # far-end PCM from playback (ECHO_MODE=aec)
+    listens = ("command", "speaking", "idle")  # mute; half-duplex gating and the echo window
 
     def __init__(self) -> None:
         super().__init__()

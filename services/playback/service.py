@@ -19,6 +19,7 @@ from services.playback.player import Player
 from services.playback.reference import ReferenceTap
 from services.playback.sinks import ClockSink, DeviceSink
 from shared.audiodev import NoDevice
+from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow, cut_request
 from shared.messages import Frame
 from shared.service import Service
@@ -31,6 +32,7 @@ class PlaybackService(Service):
     name = "playback"
     consumes = ("pcm",)
     produces = ("reference",)  # ECHO_MODE=aec: the far-end reference for capture's echo canceller
+    listens = EPOCH_EVENTS  # cancel, barge-in and the brain's epoch
 
     def __init__(self) -> None:
         super().__init__()

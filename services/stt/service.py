@@ -31,6 +31,7 @@ from services.stt.endofturn import SmartTurn, dangling, model_path
 from services.stt.engines import Engine, OpenAIWhisper, load_local
 from services.stt.listen import ListenGate
 from services.stt.vad import Event, Segmenter, SileroVAD
+from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow
 from shared.messages import Frame
 from shared.service import Service
@@ -42,6 +43,7 @@ MAX_PENDING = 4
 class SttService(Service):
     name = "stt"
     consumes = ("audio",)
+    listens = (*EPOCH_EVENTS, "speaking", "idle")  # the epoch, echo text, listen-mode/talk commands
 
     def __init__(self) -> None:
         super().__init__()

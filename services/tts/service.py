@@ -17,6 +17,7 @@ from typing import Any
 
 from services.tts.engines import BilingualVoice, ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_offline
 from services.tts.text import clauses, speakable
+from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow
 from shared.messages import Frame
 from shared.service import Service
@@ -30,6 +31,7 @@ class TtsService(Service):
     name = "tts"
     consumes = ("sentence",)
     produces = ("pcm",)
+    listens = (*EPOCH_EVENTS, "speaking", "idle")
 
     def __init__(self) -> None:
         super().__init__()

@@ -35,6 +35,7 @@ def supervisor_proxy() -> Any:
 
 class WatchdogService(Service):
     name = "watchdog"
+    listens = ()  # heartbeats only (always heard)
 
     def __init__(self) -> None:
         super().__init__()
