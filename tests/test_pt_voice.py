@@ -220,3 +220,29 @@ def test_decoding_loops_are_cut():
     assert collapse_loops("1, 2, 7, 11, 8, 8, 8, 8, 8, 8, 8, 8,") == "1, 2, 7, 11, 8,"
     assert collapse_loops("não, não, não é isso") == "não, não, não é isso"  # three is speech, not a loop
     assert 40 <= max_tokens(2.6) <= 60 and max_tokens(600) == max_tokens(30)
+
+
+@pytest.mark.integration
+async def test_tts_service_speaks_portuguese_with_kokoro(start_service, tmp_path, data_home, ears):
+    """The real tts service with the default TTS_VOICE (pt_BR-faber-medium, not downloaded): a Portuguese
+    sentence comes out of playback in Kokoro's voice and Whisper hears it (which voice reads which language is
+    test_bilingual_voice_reads_each_language_with_its_voice)."""
+    from tests.audio import read_wav, rms
+
+    out = tmp_path / "out.wav"
+    env = {"LUNA_MODELS_DIR": str(data_home / "luna" / "models")}  # Kokoro already joined there
+    async with Driver("brain", produce=("sentence",)) as d:
+        start_service("playback", PLAYBACK_FILE=str(out), **env)
+        start_service("tts", **env)
+        await d.ready("tts", "playback", timeout=90)
+        note = [n["text"] for n in d.of("notice", service="tts") if n["code"] == "tts-fallback"]
+        assert note and "pt_BR-faber-medium" in note[0] and "Kokoro" in note[0]
+        d.bus.publish("reply-start", intent="chat", provider="test", model="test", epoch=1)
+        await d.push_until("sentence", "sentence", text="A capital do Brasil é Brasília.", epoch=1, index=0,
+                           turn_id="t1")
+        await d.push_until("sentence", "sentence", text="Hello there.", epoch=1, index=1, turn_id="t1")
+        await d.wait(lambda: len(d.of("idle")) >= 2, 90, "both sentences played")
+    audio, rate = read_wav(out)
+    assert rms(audio) > 300
+    heard = ears.transcribe(to_16k(audio, rate)).text
+    assert "brasil" in heard.lower() and "brasília" in heard.lower(), heard

@@ -18,7 +18,6 @@ pt-br phonemes come from the espeak-ng that piper-tts already bundles, so neithe
 from __future__ import annotations
 
 import json
-import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -44,17 +43,32 @@ def model_path() -> str:
 
 
 def phonemes(text: str, lang: str = "pt-br") -> str:
-    """espeak-ng's IPA for ``text`` (stress marks and punctuation kept), composed as Kokoro's vocabulary is."""
-    from piper import espeakbridge
-    from piper.phonemize_espeak import ESPEAK_DATA_DIR
+    """espeak-ng's IPA for ``text`` (stress marks and punctuation kept), composed as Kokoro's vocabulary is.
 
-    out = []
-    with _espeak_lock:  # one espeak-ng instance per process, whose voice is global state
-        espeakbridge.initialize(str(ESPEAK_DATA_DIR))
-        espeakbridge.set_voice(lang)
-        for ph, term, _end in espeakbridge.get_phonemes(text):
-            out.append(re.sub(r"\([^)]+\)", "", ph) + term)
-    return unicodedata.normalize("NFC", " ".join(out).strip())
+    Why piper's own phonemizer and lock: espeak-ng is one C library instance per process
+    with a global voice; initialising it again, or calling it from two threads (Piper's
+    joe voice speaks the English sentences in the same process), crashes the process.
+    """
+    from piper import voice as pv
+
+    lock = getattr(pv, "_ESPEAK_PHONEMIZER_LOCK", _espeak_lock)
+    with lock:
+        ph = getattr(pv, "_ESPEAK_PHONEMIZER", None) or _own_phonemizer()
+        if hasattr(pv, "_ESPEAK_PHONEMIZER") and pv._ESPEAK_PHONEMIZER is None:
+            pv._ESPEAK_PHONEMIZER = ph
+        sentences = ph.phonemize(lang, text)  # type: ignore[attr-defined]
+    return unicodedata.normalize("NFC", " ".join("".join(s) for s in sentences)).strip()
+
+
+_PHONEMIZER: list[object] = []
+
+
+def _own_phonemizer():
+    from piper.phonemize_espeak import EspeakPhonemizer
+
+    if not _PHONEMIZER:
+        _PHONEMIZER.append(EspeakPhonemizer())
+    return _PHONEMIZER[0]
 
 
 class KokoroEngine:
