@@ -62,7 +62,9 @@ def clauses(text: str, min_words: int = 3) -> list[str]:
 # espeak-ng's pt-br rules already read plain numbers, "3,5", "50%", "1º" and "etc." well;
 # these are what it gets wrong (measured by ear and by the round-trip bench): money, the
 # "14h30" way of writing times, units, common abbreviations whose period ends the sentence
-# for the phonemizer, and the English product names a Brazilian says the English way.
+# for the phonemizer, and the English product names a Brazilian says the English way (each kept
+# only where the round trip heard it better: "pipeline" read by espeak's own rules was heard
+# right and "páip láin" was not, so it is not respelled).
 _PT_ABBR = {"Dr.": "doutor", "Dra.": "doutora", "Sr.": "senhor", "Sra.": "senhora", "Srta.": "senhorita",
             "Prof.": "professor", "Profa.": "professora", "Av.": "avenida", "n.º": "número", "nº": "número",
             "ex.:": "por exemplo:", "p.ex.": "por exemplo", "vs.": "versus", "aprox.": "aproximadamente",
@@ -71,7 +73,7 @@ _PT_ABBR_RE = re.compile(r"(?<!\w)(" + "|".join(re.escape(k) for k in sorted(_PT
                          + r")(?=\s|$)", re.I)
 _PT_TERMS = {"power bi": "páuer bi ai", "bigquery": "big quéri", "python": "páiton", "github": "guit rãb",
              "google": "gúgou", "excel": "écsel", "dataframe": "dêita frêime", "dashboard": "déchbord",
-             "pipeline": "páip láin", "query": "quéri", "queries": "quéris", "notebook": "nôutbuk",
+"query": "quéri", "queries": "quéris", "notebook": "nôutbuk",
              "jupyter": "júpiter", "docker": "dóquer", "linux": "línux"}
 _PT_TERMS_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_PT_TERMS, key=len, reverse=True))
                           + r")\b", re.I)
