@@ -806,7 +806,8 @@ class BrainService(Service):
         assert self.history is not None
         self.switch_conversation(conv_id)
         msgs = [{"role": m["role"], "content": m["content"], "provider": m["provider"], "model": m["model"],
-                 "intent": m["intent"], "ok": bool(m["ok"]), "created": m["created"]}
+                 "intent": m["intent"], "ok": bool(m["ok"]), "created": m["created"],
+                 "cancelled": bool(m.get("cancelled"))}  # the UI marks a cut-off turn (schema v4)
                 for m in self.history.messages(conv_id)]
         # stay under the envelope limit: newest messages win
         budget, kept = MAX_ENVELOPE_BYTES // 2, []

@@ -711,13 +711,16 @@ class LunaApp(App):
             if not isinstance(m, dict):
                 continue
             role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
+            cancelled = bool(m.get("cancelled"))  # a turn cut off: shown marked, as it was when it happened
             if role == "user":
-                self.chat.add(UserMessage(content))
+                self.chat.add(UserMessage(content, cancelled=cancelled))
             elif role in ("assistant", "luna"):
                 msg = LunaMessage(text=content, pending=False)
                 if m.get("provider"):
                     msg.start(str(m.get("provider")), str(m.get("model") or ""), intent=str(m.get("intent") or ""))
-                if m.get("ok") is False:
+                if cancelled:
+                    msg.footer = t("cancelled")
+                elif m.get("ok") is False:
                     msg.add_class("error")
                 self.chat.add(msg)
                 code = extract_code(content)

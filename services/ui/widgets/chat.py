@@ -77,8 +77,9 @@ class UserMessage(Static):
     """
 
     def __init__(self, text: str, spoken: bool = False, partial: bool = False, image: str = "",
-                 via: str = "") -> None:
+                 via: str = "", cancelled: bool = False) -> None:
         self.spoken = spoken
+        self.cancelled = cancelled  # from history: its turn was cut off (Esc, a newer message), kept and marked
         self.image = image
         self.via = via  # sent from elsewhere (``luna send``): said in the header, not passed off as typed here
         self.text = text
@@ -88,6 +89,8 @@ class UserMessage(Static):
         out = Text(t("you_spoken") if self.spoken else t("you"), style="bold")
         if self.via:
             out.append(f" · {self.via}", style="italic")
+        if self.cancelled:
+            out.append(f" {t('cancelled')}", style="dim italic")
         out.append("\n" + self.text)
         if self.image:
             out.append(f"\n📎 {self.image}", style="italic")
