@@ -92,7 +92,7 @@ tap:
 	@$(BIN)/luna tap $(ARGS)
 
 lint: install
-	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff check luna shared services tests bench
 
 test: install lint
 	$(BIN)/python -m pytest -q $(ARGS)

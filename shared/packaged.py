@@ -40,8 +40,9 @@ def models_dir() -> Path:
         d = Path(os.environ["LUNA_MODELS_DIR"])
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         return d
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    d = data / "luna" / "models"
+    from shared.paths import data_home
+
+    d = data_home() / "luna" / "models"
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     for p in (d.parent, d):  # mkdir's mode is masked by umask and ignored for existing dirs
         if p.stat().st_mode & 0o077:

@@ -20,7 +20,9 @@ FILE_MODE = 0o600
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "luna"
+    from shared.paths import data_home  # the one rule for the data dir
+
+    return data_home() / "luna"
 
 
 def config_dir() -> Path:

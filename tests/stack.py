@@ -38,7 +38,7 @@ class Stack:
                                      stdout=(tmp / "supervisord.out").open("wb"), stderr=subprocess.STDOUT)
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=self.env, cwd=ROOT, text=True,
+        return subprocess.run([sys.executable, "-m", "luna.cli", *args], env=self.env, cwd=ROOT, text=True,
                               capture_output=True, timeout=timeout)
 
     def pid(self, service: str) -> int:

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from shared import config, fetch
-from shared.models import gguf_file, parse_gguf_ref, piper_files, voices_dir
+from luna import fetch
+from luna.models import piper_files
+from shared import config, paths
+from shared.paths import gguf_file, parse_gguf_ref, voices_dir
 from tests.conftest import ROOT
 from tests.fakes.hub import FakeHub
 
@@ -100,7 +102,7 @@ def run_models(lang: str = "pt") -> tuple[bool, list[str], str]:
     bars = io.StringIO()
     s = config.load()
     s["LANGUAGE"] = lang
-    from shared.models import fetch_all
+    from luna.models import fetch_all
 
     ok = fetch_all(s, lines.append, bars)
     return ok, lines, bars.getvalue()
@@ -140,7 +142,7 @@ def test_fresh_fetch_then_the_services_load_them_offline(hub: FakeHub, env: dict
 
     # What the services do with it, offline, in a fresh process (their own loaders, HF_HUB_OFFLINE set).
     code = ("from services.stt.engines import load_local; from services.tts.engines import find_piper_voice, "
-            "voice_dirs; from shared.models import gguf_file; import os; "
+            "voice_dirs; from shared.paths import gguf_file; import os; "
             f"e, why = load_local('small', 'int8', 'pt'); print('STT', why); "
             f"print('TTS', find_piper_voice('{VOICE}', voice_dirs())); print('GGUF', gguf_file(os.environ['LLM_GGUF']))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -175,14 +177,14 @@ def test_cut_connection_resumes_with_range_within_and_across_runs(hub: FakeHub, 
     assert (voices_dir() / onnx).stat().st_size == size
 
     # Across runs: a run that gives up leaves the .part; the next one resumes it.
-    shutil.rmtree(fetch.repo_folder(GGUF_REPO))
+    shutil.rmtree(paths.repo_folder(GGUF_REPO))
     monkeypatch.setattr(fetch, "RETRIES", 0)
     hub.cut_once.add(GGUF_FILE)
     ok, lines, _ = run_models()
     line = lines_for(lines, "brain")[0]
     assert "interrompido" in line and "o modelo embutido vai responder" in line and "make models" in line, line
     assert gguf_file(GGUF_REF) is None
-    parts = list(fetch.repo_folder(GGUF_REPO).glob("blobs/*.part"))
+    parts = list(paths.repo_folder(GGUF_REPO).glob("blobs/*.part"))
     assert len(parts) == 1 and parts[0].stat().st_size > 0
     cut_at = parts[0].stat().st_size
     ok, lines, _ = run_models()
@@ -297,10 +299,10 @@ def test_ctrl_c_keeps_the_part_and_the_next_run_resumes(hub: FakeHub, env: dict[
     serve_models(hub, small=True)
     hub.add(GGUF_REPO, GGUF_FILE, os.urandom(6_000_000))
     hub.slow[GGUF_FILE] = 0.3
-    cmd = [sys.executable, "-m", "shared.cli", "models"]
+    cmd = [sys.executable, "-m", "luna.cli", "models"]
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     p = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    blobs = fetch.repo_folder(GGUF_REPO) / "blobs"
+    blobs = paths.repo_folder(GGUF_REPO) / "blobs"
     deadline = time.monotonic() + 60
 
     def started() -> bool:

@@ -67,7 +67,7 @@ def test_bad_env_is_one_line_naming_the_key(tmp_path: Path, cmd: list[str], cont
     envfile = tmp_path / "bad.env"
     envfile.write_text(content)
     env = clean_env(tmp_path, LUNA_ENV_FILE=str(envfile))
-    r = subprocess.run([sys.executable, "-m", "shared.cli", *cmd], env=env, cwd=ROOT, text=True,
+    r = subprocess.run([sys.executable, "-m", "luna.cli", *cmd], env=env, cwd=ROOT, text=True,
                        capture_output=True, timeout=50)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert r.returncode != 0, (r.stdout, r.stderr)
@@ -81,7 +81,7 @@ def test_bad_env_is_one_line_naming_the_key(tmp_path: Path, cmd: list[str], cont
 def test_good_env_passes_check(tmp_path: Path) -> None:
     envfile = tmp_path / "good.env"
     envfile.write_text("CHAT_PROVIDER=gemini\nGEMINI_API_KEY=gm-some-key-123\nCHAT_TEMPERATURE=0.7\n")
-    r = subprocess.run([sys.executable, "-m", "shared.cli", "check"], cwd=ROOT, text=True, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "luna.cli", "check"], cwd=ROOT, text=True, capture_output=True,
                        env=clean_env(tmp_path, LUNA_ENV_FILE=str(envfile)), timeout=50)
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
@@ -246,7 +246,7 @@ async def test_canary_key_never_reaches_logs_tap_or_recording(start_service, bus
                       OLLAMA_HOST=ol.url, LOG_LEVEL="DEBUG", FIRST_TOKEN_TIMEOUT="10")
         # the tap runs without the key in its environment: it shows the bus as it is, unredacted
         tap_env = {k: v for k, v in bus_env.items() if k != "GEMINI_API_KEY"}
-        tap = subprocess.Popen([sys.executable, "-m", "shared.cli", "tap", "--record", str(rec)], env=tap_env,
+        tap = subprocess.Popen([sys.executable, "-m", "luna.cli", "tap", "--record", str(rec)], env=tap_env,
                                cwd=ROOT, stdout=(tmp_path / "tap.out").open("wb"), stderr=subprocess.STDOUT)
         c = Client()
         try:

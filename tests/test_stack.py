@@ -67,7 +67,7 @@ async def test_chat_streams_a_reply_that_is_spoken(stack, ollama) -> None:
 
 async def test_tap_sees_frames_from_every_service(stack) -> None:
     c = await client()
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "tap"], env=stack.env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "luna.cli", "tap"], env=stack.env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     await asyncio.sleep(1.5)
     await c.turn("conta uma historia curta")

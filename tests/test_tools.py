@@ -6,9 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from shared import cli
+from luna import cli
+from luna.diagnose import Report, diagnose, level
 from shared.bus import Bus
-from shared.diagnose import Report, diagnose, level
 from tests.conftest import wait_for
 
 
@@ -72,5 +72,6 @@ async def test_record_then_replay_reproduces_the_input(bus_env, tmp_path: Path) 
     await wait_for(lambda: [f.type for f in got if f.source == "ctl"] == ["user-text", "command"], 10)
     u = next(f for f in got if f.type == "user-text")
     assert u.turn_id == "t1" and u["text"].startswith("oi Luna")
+    assert u["queue"] is True  # queued behind the reply in progress, as `luna send` is
     col.cancel()
     brain.close()

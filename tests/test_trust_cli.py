@@ -40,7 +40,7 @@ def test_a_long_paste_is_refused_by_the_sender_in_the_users_language(bus_env) ->
     assert text_too_long(text) == f"mensagem longa demais: 300 KB, o máximo é {MAX_USER_TEXT_BYTES // 1024} KB"
     assert text_too_long(text, "en").startswith("message too long: 300 KB")
     assert text_too_long("x" * MAX_USER_TEXT_BYTES) == ""
-    r = subprocess.run([sys.executable, "-m", "shared.cli", "send", "-"], input=text, env=bus_env, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "luna.cli", "send", "-"], input=text, env=bus_env, cwd=ROOT,
                        text=True, capture_output=True, timeout=60)
     assert r.returncode == 2 and "mensagem longa demais: 300 KB, o máximo é 128 KB" in r.stderr
     assert "Traceback" not in r.stderr
@@ -53,7 +53,7 @@ async def test_five_parallel_sends_get_five_replies(bus_env, start_service) -> N
             start_service("brain", OLLAMA_HOST=ol.url)
             await peer.ready()
             procs = [await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "shared.cli", "send", f"pedido {i}", "--timeout", "90", cwd=ROOT, env=bus_env,
+                sys.executable, "-m", "luna.cli", "send", f"pedido {i}", "--timeout", "90", cwd=ROOT, env=bus_env,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(5)]
             outs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 150)
             codes = [p.returncode for p in procs]

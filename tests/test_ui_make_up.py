@@ -62,7 +62,7 @@ async def test_make_up_in_tmux(tmp_path: Path) -> None:
         tmux("send-keys", "-t", name, "C-q")
         await wait_for(lambda: "Escreva para a Luna" not in screen(), 15)
     finally:
-        subprocess.run([sys.executable, "-m", "shared.cli", "down"], cwd=ROOT, env={**os.environ, **env},
+        subprocess.run([sys.executable, "-m", "luna.cli", "down"], cwd=ROOT, env={**os.environ, **env},
                        capture_output=True, timeout=90)
         tmux("kill-server")
         fake.stop()

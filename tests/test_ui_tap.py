@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared import cli
+from luna import cli
 from shared.bus import Bus
 
 

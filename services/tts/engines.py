@@ -43,10 +43,9 @@ def find_piper_voice(voice: str, search: list[Path]) -> Path | None:
 
 
 def voice_dirs() -> list[Path]:
-    import os
+    from shared.paths import voice_dirs as dirs  # one rule for where voices live (luna models writes there)
 
-    data = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return [Path.cwd(), Path.cwd() / "voices", data / "piper", data / "luna" / "voices", data / "piper-voices"]
+    return dirs()
 
 
 def load_voice(path: Path) -> Any:

@@ -16,13 +16,14 @@ from typing import Any
 from textual.message import Message
 
 from shared.bus import Bus
+from shared.endpoints import SUPERVISED
 from shared.messages import Frame
 from shared.service import Peers
 
 log = logging.getLogger("luna.ui.bus")
 
 #: Services shown in the status bar, in pipeline order.
-SERVICES = ("capture", "stt", "brain", "tts", "playback")
+SERVICES = SUPERVISED  # shared/endpoints.py declares the service list once
 
 
 class BusEvent(Message):

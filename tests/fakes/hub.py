@@ -1,4 +1,4 @@
-"""A fake Hugging Face model hub on 127.0.0.1: the protocol huggingface_hub's client and ``shared.fetch`` speak.
+"""A fake Hugging Face model hub on 127.0.0.1: the protocol huggingface_hub's client and ``luna.fetch`` speak.
 
 Two origins, like the real thing: the hub (``/{repo}/resolve/{rev}/{file}``, the
 ``/api/models/...`` calls ``snapshot_download`` makes) and a CDN on another port

@@ -100,7 +100,7 @@ class Pair:
         return env
 
     def luna(self, host: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=self.env(host, split=False),
+        return subprocess.run([sys.executable, "-m", "luna.cli", *args], env=self.env(host, split=False),
                               cwd=ROOT, text=True, capture_output=True, timeout=60)
 
     def start(self, ns: str, args: list[str], env: dict[str, str], log: str, track: bool = True,
@@ -188,7 +188,7 @@ def spoken_turn(pair: Pair, wav: Path, split: bool, tag: str,
                     stdout=subprocess.PIPE, text=True)
     url = ol.stdout.readline().strip()
     assert url.startswith("http://127.0.0.1:"), url
-    tap = pair.start("main", [sys.executable, "-m", "shared.cli", "tap", "--record", str(rec)], menv, f"{tag}-tap")
+    tap = pair.start("main", [sys.executable, "-m", "luna.cli", "tap", "--record", str(rec)], menv, f"{tag}-tap")
     for name in ("stt", "brain", "tts"):
         pair.service("main", name, {**menv, "OLLAMA_HOST": url}, tag)
     pair.service(sat_ns, "playback", {**senv, "PLAYBACK_FILE": str(out_wav)}, tag)

@@ -72,9 +72,9 @@ async def test_files_are_private_and_old_ones_tightened(tmp_path: Path, monkeypa
             await wait_for(lambda: (hb := c.latest("brain")) is not None and hb["state"] == "ready", 90)
             await c.turn("guarde isto")
             rec = base / "recordings" / "bus.jsonl"
-            tap = subprocess.run([sys.executable, "-m", "shared.cli", "tap", "-n", "2", "--record", str(rec)],
+            tap = subprocess.run([sys.executable, "-m", "luna.cli", "tap", "-n", "2", "--record", str(rec)],
                                  env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
-            keys = subprocess.run([sys.executable, "-m", "shared.cli", "keys"], env=env, cwd=ROOT,
+            keys = subprocess.run([sys.executable, "-m", "luna.cli", "keys"], env=env, cwd=ROOT,
                                   capture_output=True, text=True, timeout=60)
         finally:
             c.close()
@@ -108,7 +108,7 @@ def test_check_warns_once_when_env_with_a_key_is_readable(tmp_path: Path, lang: 
         envfile.write_text(content)
         os.chmod(envfile, perm)
         env = luna_env(tmp_path, LUNA_ENV_FILE=str(envfile), LANGUAGE=lang)
-        r = subprocess.run([sys.executable, "-m", "shared.cli", "check"], env=env, cwd=ROOT, text=True,
+        r = subprocess.run([sys.executable, "-m", "luna.cli", "check"], env=env, cwd=ROOT, text=True,
                            capture_output=True, timeout=60)
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         return [ln for ln in r.stdout.splitlines() if ln.startswith(word)]

@@ -150,7 +150,7 @@ def test_watchdog_restarts_a_frozen_satellite_service(tmp_path: Path) -> None:
     rec = tmp_path / "main-bus.jsonl"
     frozen = None
     try:
-        pair.start("main", [sys.executable, "-m", "shared.cli", "tap", "--record", str(rec)], pair.env("main"), "wd-tap")
+        pair.start("main", [sys.executable, "-m", "luna.cli", "tap", "--record", str(rec)], pair.env("main"), "wd-tap")
         senv = pair.env("sat", CAPTURE_FILE=str(wav), PLAYBACK_FILE=str(tmp_path / "o.wav"),
                         LUNA_PYTHON=sys.executable)
         (tmp_path / "sat" / "logs").mkdir(parents=True, exist_ok=True)

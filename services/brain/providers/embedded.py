@@ -1,7 +1,7 @@
 """Embedded llama.cpp (``llama-cpp-python``) running a GGUF file: the offline answer.
 
 Which GGUF (:func:`resolve`): ``LLM_GGUF`` when set (a path, or a hub file that
-``luna models`` fetched: :func:`shared.models.gguf_file`); otherwise the
+``luna models`` fetched: :func:`shared.paths.gguf_file`); otherwise the
 Portuguese-capable Qwen2.5-Coder-0.5B-Instruct that six PyPI packages ship
 (:mod:`services.brain.packaged_model`, joined once into Luna's data dir and checked
 against its sha256); and only as the last resort SmolLM2-135M-Instruct from the
@@ -98,7 +98,7 @@ class Resolved:
 def configured_path(configured: str) -> Path | None:
     """``LLM_GGUF`` on disk: a path, or a hub reference ``owner/repo:file.gguf`` that ``luna models`` fetched."""
     try:
-        from shared.models import gguf_file
+        from shared.paths import gguf_file
     except ImportError:  # the hub fetcher is not there: LLM_GGUF is a path
         p = Path(os.path.expanduser(configured))
         return p if p.is_file() else None
@@ -129,7 +129,7 @@ def resolve(configured: str = "") -> Resolved:
 def hub_ref(configured: str) -> bool:
     """Is ``LLM_GGUF`` a hub reference (``owner/repo:file.gguf``) rather than a path?"""
     try:
-        from shared.models import parse_gguf_ref
+        from shared.paths import parse_gguf_ref
     except ImportError:
         return False
     return parse_gguf_ref(configured) is not None

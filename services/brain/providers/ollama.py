@@ -15,18 +15,13 @@ import httpx
 import ollama
 
 from services.brain.providers.base import ProviderError, Request, short
+from shared.paths import has_model  # noqa: F401 - the brain asks its provider module
 
 NAME = "ollama"
 
 
 def pull_hint(model: str) -> str:
     return f"modelo {model} não encontrado: rode `ollama pull {model}`"
-
-
-def has_model(names: list[str] | set[str], model: str) -> bool:
-    """``dolphin-mistral`` is present if ``dolphin-mistral:latest`` is."""
-    want = model if ":" in model else f"{model}:latest"
-    return model in names or want in names
 
 
 class OllamaProvider:

@@ -8,7 +8,7 @@ download happen; offline it fails fast and says, in one line in the user's
 language, why and which fallback will answer.
 
 What is fetched, all from the model hub at ``HF_ENDPOINT`` (huggingface.co) through
-:mod:`shared.fetch` (resumable, sha256-checked):
+:mod:`luna.fetch` (resumable, sha256-checked):
 
 * Whisper ``STT_LOCAL`` (``small`` means ``Systran/faster-whisper-small``, as in
   faster-whisper) into the hub cache, where faster-whisper's ``local_files_only``
@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from luna.fetch import Bar, FetchError, Hub, human
 from shared.config import Settings
-from shared.fetch import Bar, FetchError, Hub, cached, human
+from shared.paths import cached, has_model, parse_gguf_ref, voices_dir  # the rules services read too
 
 Out = Callable[[str], None]
 
 WHISPER_FILES = ("config.json", "preprocessor_config.json", "tokenizer.json", "vocabulary.*", "model.bin")
 PIPER_REPO = "rhasspy/piper-voices"
 _VOICE = re.compile(r"^(?P<lang>[a-z]{2,3}_[A-Z]{2})-(?P<name>[A-Za-z0-9_]+)-(?P<quality>x_low|low|medium|high)$")
-_GGUF_REF = re.compile(r"^(?:hf:)?(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<rev>[\w./-]+))?:(?P<file>[^:]+\.gguf)$")
 
 MESSAGES: dict[str, dict[str, str]] = {
     "pt": {
@@ -109,11 +108,6 @@ def failure_line(lang: str, role: str, label: str, err: FetchError, key: str) ->
     return f"  {role:<8} {label}: {reason}; {say(lang, role)}. {fix}"
 
 
-def voices_dir() -> Path:
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "luna" / "voices"
-
-
 # -- names -> hub files -------------------------------------------------------------------
 def whisper_repo(name: str) -> str | None:
     """``small`` -> ``Systran/faster-whisper-small`` (faster-whisper's table); a repo id as is; a path -> None."""
@@ -142,24 +136,6 @@ def piper_files(voice: str) -> list[str] | None:
     lang = m["lang"]
     base = f"{lang.split('_')[0]}/{lang}/{m['name']}/{m['quality']}/{voice}"
     return [f"{base}.onnx.json", f"{base}.onnx"]
-
-
-def parse_gguf_ref(value: str) -> tuple[str, str, str] | None:
-    """``owner/repo[@revision]:file.gguf`` (optionally ``hf:``-prefixed) -> (repo, revision, file); a path -> None."""
-    v = (value or "").strip()
-    if not v or v.startswith(("/", "~", ".")) or Path(v).expanduser().is_file():
-        return None
-    m = _GGUF_REF.match(v)
-    return (m["repo"], m["rev"] or "main", m["file"]) if m else None
-
-
-def gguf_file(value: str) -> Path | None:
-    """Where ``LLM_GGUF`` is on disk, offline: the path itself, or the fetched hub file; None if absent."""
-    ref = parse_gguf_ref(value)
-    if ref is None:
-        p = Path(os.path.expanduser(value)) if value else None
-        return p if p is not None and p.is_file() else None
-    return cached(ref[0], ref[2], ref[1])
 
 
 # -- one model each ---------------------------------------------------------------------------
@@ -279,7 +255,7 @@ def ollama_models(s: Settings, out: Out, lang: str = "pt", stream: IO[str] | Non
         return False
     ok = True
     for m in dict.fromkeys(wanted):
-        if m in have or f"{m}:latest" in have:
+        if has_model(have, m):
             out(f"  brain    ollama {m}: {say(lang, 'present')}")
             continue
         bars: dict[str, Bar] = {}  # the layer being pulled (one at a time)

@@ -322,7 +322,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 2
     if not args.offline and os.environ.get("LUNA_OFFLINE") != "1":
-        from shared.models import fetch_all
+        from luna.models import fetch_all
 
         fetch_all(config.load())  # the one step that may use the network; services never do
     warn_env_readable()
@@ -518,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "keys":
             return cmd_keys(args)
         if args.cmd == "models":
+            from luna.models import fetch_all
             from shared import config
-            from shared.models import fetch_all
 
             return 0 if fetch_all(config.load()) else 1
         if args.cmd == "tap":
@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "replay":
             return asyncio.run(replay(args.file, args.speed, args.all))
         if args.cmd == "diagnose":
-            from shared.diagnose import default_logs, diagnose
+            from luna.diagnose import default_logs, diagnose
 
             files = args.files or default_logs()
             if not files:

@@ -33,6 +33,8 @@ from urllib.parse import quote, urljoin, urlparse
 
 import httpx
 
+from shared.paths import repo_folder  # where the hub cache is: shared with the services
+
 CHUNK = 1 << 20
 #: times a cut connection is resumed within one run before giving up (the .part stays for the next run)
 RETRIES = 5
@@ -66,28 +68,6 @@ class Remote:
 
 def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
-
-def hub_cache() -> Path:
-    """huggingface_hub's cache folder, from the same variables it reads (checked on every call, not at import)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
-
-
-def repo_folder(repo: str) -> Path:
-    return hub_cache() / ("models--" + repo.replace("/", "--"))
-
-
-def cached(repo: str, filename: str, revision: str = "main") -> Path | None:
-    """The cached file for ``repo``@``revision`` (ours or huggingface_hub's), or None. Never touches the network."""
-    folder = repo_folder(repo)
-    ref = folder / "refs" / revision
-    commit = ref.read_text().strip() if ref.is_file() else revision
-    p = folder / "snapshots" / commit / filename
-    return p if p.is_file() else None
 
 
 def _origin(url: str) -> tuple[str, str, int]:
