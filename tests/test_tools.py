@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from luna import cli
+from luna import bustools as cli
 from luna.diagnose import Report, diagnose, level
 from shared.bus import Bus
 from tests.conftest import wait_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from luna import cli
+from luna import bustools as cli
 from shared.bus import Bus
 
 

@@ -1,0 +1,185 @@
+"""``luna up/down/status/restart/logs/wait/check``: the supervised stack and its environment.
+
+Why in Python rather than the Makefile: the same code finds the private runtime
+directory, the log directory and the interpreter for every command, so ``make``
+and ``luna`` can never disagree about where the bus lives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "supervisord.conf"
+
+
+# -- environment shared with supervisord -----------------------------------------------
+def stack_env() -> dict[str, str]:
+    """Environment for supervisord and its children: where the bus, logs and python are."""
+    from shared import endpoints, logs
+
+    run = endpoints.runtime_dir()
+    logdir = logs.state_dir()
+    logdir.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "LUNA_RUN_DIR": str(run), "LUNA_LOG_DIR": str(logdir),
+            "LUNA_PYTHON": os.environ.get("LUNA_PYTHON", sys.executable), "PYTHONUNBUFFERED": "1"}
+
+
+def supervisorctl(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(CONF), *args],
+                          env=stack_env(), text=True, capture_output=True, check=check)
+
+
+def supervisord_running() -> bool:
+    env = stack_env()
+    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | None:
+    env = stack_env()
+    cmd = [sys.executable, "-m", "supervisor.supervisord", "-c", str(CONF)]
+    if foreground:
+        return subprocess.Popen([*cmd, "-n"], env=env, cwd=ROOT)
+    subprocess.run(cmd, env=env, cwd=ROOT, check=True)
+    return None
+
+
+# -- waiting for readiness ---------------------------------------------------------------
+async def wait_ready(services: list[str], timeout: float, quiet: bool = False) -> dict[str, str]:
+    """Listen to heartbeats until every service is ready; print one progress line per change."""
+    from shared.bus import Bus
+    from shared.service import Peers
+
+    bus = Bus(None)
+    bus.subscribe([b"ev.heartbeat", b"ev.ready", b"ev.stopping"])
+    peers = Peers()
+    shown: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            for s in services:
+                st = peers.status(s)
+                if shown.get(s) != st:
+                    shown[s] = st
+                    if not quiet:
+                        detail = peers.info.get(s, {}).get("problems")
+                        extra = f"  ({'; '.join(detail)})" if detail else ""
+                        print(f"  {s:<9} {st}{extra}", flush=True)
+            if all(peers.is_ready(s) for s in services):
+                return shown
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return shown
+            with contextlib.suppress(asyncio.TimeoutError):
+                peers.update(await asyncio.wait_for(bus.recv_event(), timeout=min(left, 0.5)))
+    finally:
+        bus.close()
+
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared import config
+
+    try:
+        config.load()
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if not args.offline and os.environ.get("LUNA_OFFLINE") != "1":
+        from luna.models import fetch_all
+
+        fetch_all(config.load())  # the one step that may use the network; services never do
+    warn_env_readable()
+    from shared import curve
+
+    curve.ensure_keypair()  # this install's CURVE keypair, made on the first `make up`
+    if not supervisord_running():
+        print("starting services (supervisord)...", flush=True)
+        start_supervisord()
+    else:
+        print("services already running; waiting for them...", flush=True)
+    from shared.endpoints import SUPERVISED
+
+    shown = asyncio.run(wait_ready(list(SUPERVISED), args.timeout))
+    not_ready = [s for s, st in shown.items() if st not in ("ready", "degraded", "no-device")]
+    if not_ready:
+        print(f"not ready after {args.timeout:.0f}s: {', '.join(not_ready)} (see `make logs`)", flush=True)
+    else:
+        print("all services ready", flush=True)
+    if args.no_ui:
+        return 0 if not not_ready else 1
+    os.execv(sys.executable, [sys.executable, "-m", "services.ui"])
+    return 0
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    if not supervisord_running():
+        print("not running")
+        return 0
+    r = supervisorctl("shutdown")
+    print(r.stdout.strip() or r.stderr.strip())
+    env = stack_env()
+    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
+    for _ in range(150):
+        if not pidfile.exists():
+            break
+        time.sleep(0.1)
+    return 0
+
+
+def cmd_ctl(*words: str) -> int:
+    if not supervisord_running():
+        print("Luna is not running (start it with `make up`)")
+        return 1
+    r = supervisorctl(*words)
+    print((r.stdout + r.stderr).strip())
+    return 0 if r.returncode in (0, 3) else r.returncode
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    logdir = Path(stack_env()["LUNA_LOG_DIR"])
+    files = sorted(logdir.glob(f"{args.service or '*'}.out.log"))
+    if not files:
+        print(f"no logs in {logdir}")
+        return 1
+    cmd = ["tail", "-n", str(args.lines)] + (["-F"] if args.follow else []) + [str(f) for f in files]
+    with contextlib.suppress(KeyboardInterrupt):
+        return subprocess.call(cmd)
+    return 0
+
+
+def warn_env_readable() -> None:
+    """One line (stdout, so `check`'s stderr stays the error channel) if .env holds a key others can read."""
+    from shared import config, private
+
+    lang = (os.environ.get("LANGUAGE") or config.load_lenient()[0].LANGUAGE or "pt")
+    line = private.env_warning(config.env_file(), lang)
+    if line:
+        print(line, flush=True)
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    from shared import config
+
+    try:
+        config.load()
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    warn_env_readable()
+    print("config ok")
+    return 0
