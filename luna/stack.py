@@ -37,15 +37,44 @@ def supervisorctl(*args: str, check: bool = False) -> subprocess.CompletedProces
                           env=stack_env(), text=True, capture_output=True, check=check)
 
 
+def supervisord_pidfile() -> Path:
+    """In the private state dir, not the runtime dir: it must survive the runtime dir's deletion (supervisord.conf)."""
+    return Path(stack_env()["LUNA_LOG_DIR"]) / "supervisord.pid"
+
+
 def supervisord_running() -> bool:
-    env = stack_env()
-    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
-    try:
-        pid = int(pidfile.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    return True
+    from luna import orphans
+
+    return orphans.supervisord_pid(supervisord_pidfile()) is not None
+
+
+def _lang() -> str:
+    from shared import config
+
+    return os.environ.get("LANGUAGE") or config.load_lenient()[0].LANGUAGE or "pt"
+
+
+def strays() -> dict[int, str]:
+    """This install's services that no live supervisord owns (left by a kill -9 of supervisord)."""
+    from luna import orphans
+
+    return orphans.orphans(Path(stack_env()["LUNA_RUN_DIR"]), orphans.supervisord_pid(supervisord_pidfile()))
+
+
+def stop_strays() -> None:
+    """Stop the unsupervised services so a fresh supervisord never runs a second set beside them."""
+    from luna import orphans
+
+    found = strays()
+    if found:
+        orphans.stop(found)
+        print(orphans.line("stopped", found, _lang()), flush=True)
+
+
+def not_running_line() -> str:
+    if _lang().lower().startswith("en"):
+        return "Luna is not running (start it with `make up`)"
+    return "o Luna não está rodando (inicie com `make up`)"
 
 
 def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | None:
@@ -107,6 +136,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from shared import curve
 
     curve.ensure_keypair()  # this install's CURVE keypair, made on the first `make up`
+    stop_strays()  # after a kill -9 of supervisord its services still run: never start a second set
     if not supervisord_running():
         print("starting services (supervisord)...", flush=True)
         start_supervisord()
@@ -128,12 +158,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(_: argparse.Namespace) -> int:
     if not supervisord_running():
-        print("not running")
+        if strays():
+            stop_strays()
+        else:
+            print(not_running_line())
         return 0
     r = supervisorctl("shutdown")
     print(r.stdout.strip() or r.stderr.strip())
-    env = stack_env()
-    pidfile = Path(env["LUNA_RUN_DIR"]) / "supervisord.pid"
+    pidfile = supervisord_pidfile()
     for _ in range(150):
         if not pidfile.exists():
             break
@@ -143,7 +175,10 @@ def cmd_down(_: argparse.Namespace) -> int:
 
 def cmd_ctl(*words: str) -> int:
     if not supervisord_running():
-        print("Luna is not running (start it with `make up`)")
+        from luna import orphans
+
+        found = strays()
+        print(orphans.line("found", found, _lang()) if found else not_running_line())
         return 1
     r = supervisorctl(*words)
     print((r.stdout + r.stderr).strip())

@@ -74,7 +74,7 @@ def test_bad_env_is_one_line_naming_the_key(tmp_path: Path, cmd: list[str], cont
     assert len(lines) == 1 and key in lines[0], r.stderr
     assert "Traceback" not in r.stderr + r.stdout
     # ``up`` refused before starting anything
-    assert not (tmp_path / "run" / "supervisor.sock").exists()
+    assert not (tmp_path / "logs" / "supervisor.sock").exists()
 
 
 @pytest.mark.timeout(60)

@@ -25,10 +25,11 @@ COOLDOWN_S = 15.0  # give a restarted service time to load before judging it aga
 
 
 def supervisor_proxy() -> Any:
-    """XML-RPC proxy on supervisord's unix socket in the private runtime dir."""
+    """XML-RPC proxy on supervisord's unix socket in the private state dir (see supervisord.conf: it
+    survives the runtime dir being deleted)."""
     from supervisor.xmlrpc import SupervisorTransport
 
-    sock = os.path.join(os.environ.get("LUNA_RUN_DIR", ""), "supervisor.sock")
+    sock = os.path.join(os.environ.get("LUNA_LOG_DIR", ""), "supervisor.sock")
     transport = SupervisorTransport(None, None, serverurl=f"unix://{sock}")
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 

@@ -9,8 +9,11 @@ One stack serves the module, in this order:
    restarts nothing (figure: restarts under flood);
 3. stt SIGSTOPped for 10 s: chat keeps working, the watchdog restarts the frozen
    stt (a notice says so), it comes back ready;
-4. the runtime dir deleted while running: rebuilt, a new UI still reaches every service;
-5. kill -9 of supervisord: the services go on, chat works, nothing is lost.
+4. the runtime dir deleted while running: rebuilt, a new UI still reaches every service,
+   and ``luna status`` / ``luna restart`` and the watchdog still reach supervisord;
+5. kill -9 of supervisord: the services go on, chat works, nothing is lost; ``luna
+   status`` says so in one line, ``luna up`` stops the orphans and starts one fresh set
+   (exactly one process per program), chat works again and history is intact.
 """
 
 from __future__ import annotations
@@ -63,6 +66,29 @@ def raw(type_: str, **data) -> Frame:
 async def spoken(c: Client, tid: str, timeout: float = 90) -> None:
     """The reply of ``tid`` was played: playback said ``speaking`` for it."""
     await wait_for(lambda: any(f.type == "speaking" and f.turn_id == tid for f in c.frames), timeout)
+
+
+PROGRAMS = ("capture", "stt", "brain", "tts", "playback", "watchdog")
+
+
+def our_processes(stack) -> dict[int, str]:
+    """pid -> program for every process of this stack, read from /proc (not through luna's own code)."""
+    want = f"LUNA_RUN_DIR={stack.tmp / 'run'}".encode()
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        mods = [a.decode() for a in argv if a.startswith(b"services.")]
+        if b"-m" in argv and mods and want in env and mods[0].split(".")[1] in PROGRAMS:
+            out[int(d)] = mods[0].split(".")[1]
+    return out
 
 
 def user_rows(stack) -> list[str]:
@@ -210,6 +236,15 @@ async def test_the_runtime_dir_deleted_while_running_is_rebuilt(stack) -> None:
         await spoken(c, end.turn_id)
         await wait_for(lambda: all(c.latest(s) is not None for s in ("capture", "stt", "brain", "tts", "playback")),
                        10)
+        # supervisord's socket and pid file live outside the runtime dir: the CLI and the watchdog still reach it
+        st = stack.cli("status")
+        assert st.returncode == 0 and all(f"{p} " in st.stdout and "RUNNING" in st.stdout for p in PROGRAMS), st
+        wd = stack.pid("watchdog")
+        r = stack.cli("restart", "watchdog")
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert stack.pid("watchdog") != wd
+        await wait_for(lambda: (hb := c.latest("watchdog")) is not None and hb["pid"] != wd
+                       and not any("supervisord" in p for p in (hb.get("info") or {}).get("problems", [])), 30)
     finally:
         c.close()
 
@@ -227,13 +262,37 @@ async def test_kill_9_of_supervisord_keeps_chat_and_history(stack) -> None:
         end = next(f for f in frames if f.type == "reply-end")
         assert end["ok"] and "".join(f["text"] for f in frames if f.type == "token") == REPLY
         await spoken(c, end.turn_id)
-        rows = user_rows(stack)
+        rows = rows_after_kill = user_rows(stack)
         assert len(rows) == before + 1 and rows[-1].endswith(f"{tag}, e você?")
+
+        # `luna status` says what happened, in one line, in pt
+        st = stack.cli("status")
+        assert st.returncode == 1 and len(st.stdout.strip().splitlines()) == 1, st
+        assert st.stdout.startswith("o supervisord não está rodando, mas 6 serviço(s) do Luna seguem sem supervisão")
+        # `luna up` again: the orphans are stopped, one fresh set starts, never a second one
+        up = stack.cli("up", "--no-ui", "--offline", "--timeout", "240", timeout=300)
+        assert up.returncode == 0, (up.stdout, up.stderr, stack.logs())
+        assert "o supervisord tinha parado: encerrei 6 serviço(s)" in up.stdout, up.stdout
+        procs = our_processes(stack)
+        assert sorted(procs.values()) == sorted(PROGRAMS), procs  # exactly one process per program
+        assert not set(procs) & set(pids.values())  # the orphans are gone, not adopted twice
     finally:
         c.close()
-        # the orphans supervisord left behind: end them by pid so the module ends clean
+        # the orphans supervisord left behind (if `luna up` did not run): end them by pid
         for svc in ("capture", "stt", "brain", "tts", "playback", "watchdog"):
             hb = c.latest(svc)
             for pid in {pids.get(svc), hb.get("pid") if hb is not None else None} - {None}:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
+    c = await client()  # the fresh stack: chat works, the history before the crash is intact
+    try:
+        frames = await c.turn(f"de volta {tag}?", timeout=90)
+        end = next(f for f in frames if f.type == "reply-end")
+        assert end["ok"] and "".join(f["text"] for f in frames if f.type == "token") == REPLY
+        rows = user_rows(stack)
+        assert rows[:before + 1] == rows_after_kill and rows[-1].endswith(f"de volta {tag}?")
+    finally:
+        c.close()
+        down = stack.cli("down")
+        assert down.returncode == 0, down
+        await wait_for(lambda: not our_processes(stack), 30)
