@@ -36,7 +36,9 @@ def test_frozen_audio_counter_is_a_restart() -> None:
 
 
 def test_no_device_muted_or_end_of_file_is_not_frozen() -> None:
-    for info in ({"source": "none"}, {"source": "file", "ended": "file"}):
+    # (a file held whole until stt is up says waiting_for: it is not frozen either)
+    for info in ({"source": "none"}, {"source": "file", "ended": "file"},
+                 {"source": "file", "device": "file:q.wav", "waiting_for": "stt"}):
         t = Track()
         for i in range(20):
             hb(t, float(i), out=7, info=info)

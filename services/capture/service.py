@@ -105,6 +105,9 @@ class CaptureService(Service):
                 self.effective = "half-duplex"
         self._last_reopen = 0.0
         self._raw_drops_seen = 0
+        # A file is read on purpose (a scripted question): it waits, whole, until stt has been
+        # ready once, instead of playing into a ring nobody drains and losing its start.
+        self._consumer_seen = False
         self.level = LevelMeter()  # mic level for the UI, over each heartbeat period
 
     # -- source ------------------------------------------------------------------------
@@ -203,6 +206,8 @@ class CaptureService(Service):
             src.close()
             self._no_device("the input device stopped (unplugged?)")
             return
+        if isinstance(src, FileSource) and not self._consumer_seen:
+            return  # held: nothing of the file is read (or lost) before stt can take it
         if isinstance(src, FileSource) and src.fast:
             room = self.ring.maxlen - len(self.ring)
             frames = src.read(max_frames=room) if room > 0 else []
@@ -334,11 +339,14 @@ class CaptureService(Service):
         while True:
             if not self.peers.is_ready(stt):
                 # Not streaming: say so (the UI shows it, and a watchdog must not take the
-                # frames that stay in the ring for a frozen microphone).
+                # frames that stay in the ring for a frozen microphone). A file held until stt's
+                # first ready loses nothing, so it is no fault: still ``ready``, waiting_for says why.
                 self.info["waiting_for"] = stt
-                if self.state == "ready":
+                held = isinstance(self.source, FileSource) and not self._consumer_seen
+                if self.state == "ready" and not held:
                     self.state = "degraded"
                 await self.wait_ready(stt)
+                self._consumer_seen = True
                 self.info.pop("waiting_for", None)
                 if self.state == "degraded":
                     self.state = "ready"

@@ -137,7 +137,7 @@ class FileSource:
         self._pos = 0
         self._tail_n = int(self.rate * tail_s)
         self._block = max(1, self.rate // 50)
-        self._t0 = time.monotonic_ns()
+        self._t0 = 0  # the file's clock starts at its first read (capture may hold it until stt is up)
         self._emitted = 0  # output samples handed out
         self.raw_dropped = 0
         self.done = False
@@ -166,6 +166,8 @@ class FileSource:
         """Frames due now (real time) or up to ``max_frames`` (fast mode)."""
         if self.done:
             return []
+        if not self._t0:
+            self._t0 = time.monotonic_ns()
         if self.fast:
             want_in = (max_frames or 50) * self._block
         else:

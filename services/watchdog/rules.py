@@ -51,9 +51,10 @@ class Track:
 
 
 def capture_should_move(hb_state: str, info: dict[str, Any]) -> bool:
-    """Capture is expected to produce frames: ready, a real source, not at the end of a file."""
+    """Capture is expected to produce frames: ready, a real source, not at the end of a file,
+    not holding its file for stt (``waiting_for``)."""
     return hb_state == "ready" and info.get(CAPTURE_INFO.source) not in (None, "none", "") \
-        and not info.get(CAPTURE_INFO.ended)
+        and not info.get(CAPTURE_INFO.ended) and not info.get(CAPTURE_INFO.waiting_for)
 
 
 def observe(track: Track, now: float, service: str, state: str, counters: dict[str, Any],
