@@ -98,7 +98,7 @@ STT_COUNTERS = counters(
     "stt.counters", "utterances", "transcripts", "empty", "echo_dropped", "called", "not_for_luna",
     "not_listening", "bad_format", "stt_errors", "speculative", "speculative_used", "early_published",
     "early_retracted", "eot_calls", "eot_skipped", "eot_late", "eot_errors", "eot_complete", "eot_incomplete",
-    "eot_text_incomplete", *_EPOCHS)
+    "eot_text_incomplete", "wake_detections", "barge_in_held", *_EPOCHS)
 TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", *_EPOCHS)
 BRAIN_COUNTERS = counters(
     "brain.counters", "sentences", "fallbacks", "turns_ok", "turns_failed", "turns_cancelled",
@@ -121,7 +121,8 @@ PLAYBACK_INFO = Shape("playback.info", {**_DEVICE, "output": _S, "latency_ms": _
 _ENGINE = {"model": _S, "provider": _S, "fallback": _S, "warmup_ms": _NUM}
 STT_INFO = Shape("stt.info", {
     **_ENGINE, "language": _S, "load_s": _NUM, "listen_mode": _S, "talk_open": _B, "end_of_turn": _S,
-    "turn_model_load_ms": _NUM, "eot_ms_p50": _NUM, "eot_last_ms": _NUM, "last_stt_ms": _NUM},
+    "turn_model_load_ms": _NUM, "eot_ms_p50": _NUM, "eot_last_ms": _NUM, "last_stt_ms": _NUM,
+    "wake_model": _S, "wake_prob": _NUM},
     doc="last_stt_ms: the last transcription's time (shared.health grades it)")
 TTS_INFO = Shape("tts.info", {**_ENGINE, "last_first_chunk_ms": _NUM})
 #: What the brain shows the UI (``status.data``), also in its heartbeat info.

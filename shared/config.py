@@ -84,9 +84,15 @@ KEYS: tuple[Key, ...] = (
         help="silence that ends a turn the model called incomplete (a thinking pause is not cut)"),
     Key("TURN_BUDGET_MS", 350, int, low=10, high=5000,
         help="a model call slower than this is ignored and the VAD silence rule decides"),
-    Key("LISTEN_MODE", "always", str, ("always", "name", "push"),
-        help="always: every turn; name: only turns that start by calling Luna; push: only while a key holds the mic"),
-    Key("FOLLOW_UP_S", 8.0, float, low=0.0, high=600, help="name mode: seconds after Luna speaks when no name is needed"),
+    Key("LISTEN_MODE", "always", str, ("always", "name", "wake", "push"),
+        help="always: every turn; name: only turns that start by calling Luna; wake: only after the wake word "
+             "(WAKE_MODEL); push: only while a key holds the mic"),
+    Key("WAKE_MODEL", "", str,
+        help="wake mode: a bundled openWakeWord model (hey_jarvis, the default placeholder until a 'Luna' model "
+             "is trained; okay_nabu, alexa, hey_mycroft, hey_rhasspy) or the path of a trained .tflite"),
+    Key("WAKE_THRESHOLD", 0.5, float, low=0.01, high=1.0, help="wake mode: the model's score that counts as heard"),
+    Key("FOLLOW_UP_S", 8.0, float, low=0.0, high=600,
+        help="name/wake mode: seconds after Luna speaks when no name or wake word is needed"),
     Key("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io"),
     Key("ELEVENLABS_OUTPUT_FORMAT", "pcm_22050", str, ("pcm_16000", "pcm_22050", "pcm_24000")),
     # brains

@@ -135,13 +135,16 @@ _spec("config", 1, EVENT, {"functions": _D}, {"error": _S, "options": _D},
 # --- voice -----------------------------------------------------------------------
 _spec("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 _spec("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
-_spec("transcript-partial", 1, EVENT, {"text": _S}, {"pause": _B, "timings": _D, "model": _S, "language": _S},
+_spec("transcript-partial", 1, EVENT, {"text": _S},
+      {"pause": _B, "timings": _D, "model": _S, "language": _S, "said": _S},
       doc="stt: the words so far; pause=True: the speaker paused, this may be the whole utterance (its final "
           "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure",
       shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 _spec("transcript-retract", 1, EVENT, {},
       doc="stt: the speaker went on after the pause of this turn_id's partial transcript: it was not the end")
-_spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S},
+_spec("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S, "said": _S},
+      doc="stt: the final words; said: the words as heard when text differs (LISTEN_MODE=name takes Luna's "
+          "name out of text, the UI shows said)",
       shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 _spec("speaking", 1, EVENT, {"text": _S}, {"epoch": _I, "t_tts_ns": _I},
       doc="a sentence started playing (ts = first sample to the device; t_tts_ns = turn's first PCM made)")
@@ -184,6 +187,7 @@ LIMITS: dict[str, Any] = {
     "*.model": 256, "*.conversation_id": 64, "*.language": 16, "*.image": 4096,
     "user-text.text": MAX_USER_TEXT_BYTES,
     "transcript.text": 16_384, "transcript-partial.text": 16_384,
+    "transcript.said": 16_384, "transcript-partial.said": 16_384,
     "token.text": 65_536, "sentence.text": _LONG_TEXT, "pcm.text": _LONG_TEXT, "speaking.text": _LONG_TEXT,
     "idle.text": _LONG_TEXT, "reply-end.text": _LONG_TEXT, "reply-end.error": 16_384,
     "notice.text": 16_384, "reply-start.notice": 16_384, "config.error": 16_384,
@@ -214,7 +218,7 @@ _command("config-set", "brain", "choose a function's provider/model (answered wi
          function=(str, "name"), provider=(str, "name"), model=(str, "model"))
 _command("soul-reload", "brain", "read the soul file again")
 _command("pull", "brain", "download an Ollama model (progress in status.data.pull)", model=(str, "model"))
-_command("listen-mode", "stt", "when Luna listens: always | name | push", mode=(str, "name"))
+_command("listen-mode", "stt", "when Luna listens: always | name | wake | push", mode=(str, "name"))
 _command("talk-open", "stt", "push mode: the UI's key opens the microphone")
 _command("talk-close", "stt", "push mode: the key is released")
 _command("talk-toggle", "stt", "push mode: flip the open microphone")

@@ -13,7 +13,11 @@ out the silence window. Incomplete: the segmenter waits up to
 ``TURN_MAX_SILENCE_MS``, so a thinking pause is not cut, and no speculative Whisper
 pass is spent on it. No model, or a call slower than ``TURN_BUDGET_MS``: the VAD's
 silence rule and the pause partial decide, as before. The :class:`ListenGate` then
-decides whether the words may leave stt at all (``LISTEN_MODE``).
+decides whether the words may leave stt at all (``LISTEN_MODE``). In ``wake`` mode a
+wake-word model (services/stt/wake.py) takes every frame first and the VAD gets audio
+only after it fires. In ``name`` and ``wake`` modes the VAD's speech-start (which cuts
+Luna off) is held until the words are accepted, so a TV cannot interrupt her; a wake
+word is a deliberate call and cuts her off at once.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import numpy as np
 from services.stt.echo import EchoFilter
 from services.stt.endofturn import SmartTurn, dangling, model_path
 from services.stt.engines import Engine, OpenAIWhisper, load_local
-from services.stt.listen import ListenGate
+from services.stt.listen import ListenGate, strip_name
 from services.stt.vad import Event, Segmenter, SileroVAD
+from services.stt.wake import LISTEN_AFTER_S, WakeError, WakeWord
 from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow
 from shared.messages import Frame
@@ -64,6 +69,9 @@ class SttService(Service):
         self._eot_busy = False
         self._eot_ms: list[float] = []  # recent call times, for the heartbeat
         self.listen = ListenGate()
+        self.wake: WakeWord | None = None  # LISTEN_MODE=wake's detector, loaded when that mode is first set
+        self._wake_fed = False  # the last frame went to the detector (not the VAD)
+        self._held: dict[str, Any] | None = None  # this utterance's speech-start, held until its words are accepted
 
     async def setup(self) -> None:
         s = self.settings
@@ -74,6 +82,8 @@ class SttService(Service):
         loop = asyncio.get_running_loop()
         self.listen.set_mode(s.LISTEN_MODE)
         self.listen.follow_up_s = s.FOLLOW_UP_S
+        if self.listen.mode == "wake":
+            self._load_wake()
         await self._load_turn_model(loop)
         if s.STT_PROVIDER == "openai":
             self.engine = OpenAIWhisper(s.OPENAI_API_KEY, s.STT_OPENAI_MODEL, s.STT_LANGUAGE, s.OPENAI_BASE_URL)
@@ -123,6 +133,39 @@ class SttService(Service):
         self.segmenter.pending_ms = s.TURN_BUDGET_MS  # type: ignore[union-attr]
         self.segmenter.max_silence_ms = max(s.TURN_MAX_SILENCE_MS, s.VAD_MIN_SILENCE_MS)  # type: ignore[union-attr]
 
+    def _load_wake(self) -> bool:
+        """Wake mode needs its model; without it nothing is heard (never everything), and the user is told."""
+        if self.wake is not None:
+            return True
+        try:
+            self.wake = WakeWord(self.settings.WAKE_MODEL, self.settings.WAKE_THRESHOLD)
+        except WakeError as exc:
+            self.notice("error", f"{exc}; LISTEN_MODE=wake hears nothing until it is fixed", "stt-wake-model")
+            return False
+        self.info["wake_model"] = self.wake.name
+        return True
+
+    def _feed_wake(self, pcm: np.ndarray, t_ns: int) -> None:
+        """Wake mode, no window open: the frame goes to the wake-word model only."""
+        self.counters["not_listening"] += 1
+        if self.wake is None:
+            return
+        if not self._wake_fed:
+            self.wake.reset()  # what it heard before the last window must not fire now
+            self._wake_fed = True
+        if self.wake.feed(pcm):
+            self.counters["wake_detections"] += 1
+            self.info["wake_prob"] = round(float(self.wake.last_prob), 3)
+            self.listen.woke(time.monotonic(), LISTEN_AFTER_S)
+            self.publish("speech-start", epoch=self.epochs.latest, t_audio_ns=t_ns)  # a call: cut Luna off
+            self._publish_listen()
+
+    def _release_start(self, held: dict[str, Any] | None) -> None:
+        """The utterance's words were accepted: its speech-start (barge-in) goes out now."""
+        if held and not held.get("sent"):
+            held["sent"] = True
+            self.publish("speech-start", epoch=held["epoch"], t_audio_ns=held["t_audio_ns"])
+
     def queue_depth(self) -> int:
         return self.pending
 
@@ -146,8 +189,10 @@ class SttService(Service):
     async def _command(self, name: str, args: dict[str, Any]) -> None:
         if name == "listen-mode":
             if not self.listen.set_mode(str(args.get("mode") or "")):
-                self.notice("warning", f"unknown listen mode {args.get('mode')!r} (always, name or push)",
+                self.notice("warning", f"unknown listen mode {args.get('mode')!r} (always, name, wake or push)",
                             "stt-listen-mode")
+            elif self.listen.mode == "wake":
+                self._load_wake()
             self._reset_utterance()
         elif name in ("talk-open", "talk-close", "talk-toggle"):
             was = self.listen.talk_open
@@ -170,6 +215,7 @@ class SttService(Service):
             seg.hold = seg.pending = False
         self._drop_spec()
         self._eot_token = 0
+        self._held = None
 
     async def on_stream(self, stream: str, f: Frame) -> None:
         if self.segmenter is None or f.payload is None:
@@ -178,10 +224,14 @@ class SttService(Service):
         if f["rate"] != 16000 or f["channels"] != 1:
             self.counters["bad_format"] += 1
             return
-        if not self.listen.hears_audio():
+        t = f.get("t_capture_ns") or time.monotonic_ns()
+        if self.listen.mode == "wake" and not self.segmenter.in_speech and not self.listen.hears_audio():
+            self._feed_wake(pcm, t)
+            return
+        self._wake_fed = False
+        if not self.listen.hears_audio(time.monotonic()) and self.listen.mode != "wake":
             self.counters["not_listening"] += 1  # push mode, key up: the frame is never looked at
             return
-        t = f.get("t_capture_ns") or time.monotonic_ns()
         for ev in self.segmenter.feed(pcm, t):
             self._on_vad(ev)
 
@@ -191,7 +241,11 @@ class SttService(Service):
             self._utt = {"speech_start_ns": ev.t_ns, "vad_start_ns": now}
             self._drop_spec()
             self.counters["utterances"] += 1
-            self.publish("speech-start", epoch=self.epochs.latest, t_audio_ns=ev.t_ns)
+            self._held = {"epoch": self.epochs.latest, "t_audio_ns": ev.t_ns}
+            if self.listen.held_barge_in():
+                self.counters["barge_in_held"] += 1  # goes out when the words are accepted (_release_start)
+            else:
+                self._release_start(self._held)
             return
         if ev.kind == "pause":
             if self.turn is not None and self.segmenter is not None and self.segmenter.eot_ms:
@@ -217,6 +271,7 @@ class SttService(Service):
             turn_id = uuid.uuid4().hex
         timings = {**self._utt, "last_voice_ns": ev.t_ns, "vad_end_ns": now}
         self._utt = {}
+        held, self._held = self._held, None
         dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
         self.publish("speech-end", t_audio_ns=ev.t_ns, duration_s=round(dur, 3))
         if ev.audio is None or len(ev.audio) == 0 or self.pending >= MAX_PENDING:
@@ -232,7 +287,7 @@ class SttService(Service):
             timings["speculative"] = 1
         else:
             spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
-        asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id))
+        asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id, held))
 
     def _start_spec(self, ev: Event, now: int, commit: bool = False) -> None:
         """The speaker may be done: start Whisper now, while the silence window runs, and
@@ -350,6 +405,7 @@ class SttService(Service):
         if commit:
             self._utt["eot_commit_ns"] = time.monotonic_ns()
         if text and not self.echo.is_echo(text) and self.listen.peek(text, time.monotonic()):
+            self._release_start(self._held)
             self._publish_early(turn_id, text, res, timings, t0, t1)
         if commit and self.segmenter is not None:
             for e in self.segmenter.end_now():
@@ -358,16 +414,25 @@ class SttService(Service):
     def _publish_early(self, turn_id: str, text: str, res: Any, timings: dict[str, int], t0: int, t1: int) -> None:
         self._early_sent = turn_id
         self.counters["early_published"] += 1
-        self.publish("transcript-partial", turn_id=turn_id, text=text, pause=True,
+        said = self._said(text)
+        self.publish("transcript-partial", turn_id=turn_id, text=said.pop("text", text), pause=True, **said,
                      timings={**timings, "stt_start_ns": t0, "stt_end_ns": t1, "transcript_ns": time.monotonic_ns()},
                      model=self.engine.model if self.engine else "", language=res.language)
+
+    def _said(self, text: str) -> dict[str, str]:
+        """Name mode: the brain answers the words without "Luna," ({text, said}); the UI shows what was said."""
+        if self.listen.mode != "name":
+            return {}
+        bare = strip_name(text)
+        return {"text": bare, "said": text} if bare != text else {}
 
     def _timed(self, audio: np.ndarray) -> tuple[Any, int, int]:
         t0 = time.monotonic_ns()
         r = self.engine.transcribe(audio)  # type: ignore[union-attr]
         return r, t0, time.monotonic_ns()
 
-    async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int], turn_id: str) -> None:
+    async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int], turn_id: str,
+                          held: dict[str, Any] | None = None) -> None:
         assert self.engine is not None
         try:
             try:
@@ -389,6 +454,7 @@ class SttService(Service):
             was_listening = self.listen.in_follow_up(time.monotonic())
             if self.listen.call_only(text, time.monotonic()):
                 self.counters["called"] += 1  # "Luna." alone: the next words are the turn
+                self._release_start(held)  # a call is for Luna: it may cut her off
                 self._retract(turn_id)
                 self._publish_listen()
                 return
@@ -399,11 +465,13 @@ class SttService(Service):
                 return
             if self.listen.mode == "name" and not was_listening:
                 self._publish_listen()
+            self._release_start(held)
             timings["transcript_ns"] = time.monotonic_ns()
             self.counters["transcripts"] += 1
             self.info["last_stt_ms"] = round((t1 - t0) / 1e6)
-            self.publish("transcript", turn_id=turn_id, text=text, timings=timings,
-                         model=self.engine.model, language=res.language)
+            said = self._said(text)
+            self.publish("transcript", turn_id=turn_id, text=said.pop("text", text), timings=timings,
+                         model=self.engine.model, language=res.language, **said)
         finally:
             self.pending -= 1
 

@@ -412,7 +412,7 @@ class LunaApp(App):
 
     def action_listen_mode(self) -> None:
         """Next LISTEN_MODE (stt decides and says so on its heartbeat, which the status bar shows)."""
-        modes = ("always", "name", "push")
+        modes = ("always", "name", "wake", "push")
         now = str(self.client.peers.info.get("stt", {}).get("listen_mode") or "always")
         mode = modes[(modes.index(now) + 1) % len(modes)] if now in modes else "always"
         self.client.command("listen-mode", mode=mode)
@@ -608,18 +608,19 @@ class LunaApp(App):
             self.update_indicator()
         elif typ == "transcript-partial":
             if self.partial is None:
-                self.partial = UserMessage(f["text"], spoken=True, partial=True)
+                self.partial = UserMessage(f.get("said") or f["text"], spoken=True, partial=True)
                 self.chat.add(self.partial)
             else:
-                self.partial.set_text(f["text"])
+                self.partial.set_text(f.get("said") or f["text"])
             self.listening = True
             self.update_indicator()
         elif typ == "transcript":
+            said = f.get("said") or f["text"]  # what was said ("Luna, ..."); text is what the brain got
             if self.partial is not None:
-                self.partial.set_text(f["text"], final=True)
+                self.partial.set_text(said, final=True)
                 self.partial = None
-            elif f["text"].strip():
-                self.chat.add(UserMessage(f["text"], spoken=True))
+            elif said.strip():
+                self.chat.add(UserMessage(said, spoken=True))
             self.listening = False
             self.update_indicator()
         elif typ == "user-text":
@@ -762,7 +763,7 @@ class LunaApp(App):
         muted = self.muted or bool(cap.get("muted"))
         echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
         ears = self.client.peers.info.get("stt", {})
-        if ears.get("listen_mode") in ("name", "push"):  # LISTEN_MODE (F7); "always" says nothing, as before
+        if ears.get("listen_mode") in ("name", "wake", "push"):  # LISTEN_MODE (F7); "always" says nothing, as before
             echo = " ".join(x for x in (echo, t("listen_" + ears["listen_mode"]),
                                         t("talk_open") if ears.get("talk_open") else "") if x)
         health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
