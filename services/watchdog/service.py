@@ -44,6 +44,21 @@ class WatchdogService(Service):
         self.tracks: dict[str, Track] = {s: Track() for s in SUPERVISED if runs_elsewhere(s) is None}
         self.cooldown: dict[str, float] = {}
         self.rpc = supervisor_proxy()
+        self.reached = False  # supervisord answered once: losing it later is news for the person
+
+    def supervisor_lost(self) -> None:
+        """Say once, in the user's language, that supervisord is gone (a kill -9) and what to do.
+
+        Why: the services keep serving as orphans, so nothing looks wrong, but nothing
+        restarts them any more; ``luna up`` stops them and starts one fresh set.
+        """
+        if str(self.settings.LANGUAGE).startswith("en"):
+            text = ("supervisord stopped: Luna keeps working, but nothing restarts a failing service; "
+                    "run `luna up` to start it again")
+        else:
+            text = ("o supervisord parou: o Luna segue funcionando, mas nada reinicia um serviço que falhe; "
+                    "rode `luna up` para reiniciá-lo")
+        self.notice("warning", text, "supervisord-lost")
 
     async def on_event(self, f: Frame) -> None:
         if f.type == "heartbeat" and f["service"] in self.tracks:
@@ -63,9 +78,12 @@ class WatchdogService(Service):
             except Exception as exc:  # supervisord not reachable (run alone): say so once, keep watching
                 if "rpc" not in self.problems:
                     self.log.warning("cannot reach supervisord: %s", exc)
+                    if self.reached:
+                        self.supervisor_lost()
                 self.problems["rpc"] = f"watchdog cannot reach supervisord: {exc}"
                 continue
             self.problems.pop("rpc", None)
+            self.reached = True
             now = time.monotonic()
             for svc, track in self.tracks.items():
                 if track.pid is not None and running.get(svc) == track.pid:

@@ -262,6 +262,10 @@ async def test_kill_9_of_supervisord_keeps_chat_and_history(stack) -> None:
         end = next(f for f in frames if f.type == "reply-end")
         assert end["ok"] and "".join(f["text"] for f in frames if f.type == "token") == REPLY
         await spoken(c, end.turn_id)
+        # the orphaned watchdog tells the person once, in pt, that nothing supervises Luna now
+        await wait_for(lambda: any(f.type == "notice" and f.get("code") == "supervisord-lost" for f in c.frames), 15)
+        lost = [f["text"] for f in c.frames if f.type == "notice" and f.get("code") == "supervisord-lost"]
+        assert len(lost) == 1 and lost[0].startswith("o supervisord parou") and "`luna up`" in lost[0], lost
         rows = rows_after_kill = user_rows(stack)
         assert len(rows) == before + 1 and rows[-1].endswith(f"{tag}, e você?")
 
