@@ -170,6 +170,7 @@ def cmd_down(_: argparse.Namespace) -> int:
         if not pidfile.exists():
             break
         time.sleep(0.1)
+    stop_strays()  # a set left by an earlier supervisord's kill -9 goes down too
     return 0
 
 
