@@ -13,6 +13,12 @@ GGUF) and sampling settings for its family (:data:`SAMPLING`). llama.cpp's gener
 is blocking, so it runs in a thread that hands chunks to the event loop;
 cancelling the stream sets a flag the thread checks between tokens and closes the
 generator there, so generation stops within one token.
+
+While idle the provider can read the next request's prefix into llama.cpp's KV cache
+(:meth:`EmbeddedProvider.warm`, :mod:`.warmup`): the brain asks for it after loading
+and after each reply, so the first turn and the turns after a history-window jump do
+not prefill the soul prompt and the whole window on the critical path. ``LLM_WARMUP=0``
+turns it off (the bench's A/B).
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.brain import packaged_model
+from services.brain.providers import warmup
 from services.brain.providers.base import ProviderError, Request, short
 
 NAME = "embedded"
@@ -227,6 +235,10 @@ class EmbeddedProvider:
         self.resolved: Resolved | None = None  # which GGUF loaded, and why not a better one
         self.family = "default"
         self.last_options: dict[str, float] = {}  # sampling of the last generation (tests read it)
+        self.turns = 0  # requests started: a warm-up stops when this moves (a real turn wants the model)
+        self.warming = os.environ.get("LLM_WARMUP", "1") != "0"
+        self.last_warm: dict[str, Any] = {}  # what the last warm-up did (tests and the log read it)
+        self._fmt: Any = None
 
     @property
     def model_name(self) -> str:
@@ -258,7 +270,50 @@ class EmbeddedProvider:
             self.resolved = resolved
             self.family = family(dict(getattr(self._llm, "metadata", {}) or {}), path.name)
 
+    def warm(self, system: str, messages: list[dict[str, str]]) -> threading.Thread | None:
+        """Prefill ``system`` + ``messages`` (the next request's prefix) in a background thread.
+
+        Skipped when the model is not loaded, warm-up is off, or a generation holds the
+        model; any request started after this call stops it within one batch.
+        """
+        if self._llm is None or not self.warming:
+            return None
+        ticket = self.turns
+        msgs = ([{"role": "system", "content": system}] if system else []) + list(messages)
+
+        def work() -> None:
+            yield_cpu()
+            # the reply that asked for this may still be closing its generator: wait for it briefly
+            if not self._gen_lock.acquire(timeout=5.0):
+                return  # a real turn is running: it leaves its own prompt in the cache
+            try:
+                if self.turns != ticket or self._llm is None:
+                    return
+                t0 = time.perf_counter()
+                if self._fmt is None:
+                    self._fmt = warmup.formatter(self._llm) or False
+                if not self._fmt:
+                    return
+                tokens = warmup.prefix_tokens(self._llm, self._fmt, msgs)
+                if len(tokens) > N_CTX - N_CTX // 4:  # leave the reply room; the request will trim anyway
+                    return
+                had = warmup.cached(self._llm, tokens)
+                done = warmup.warm(self._llm, tokens, lambda: self.turns != ticket)
+                self.last_warm = {"tokens": len(tokens), "cached": had, "evaluated": done,
+                                  "stopped": had + done < len(tokens), "s": round(time.perf_counter() - t0, 3)}
+                log.info("prompt cache warm-up", extra={"fields": self.last_warm})
+            except Exception as exc:  # a warm-up is an optimisation: never let it break the next turn
+                self.last_warm = {"error": short(exc)}
+                log.warning("prompt cache warm-up failed: %s", short(exc))
+            finally:
+                self._gen_lock.release()
+
+        thread = threading.Thread(target=work, name="llama-warm", daemon=True)
+        thread.start()
+        return thread
+
     async def stream(self, req: Request) -> AsyncIterator[str]:
+        self.turns += 1  # stops a warm-up in progress at its next batch
         await self.load()
         loop = asyncio.get_running_loop()
         q: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
