@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, ProgressBar, Static, TextArea
+from textual.widgets import Input, ProgressBar, Static, TextArea
 
 from services.ui import commands, i18n
 from services.ui.attach import check_image, looks_like_image_path
@@ -31,6 +31,7 @@ from services.ui.widgets.banner import FallbackBanner
 from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
+from services.ui.widgets.footer import LunaFooter
 from services.ui.widgets.palette import LunaPalette
 from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar, mic_level
@@ -155,7 +156,7 @@ class LunaApp(App):
         yield PromptInput(id="prompt", placeholder=t("placeholder"))
         yield FallbackBanner(id="fallbacks")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield LunaFooter()  # fitted to the width: no entry cut at the right edge
 
     @property
     def chat(self) -> ChatLog:

@@ -144,6 +144,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "pc_missing": "pyperclip não instalado",
         "pc_no_tool": "falta xclip/xsel/wl-clipboard",
         "tmux_clip_off": "tmux com set-clipboard off",
+        # footer labels for a narrow terminal (widgets/footer.py)
+        "short_quit": "Sair", "short_new_conversation": "Nova", "short_history": "Hist.",
+        "short_soul": "Alma", "short_code_mode": "Código", "short_mute": "Mic",
+        "short_settings": "Config.", "short_metrics": "Métr.", "short_command_palette": "paleta",
     },
     "en": {
         "title": "Luna",
@@ -286,6 +290,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "pc_missing": "pyperclip not installed",
         "pc_no_tool": "no xclip/xsel/wl-clipboard installed",
         "tmux_clip_off": "tmux set-clipboard off",
+        "short_quit": "Quit", "short_new_conversation": "New", "short_history": "Hist.",
+        "short_soul": "Soul", "short_code_mode": "Code", "short_mute": "Mic",
+        "short_settings": "Config", "short_metrics": "Metr.", "short_command_palette": "palette",
     },
 }
 
