@@ -118,3 +118,30 @@ def test_common_prefix() -> None:
     assert warmup.common_prefix([1, 2, 3], [1, 2, 4, 5]) == 2
     assert warmup.common_prefix([], [1]) == 0
     assert warmup.common_prefix([1, 2], [1, 2]) == 2
+
+
+def _jumps_at_real_turns(tmp_path: Any, reserve: int) -> tuple[int, int]:
+    """(real turns whose window start differed from the warm-up's, window moves) over a 40-turn chat."""
+    from services.brain.history import History
+
+    h = History(tmp_path / f"h{reserve}.db")
+    conv = h.new_conversation()
+    cold = moves = 0
+    warmed_first = None
+    last_first = None
+    for i in range(40):
+        h.add(conv, "user", f"pergunta {i:02d} " + "x" * 60)  # a spoken line: well under the reserve
+        first = h.context(conv, 600)[0]["content"]  # the real turn's window
+        cold += warmed_first is not None and first != warmed_first
+        moves += last_first is not None and first != last_first
+        last_first = first
+        h.add(conv, "assistant", f"resposta {i:02d} " + "y" * 60)
+        warmed_first = h.context(conv, 600, reserve=reserve)[0]["content"]  # the warm-up's window
+    return cold, moves
+
+
+def test_the_warm_up_moves_the_window_before_the_next_line_would(tmp_path: Any) -> None:
+    cold, moves = _jumps_at_real_turns(tmp_path, reserve=300)
+    assert moves >= 3 and cold == 0, (cold, moves)  # every move happened in a warm-up, none at a real turn
+    cold0, moves0 = _jumps_at_real_turns(tmp_path, reserve=0)
+    assert moves0 >= 3 and cold0 >= 3, (cold0, moves0)  # without the reserve the user's line causes them

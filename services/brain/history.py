@@ -306,21 +306,23 @@ class History:
             out.append(d)
         return out
 
-    def context(self, conv_id: str, max_chars: int) -> list[dict[str, str]]:
+    def context(self, conv_id: str, max_chars: int, reserve: int = 0) -> list[dict[str, str]]:
         """The newest messages that fit in ``max_chars`` (oldest first), for the model's window.
 
         Failed replies are left out; the newest message is always kept (cut from the
         front if it alone is too long). The window's start moves in big steps (down to
         half the budget when it overflows), not one message per turn: between steps the
         prompt's prefix stays the same, so llama.cpp and Ollama reuse their prompt cache
-        instead of re-reading the whole history every turn.
+        instead of re-reading the whole history every turn. ``reserve`` makes it jump when
+        fewer than that many characters are left (the brain's prompt-cache warm-up asks so,
+        after a reply, so the jump the next line would cause happens while nobody waits).
         """
         start, cut_for = self._window_start.get(conv_id, (0, max_chars))
         if cut_for != max_chars:  # another model's window (hot swap): start over
             start = 0
         rows = self.db.execute("SELECT id, role, content FROM messages WHERE conversation_id=? AND ok=1 "
                                "AND id>=? ORDER BY id DESC LIMIT 200", (conv_id, start)).fetchall()
-        if sum(len(r["content"]) for r in rows) > max_chars:
+        if sum(len(r["content"]) for r in rows) > max_chars - reserve:
             budget = max_chars // 2  # overflow: jump forward to half the budget
             used, first = 0, rows[0]["id"] if rows else start
             for r in rows:

@@ -43,6 +43,7 @@ from shared.turnmetrics import TurnClock
 #: Characters of history each provider gets (a rough stand-in for its context window).
 WINDOW_CHARS = {"embedded": 1600, "ollama": 12000}
 WINDOW_PAID = 48000
+WARM_RESERVE_CHARS = 300  # room the cache warm-up leaves for the next spoken line (most are < 100 chars)
 OLLAMA_CHECK_S = 15.0
 #: A reply started on a pause partial is dropped if its final transcript has not come after this long.
 EARLY_HOLD_S = 8.0
@@ -149,6 +150,19 @@ class BrainService(Service):
             if p.model_name != self.embedded_model:  # the packaged model was refused: the last resort loaded
                 self.embedded_model = p.model_name
                 self.publish_status()
+            self.warm_embedded()
+
+    def warm_embedded(self) -> None:
+        """Read the next chat turn's prefix (soul + history window) into the embedded model's cache while idle.
+
+        The window is taken with room for the next line (``reserve``), so a window jump the
+        next question would cause happens now, off the critical path (providers.warmup).
+        """
+        p = self.providers.get("embedded")
+        if p is not None and hasattr(p, "warm") and self.history is not None and self.soul is not None:
+            system = self.soul.prompt()
+            p.warm(system, self.history.context(self.conv_id, max(WINDOW_CHARS["embedded"] - len(system), 500),
+                                                reserve=WARM_RESERVE_CHARS))
 
     # -- providers and status ------------------------------------------------------------
     def provider(self, name: str) -> Any:
@@ -693,6 +707,8 @@ class BrainService(Service):
         with contextlib.suppress(Exception):
             assert self.history is not None
             self.history.add(conv, "assistant", text, **kw)
+            if kw.get("provider") == "embedded":
+                self.warm_embedded()
 
     # -- system turns (slash commands) -----------------------------------------------------------
     async def system_turn(self, text: str, turn_id: str) -> None:
