@@ -26,6 +26,9 @@ class Report:
         self.drops: dict[str, int] = defaultdict(int)
         self.rejects: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
+        self.restart_why: dict[str, str] = {}
+        self._running: set[str] = set()  # started ("ready") and not stopped since
+        self._failed: set[str] = set()  # stopped, but after a failure: supervisord starts it again
         self.turns: list[dict[str, Any]] = []
         self.lines = 0
 
@@ -40,7 +43,13 @@ class Report:
         elif lvl == "WARNING":
             self.warnings[f"{svc}: {msg[:80]}"] += 1
         if msg == "ready":
-            self.restarts[svc] += 1
+            self._started(svc)
+        elif msg == "stopped":
+            self._stopped(svc)
+        elif lvl in ("ERROR", "CRITICAL") and msg.startswith(("setup failed", "main loop failed")):
+            self._failed.add(svc)
+        elif svc == "watchdog" and msg.startswith("watchdog: restarting "):
+            self._watchdog(msg)
 
     def add_frame(self, obj: dict[str, Any]) -> None:
         self.lines += 1
@@ -58,8 +67,34 @@ class Report:
             self.errors.append(f"reply failed: {data['error']}"[:300])
         elif t == "notice" and data.get("level") in ("warning", "error"):
             self.warnings[f"{data.get('service')}: {data.get('text', '')[:80]}"] += 1
+            if data.get("code") == "watchdog-restart":
+                self._watchdog(str(data.get("text", "")))
         elif t == "ready":
-            self.restarts[data.get("service", "?")] += 1
+            self._started(data.get("service", "?"))
+        elif t == "stopping":
+            self._stopped(data.get("service", "?"))
+        if t == "heartbeat" and data.get("state") == "failed":
+            self._failed.add(data.get("service", "?"))
+
+    # -- restarts: only the ones supervisord or the watchdog made -----------------------
+    # Why: every `make down`/`make up` (and `luna restart`) starts each service again after a
+    # clean stop; counting every "ready" after the first called that a restart. A start counts
+    # only when the service's previous run never stopped cleanly (killed, crashed: supervisord or
+    # the watchdog started it again) or stopped after a failed setup/main loop.
+    def _started(self, svc: str) -> None:
+        if svc in self._running or svc in self._failed:
+            self.restarts[svc] += 1
+        self._running.add(svc)
+        self._failed.discard(svc)
+
+    def _stopped(self, svc: str) -> None:
+        self._running.discard(svc)
+
+    def _watchdog(self, text: str) -> None:
+        rest = text.split("watchdog: restarting ", 1)[-1]
+        svc, _, why = rest.partition(" ")
+        if svc:
+            self.restart_why[svc] = why.strip("()")
 
     def add_file(self, path: Path) -> None:
         with path.open(encoding="utf-8", errors="replace") as fh:
@@ -104,10 +139,11 @@ class Report:
             out.append("\n[REJECTED FRAMES]")
             out += [f"  {k}: {n}" for k, n in self.rejects.most_common(10)]
             recs.append("malformed frames on the bus: a mismatched client version or a stray process")
-        restarts = {s: n - 1 for s, n in self.restarts.items() if n > 1}
+        restarts = {s: n for s, n in self.restarts.items() if n}
         if restarts:
             out.append("\n[RESTARTS]")
-            out += [f"  {s}: {n}" for s, n in sorted(restarts.items())]
+            out += [f"  {s}: {n}" + (f" (watchdog: {self.restart_why[s]})" if s in self.restart_why else "")
+                    for s, n in sorted(restarts.items())]
             recs.append("services restarted: see `make logs SERVICE=...` around those times")
         if self.errors:
             out.append(f"\n[ERRORS] {len(self.errors)}")
