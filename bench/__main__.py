@@ -8,7 +8,7 @@ import sys
 from bench import write_results
 
 BENCHES = ["bench_bus", "bench_ttfa", "bench_ui", "bench_soak", "bench_aec", "bench_quality", "bench_satellite",
-           "bench_pt_voice", "bench_turn"]
+           "bench_pt_voice", "bench_turn", "bench_wake"]
 
 
 def main(argv: list[str]) -> int:
