@@ -49,7 +49,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     files = args.files or default_logs()
     if not files:
-        print("no logs found (start Luna first, or pass files)")
+        from luna.i18n import t
+
+        print(t("diag.none"))
         return 1
     print(diagnose(files))
     return 0

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from luna import i18n
 from shared.health import THRESHOLDS, level
 
 
@@ -64,7 +65,7 @@ class Report:
         elif t == "turn-metrics":
             self.turns.append(data.get("stages") or {})
         elif t == "reply-end" and not data.get("ok") and data.get("error"):
-            self.errors.append(f"reply failed: {data['error']}"[:300])
+            self.errors.append(i18n.t("diag.reply_failed", None, error=data["error"])[:300])
         elif t == "notice" and data.get("level") in ("warning", "error"):
             self.warnings[f"{data.get('service')}: {data.get('text', '')[:80]}"] += 1
             if data.get("code") == "watchdog-restart":
@@ -112,55 +113,61 @@ class Report:
                     self.add_log_line(obj)
 
     # -- output ----------------------------------------------------------------------
-    def render(self) -> str:
-        out = ["=" * 60, "LUNA - DIAGNOSE", "=" * 60, f"lines read: {self.lines}"]
+    def render(self, language: str | None = None) -> str:
+        """The report, every line from the CLI's catalogue (luna/i18n.py) in the user's language."""
+        def tr(key: str, **kw: object) -> str:
+            return i18n.t(key, language, **kw)
+
+        def lv(metric: str, value: float) -> str:
+            return tr(f"level.{level(metric, value)}")
+
+        out = ["=" * 60, tr("diag.title"), "=" * 60, tr("diag.lines", n=self.lines)]
         recs: list[str] = []
         if self.turns:
-            out.append("\n[TURNS] per-stage seconds (p50 / max)")
-            keys = sorted({k for t in self.turns for k in t})
+            out.append("\n" + tr("diag.turns"))
+            keys = sorted({k for t_ in self.turns for k in t_})
             for k in keys:
-                vals = sorted(float(t[k]) for t in self.turns if isinstance(t.get(k), (int, float)))
+                vals = sorted(float(t_[k]) for t_ in self.turns if isinstance(t_.get(k), (int, float)))
                 if vals:
                     out.append(f"  {k:<24} {vals[len(vals) // 2]:7.3f} / {vals[-1]:7.3f}")
-            e2e = [float(t["total_s"]) for t in self.turns if isinstance(t.get("total_s"), (int, float))]
+            e2e = [float(t_["total_s"]) for t_ in self.turns if isinstance(t_.get("total_s"), (int, float))]
             if e2e and level("end_to_end_s", max(e2e)) != "ok":
-                recs.append("end-to-end above 5 s: use a smaller model or a GPU; check `first_token_s`")
+                recs.append(tr("diag.rec_e2e"))
         if self.max_queue:
-            out.append("\n[QUEUES] max depth / drops")
+            out.append("\n" + tr("diag.queues"))
             for svc in sorted(self.max_queue):
                 q, d = self.max_queue[svc], self.drops.get(svc, 0)
-                out.append(f"  {svc:<9} queue {q:<5} ({level('audio_queue', q)})  drops {d} ({level('audio_drops', d)})")
+                out.append(tr("diag.queue_row", svc=svc, q=q, ql=lv("audio_queue", q), d=d, dl=lv("audio_drops", d)))
                 if d and svc == "capture":
-                    recs.append("capture dropped audio: stt was not consuming (restarting or too slow); "
-                                "check stt's heartbeat and its model size")
+                    recs.append(tr("diag.rec_drops"))
                 if q > THRESHOLDS["audio_queue"][0]:
-                    recs.append(f"{svc} queue above 50: its consumer is slower than real time")
+                    recs.append(tr("diag.rec_queue", svc=svc))
         if self.rejects:
-            out.append("\n[REJECTED FRAMES]")
+            out.append("\n" + tr("diag.rejects"))
             out += [f"  {k}: {n}" for k, n in self.rejects.most_common(10)]
-            recs.append("malformed frames on the bus: a mismatched client version or a stray process")
+            recs.append(tr("diag.rec_rejects"))
         restarts = {s: n for s, n in self.restarts.items() if n}
         if restarts:
-            out.append("\n[RESTARTS]")
-            out += [f"  {s}: {n}" + (f" (watchdog: {self.restart_why[s]})" if s in self.restart_why else "")
+            out.append("\n" + tr("diag.restarts"))
+            out += [f"  {s}: {n}" + (tr("diag.restart_why", why=self.restart_why[s]) if s in self.restart_why else "")
                     for s, n in sorted(restarts.items())]
-            recs.append("services restarted: see `make logs SERVICE=...` around those times")
+            recs.append(tr("diag.rec_restarts"))
         if self.errors:
-            out.append(f"\n[ERRORS] {len(self.errors)}")
+            out.append("\n" + tr("diag.errors", n=len(self.errors)))
             out += [f"  {e}" for e in self.errors[:10]]
         if self.warnings:
-            out.append("\n[WARNINGS] most frequent")
+            out.append("\n" + tr("diag.warnings"))
             out += [f"  {n:>4} x {w}" for w, n in self.warnings.most_common(8)]
-        out.append("\n[RECOMMENDATIONS]")
-        out += [f"  - {r}" for r in dict.fromkeys(recs)] or ["  - nothing to fix: no thresholds crossed"]
+        out.append("\n" + tr("diag.recs"))
+        out += [f"  - {r}" for r in dict.fromkeys(recs)] or ["  - " + tr("diag.nothing")]
         return "\n".join(out)
 
 
-def diagnose(paths: Iterable[Path]) -> str:
+def diagnose(paths: Iterable[Path], language: str | None = None) -> str:
     r = Report()
     for p in paths:
         r.add_file(p)
-    return r.render()
+    return r.render(language)
 
 
 def default_logs() -> list[Path]:

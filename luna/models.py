@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from luna.fetch import Bar, FetchError, Hub, human
+from luna.i18n import STRINGS, t
 from shared.config import Settings
 from shared.paths import cached, has_model, parse_gguf_ref, voices_dir  # the rules services read too
 
@@ -42,59 +43,9 @@ WHISPER_FILES = ("config.json", "preprocessor_config.json", "tokenizer.json", "v
 PIPER_REPO = "rhasspy/piper-voices"
 _VOICE = re.compile(r"^(?P<lang>[a-z]{2,3}_[A-Z]{2})-(?P<name>[A-Za-z0-9_]+)-(?P<quality>x_low|low|medium|high)$")
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "pt": {
-        "title": "modelos:",
-        "present": "já está aqui",
-        "done": "pronto ({size}, verificado)",
-        "unreachable": "sem acesso a {host}",
-        "offline": "HF_HUB_OFFLINE=1 proíbe downloads",
-        "not-found": "{what} não existe no hub (confira {key} no .env)",
-        "auth": "o hub pede login para {what} (defina HF_TOKEN)",
-        "checksum": "o arquivo baixado não confere ({detail}) e foi posto de lado",
-        "disk-full": "disco cheio em {where}: precisa de {need}, há {free} livres",
-        "interrupted": "download interrompido em {got} de {size} (o próximo continua de onde parou)",
-        "http": "resposta inesperada do hub ({detail})",
-        "stt": "o modelo embutido vai ouvir",
-        "tts": "a voz embutida vai falar",
-        "brain": "o modelo embutido vai responder",
-        "retry": "Para tentar de novo: make models",
-        "retry-disk": "Libere espaço e rode: make models",
-        "ollama-down": "Ollama não está rodando em {host}: o modelo embutido vai responder "
-                       "(instale o Ollama e rode `ollama pull {model}`)",
-        "ollama-fail": "não foi possível baixar ({err}); outro modelo vai responder",
-        "pulled": "pronto",
-        "stopped": "download interrompido; `make models` continua de onde parou",
-    },
-    "en": {
-        "title": "models:",
-        "present": "present",
-        "done": "done ({size}, verified)",
-        "unreachable": "cannot reach {host}",
-        "offline": "HF_HUB_OFFLINE=1 forbids downloads",
-        "not-found": "{what} is not on the hub (check {key} in .env)",
-        "auth": "the hub needs a login for {what} (set HF_TOKEN)",
-        "checksum": "the download did not verify ({detail}) and was set aside",
-        "disk-full": "disk full at {where}: {need} needed, {free} free",
-        "interrupted": "download interrupted at {got} of {size} (the next run resumes it)",
-        "http": "unexpected answer from the hub ({detail})",
-        "stt": "the bundled model will listen",
-        "tts": "the bundled voice will speak",
-        "brain": "the bundled model will answer",
-        "retry": "To retry: make models",
-        "retry-disk": "Free some space, then run: make models",
-        "ollama-down": "Ollama is not running at {host}: the embedded model will answer "
-                       "(install Ollama, then `ollama pull {model}`)",
-        "ollama-fail": "could not pull ({err}); another model will answer",
-        "pulled": "done",
-        "stopped": "download stopped; `make models` resumes where it left off",
-    },
-}
-
-
 def say(lang: str, msg: str, **kw: object) -> str:
-    table = MESSAGES.get(lang, MESSAGES["pt"])
-    return table.get(msg, MESSAGES["en"].get(msg, msg)).format(**kw)
+    """A ``make models`` line from the CLI's catalogue (luna/i18n.py, ``models.*``)."""
+    return t(f"models.{msg}", lang, **kw)
 
 
 def failure_line(lang: str, role: str, label: str, err: FetchError, key: str) -> str:
@@ -103,7 +54,7 @@ def failure_line(lang: str, role: str, label: str, err: FetchError, key: str) ->
     fields = {"host": i.get("host", ""), "what": i.get("what", label), "key": key, "detail": err.detail,
               "where": i.get("where", ""), "need": human(i.get("need") or 0), "free": human(i.get("free") or 0),
               "got": human(i.get("got") or 0), "size": human(i.get("size") or 0)}
-    reason = say(lang, err.kind if err.kind in MESSAGES["en"] else "http", **fields)
+    reason = say(lang, err.kind if f"models.{err.kind}" in STRINGS["pt"] else "http", **fields)
     fix = say(lang, "retry-disk" if err.kind == "disk-full" else "retry")
     return f"  {role:<8} {label}: {reason}; {say(lang, role)}. {fix}"
 

@@ -29,7 +29,7 @@ def _rec(path: Path, frames: list[tuple[str, dict]]) -> Path:
 def test_down_up_is_no_restart(tmp_path: Path) -> None:
     ready, stopped = ("INFO", "ready"), ("INFO", "stopped")
     logs = [_log(tmp_path / f"{s}.jsonl", s, ready, stopped, ready, stopped, ready) for s in ("stt", "brain", "tts")]
-    text = diagnose(logs)
+    text = diagnose(logs, "en")
     assert "[RESTARTS]" not in text and "services restarted" not in text, text
 
 
@@ -46,7 +46,7 @@ def test_kills_crashes_and_failed_setups_count(tmp_path: Path) -> None:
                                           ("ready", {"service": "tts"}), ("ready", {"service": "playback"}),
                                           ("ready", {"service": "playback"})]),
     ]
-    text = diagnose(files)
+    text = diagnose(files, "en")
     section = text.split("[RESTARTS]", 1)[1].split("\n\n", 1)[0]
     assert "capture: 1 (watchdog: audio frames frozen for 9 s)" in section, text
     assert "brain: 1" in section and "playback: 1" in section, text

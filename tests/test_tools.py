@@ -33,7 +33,7 @@ def test_diagnose_reads_logs_and_recordings(tmp_path: Path) -> None:
         ("turn-metrics", {"stages": {"stt_s": 0.3, "total_s": 12.0}}),
         ("reply-end", {"ok": False, "error": "ollama: timeout"}),
     ]))
-    text = diagnose([log, rec])
+    text = diagnose([log, rec], "en")  # the English catalogue (pt: tests/test_cli_i18n.py)
     assert "whisper exploded" in text and "ollama: timeout" in text
     assert "capture   queue 120   (critical)  drops 30 (critical)" in text
     assert "capture dropped audio" in text and "end-to-end above 5 s" in text
@@ -42,7 +42,8 @@ def test_diagnose_reads_logs_and_recordings(tmp_path: Path) -> None:
 
 
 def test_diagnose_with_nothing_wrong() -> None:
-    assert "nothing to fix" in Report().render()
+    assert "nothing to fix" in Report().render("en")
+    assert "nada a corrigir" in Report().render("pt")
 
 
 async def test_record_then_replay_reproduces_the_input(bus_env, tmp_path: Path) -> None:
