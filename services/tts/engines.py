@@ -112,9 +112,9 @@ class BilingualVoice:
     Why two: Kokoro with pt-br phonemes is the most intelligible Portuguese that ships
     in a package (14% round-trip WER against 86% for joe reading Portuguese), but it
     reads English badly and loads more slowly, so English sentences keep the English
-    voice. Kokoro loads in a background thread at nice 10 while joe already answers;
-    a Portuguese sentence that arrives before it is ready waits for it (the first
-    load joins its 92 MB model once into the data dir, about 1-3 s).
+    voice. Kokoro loads in a background thread at nice 10 while the tts service warms
+    joe up; the service says ready only once both speak (the first load joins its
+    92 MB model once into the data dir, about 1-3 s), so no reply waits in silence.
     """
 
     def __init__(self, english: PiperEngine, make_pt: Callable[[], Any] | None = None) -> None:

@@ -79,6 +79,10 @@ class TtsService(Service):
         if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready
             t0 = time.monotonic()
             await asyncio.to_thread(lambda: list(piper.synthesize("Ready.", lambda: False)))
+            if isinstance(piper, BilingualVoice):
+                # Ready means every voice Luna may need now speaks: a Portuguese reply that
+                # arrived while Kokoro was still loading would otherwise wait in silence.
+                await asyncio.to_thread(piper.wait_ready, 120)
             self.info["warmup_ms"] = round((time.monotonic() - t0) * 1000)
         self._worker = threading.Thread(target=self._work, name="tts-worker", daemon=True)
         self._worker.start()
