@@ -145,3 +145,33 @@ def test_the_warm_up_moves_the_window_before_the_next_line_would(tmp_path: Any) 
     assert moves >= 3 and cold == 0, (cold, moves)  # every move happened in a warm-up, none at a real turn
     cold0, moves0 = _jumps_at_real_turns(tmp_path, reserve=0)
     assert moves0 >= 3 and cold0 >= 3, (cold0, moves0)  # without the reserve the user's line causes them
+
+
+@pytest.mark.integration
+async def test_the_brain_service_warms_the_cache_at_start_and_after_each_embedded_reply(
+        start_service: Any, tmp_path: Any) -> None:
+    """The real brain process, Ollama down: its log shows a warm-up after loading and one per reply."""
+    import json
+
+    from tests.conftest import wait_for
+    from tests.test_brain_service import Peer, closed_port_url
+
+    def warmups() -> list[dict[str, Any]]:
+        log = tmp_path / "logs" / "brain.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [d for d in map(json.loads, lines) if d.get("msg") == "prompt cache warm-up"]
+
+    start_service("brain", OLLAMA_HOST=closed_port_url(), CHAT_MAX_TOKENS="12")
+    peer = Peer()
+    try:
+        await peer.ready()
+        first = (await wait_for(warmups, 240))[0]  # the soul prompt, read right after the model loaded
+        assert first["cached"] == 0 and first["evaluated"] == first["tokens"] > 150, first
+        tid = peer.say("Oi! Diga olá em uma frase.")
+        _start, _text, end = await peer.reply(tid, timeout=240)
+        assert end["ok"] and end["provider"] == "embedded"
+        # after the reply: the prefix is the soul + this exchange, most of it already in the cache
+        after = (await wait_for(lambda: warmups()[1:], 240))[0]
+        assert after["tokens"] > first["tokens"] and after["cached"] >= first["tokens"] - 2, after
+    finally:
+        await peer.close()
