@@ -49,9 +49,9 @@ def supervisord_running() -> bool:
 
 
 def _lang() -> str:
-    from shared import config
+    from luna import i18n
 
-    return os.environ.get("LANGUAGE") or config.load_lenient()[0].LANGUAGE or "pt"
+    return i18n.lang()
 
 
 def strays() -> dict[int, str]:
@@ -72,9 +72,9 @@ def stop_strays() -> None:
 
 
 def not_running_line() -> str:
-    if _lang().lower().startswith("en"):
-        return "Luna is not running (start it with `make up`)"
-    return "o Luna não está rodando (inicie com `make up`)"
+    from luna.i18n import t
+
+    return t("not_running")
 
 
 def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | None:
@@ -87,8 +87,11 @@ def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | Non
 
 
 # -- waiting for readiness ---------------------------------------------------------------
-async def wait_ready(services: list[str], timeout: float, quiet: bool = False) -> dict[str, str]:
-    """Listen to heartbeats until every service is ready; print one progress line per change."""
+async def wait_ready(services: list[str], timeout: float, quiet: bool = False,
+                     details: dict[str, str] | None = None) -> dict[str, str]:
+    """Listen to heartbeats until every service is ready; print one progress line per change
+    (in the user's language, luna/i18n.py). ``details`` gets each service's last problems line."""
+    from luna import i18n
     from shared.bus import Bus
     from shared.service import Peers
 
@@ -103,10 +106,12 @@ async def wait_ready(services: list[str], timeout: float, quiet: bool = False) -
                 st = peers.status(s)
                 if shown.get(s) != st:
                     shown[s] = st
+                    detail = peers.info.get(s, {}).get("problems")
+                    if details is not None:
+                        details[s] = "; ".join(detail) if detail else ""
                     if not quiet:
-                        detail = peers.info.get(s, {}).get("problems")
                         extra = f"  ({'; '.join(detail)})" if detail else ""
-                        print(f"  {s:<9} {st}{extra}", flush=True)
+                        print(i18n.t("up.service", None, service=s, state=i18n.state(st), extra=extra), flush=True)
             if all(peers.is_ready(s) for s in services):
                 return shown
             left = deadline - time.monotonic()
@@ -137,23 +142,55 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     curve.ensure_keypair()  # this install's CURVE keypair, made on the first `make up`
     stop_strays()  # after a kill -9 of supervisord its services still run: never start a second set
+    from luna.i18n import t
+
     if not supervisord_running():
-        print("starting services (supervisord)...", flush=True)
+        print(t("up.starting"), flush=True)
         start_supervisord()
     else:
-        print("services already running; waiting for them...", flush=True)
+        print(t("up.already"), flush=True)
     from shared.endpoints import SUPERVISED
 
-    shown = asyncio.run(wait_ready(list(SUPERVISED), args.timeout))
+    details: dict[str, str] = {}
+    shown = asyncio.run(wait_ready(list(SUPERVISED), args.timeout, details=details))
+    lines = up_summary(shown, details, args.timeout)
+    print(lines[0], flush=True)
     not_ready = [s for s, st in shown.items() if st not in ("ready", "degraded", "no-device")]
-    if not_ready:
-        print(f"not ready after {args.timeout:.0f}s: {', '.join(not_ready)} (see `make logs`)", flush=True)
-    else:
-        print("all services ready", flush=True)
     if args.no_ui:
         return 0 if not not_ready else 1
+    os.environ[SUMMARY_ENV] = str(write_summary(lines))  # the UI shows it on start: the progress lines vanish
     os.execv(sys.executable, [sys.executable, "-m", "services.ui"])
     return 0
+
+
+#: The UI reads the file this names and shows its lines as the chat's first entry (services/ui/app.py).
+SUMMARY_ENV = "LUNA_UP_SUMMARY"
+
+
+def up_summary(shown: dict[str, str], details: dict[str, str], timeout: float) -> list[str]:
+    """What ``luna up`` found, short: the verdict line, then one line per service not plainly ready.
+
+    Why: the progress lines scroll away when the UI takes the terminal; a service that came up
+    degraded or without a device is the one thing the person must still be able to read.
+    """
+    from luna import i18n
+
+    not_ready = [s for s, st in shown.items() if st not in ("ready", "degraded", "no-device")]
+    odd = [s for s, st in shown.items() if st != "ready"]
+    rows = [i18n.t("up.service", None, service=s, state=i18n.state(shown[s]),
+                   extra=f"  ({details[s]})" if details.get(s) else "").strip() for s in odd]
+    if not_ready:
+        head = i18n.t("up.not_ready", None, s=timeout, names=", ".join(not_ready))
+    else:
+        head = i18n.t("up.all_ready")
+    return [head, *rows]
+
+
+def write_summary(lines: list[str]) -> Path:
+    """``luna up``'s summary in the private log dir (0600 like every file there), for the UI."""
+    path = Path(stack_env()["LUNA_LOG_DIR"]) / "up-summary.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def cmd_down(_: argparse.Namespace) -> int:
@@ -190,7 +227,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
     logdir = Path(stack_env()["LUNA_LOG_DIR"])
     files = sorted(logdir.glob(f"{args.service or '*'}.out.log"))
     if not files:
-        print(f"no logs in {logdir}")
+        from luna.i18n import t
+
+        print(t("logs.none", None, dir=logdir))
         return 1
     cmd = ["tail", "-n", str(args.lines)] + (["-F"] if args.follow else []) + [str(f) for f in files]
     with contextlib.suppress(KeyboardInterrupt):
@@ -202,8 +241,7 @@ def warn_env_readable() -> None:
     """One line (stdout, so `check`'s stderr stays the error channel) if .env holds a key others can read."""
     from shared import config, private
 
-    lang = (os.environ.get("LANGUAGE") or config.load_lenient()[0].LANGUAGE or "pt")
-    line = private.env_warning(config.env_file(), lang)
+    line = private.env_warning(config.env_file(), _lang())
     if line:
         print(line, flush=True)
 
@@ -217,5 +255,7 @@ def cmd_check(_: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 2
     warn_env_readable()
-    print("config ok")
+    from luna.i18n import t
+
+    print(t("check.ok"))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -184,12 +185,26 @@ class LunaApp(App):
             self.notify(str(e), severity="warning", timeout=8)
         if self.connect and not self.client.start():
             self.chat.add(SystemLine(t("bus_down", err=self.client.error), classes="error", markup=False))
+        self.show_up_summary()
         self.prompt.focus()
         self.refresh_status()
         self.set_interval(0.25, self.refresh_status)
 
     async def on_unmount(self) -> None:
         await self.client.stop()
+
+    def show_up_summary(self) -> None:
+        """What ``luna up`` reported (its progress lines vanish when the UI takes the terminal) as the
+        chat's first line; ``luna up`` names the file in LUNA_UP_SUMMARY (luna/stack.py)."""
+        path = os.environ.get("LUNA_UP_SUMMARY")
+        if not path:
+            return
+        try:
+            lines = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        except (OSError, UnicodeDecodeError):
+            return
+        if lines:  # the verdict, then one line per service not plainly ready (degraded, no device...)
+            self.chat.add(SystemLine(t("up_summary", text="\n".join(lines)), markup=False))
 
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")

@@ -148,6 +148,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "short_quit": "Sair", "short_new_conversation": "Nova", "short_history": "Hist.",
         "short_soul": "Alma", "short_code_mode": "Código", "short_mute": "Mic",
         "short_settings": "Config.", "short_metrics": "Métr.", "short_command_palette": "paleta",
+        "up_summary": "luna up: {text}",
     },
     "en": {
         "title": "Luna",
@@ -293,6 +294,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "short_quit": "Quit", "short_new_conversation": "New", "short_history": "Hist.",
         "short_soul": "Soul", "short_code_mode": "Code", "short_mute": "Mic",
         "short_settings": "Config", "short_metrics": "Metr.", "short_command_palette": "palette",
+        "up_summary": "luna up: {text}",
     },
 }
 
