@@ -24,6 +24,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "up.not_ready": "não ficaram prontos em {s:.0f} s: {names} (veja `make logs`)",
         "up.all_ready": "todos os serviços prontos",
         "not_running": "o Luna não está rodando (inicie com `make up`)",
+        "orphans.found": "o supervisord não está rodando, mas {n} serviço(s) do Luna seguem sem supervisão: "
+                         "{names}; `luna up` os encerra e inicia tudo de novo",
+        "orphans.stopped": "o supervisord tinha parado: encerrei {n} serviço(s) do Luna sem supervisão ({names}) "
+                           "para rodar um só conjunto",
         "check.ok": "configuração ok",
         "logs.none": "nenhum log em {dir}",
         # luna diagnose
@@ -81,6 +85,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "up.not_ready": "not ready after {s:.0f}s: {names} (see `make logs`)",
         "up.all_ready": "all services ready",
         "not_running": "Luna is not running (start it with `make up`)",
+        "orphans.found": "supervisord is not running, but {n} Luna service(s) still run unsupervised: {names}; "
+                         "`luna up` stops them and starts everything again",
+        "orphans.stopped": "supervisord had stopped: stopped {n} unsupervised Luna service(s) ({names}) "
+                           "so only one set runs",
         "check.ok": "config ok",
         "logs.none": "no logs in {dir}",
         "diag.title": "LUNA - DIAGNOSE",

@@ -125,14 +125,7 @@ def describe(pids: dict[int, str]) -> str:
 
 
 def line(event: str, pids: dict[int, str], lang: str = "pt") -> str:
-    """The one line the person reads, in their language: ``found`` (status) or ``stopped`` (up/down)."""
-    n, names = len(pids), describe(pids)
-    if str(lang).lower().startswith("en"):
-        if event == "found":
-            return (f"supervisord is not running, but {n} Luna service(s) still run unsupervised: {names}; "
-                    "`luna up` stops them and starts everything again")
-        return f"supervisord had stopped: stopped {n} unsupervised Luna service(s) ({names}) so only one set runs"
-    if event == "found":
-        return (f"o supervisord não está rodando, mas {n} serviço(s) do Luna seguem sem supervisão: {names}; "
-                "`luna up` os encerra e inicia tudo de novo")
-    return f"o supervisord tinha parado: encerrei {n} serviço(s) do Luna sem supervisão ({names}) para rodar um só conjunto"
+    """The one line the person reads, in their language (luna/i18n.py): ``found`` (status) or ``stopped`` (up/down)."""
+    from luna.i18n import t
+
+    return t(f"orphans.{event}", lang, n=len(pids), names=describe(pids))
