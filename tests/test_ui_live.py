@@ -307,6 +307,16 @@ async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> No
         assert isinstance(msg, LunaMessage) and "gemini" in msg.notice
 
 
+async def test_a_long_skip_notice_wraps_instead_of_being_cut(app: LunaApp) -> None:
+    """Seen in tmux at 160 columns: the Ollama notice ran off the bubble's right edge."""
+    async with app.run_test(size=(80, 30)) as pilot:
+        tid = app.send_user_text("oi")
+        notice = ("Ollama não está rodando em http://127.0.0.1:11434 (instale e rode `ollama serve`); "
+                  "modelo offline respondendo; instale o Ollama e baixe o modelo fimdoaviso")
+        await stream(app, pilot, tid, "Olá!", 1, notice=notice)
+        await in_view(app, pilot, "fimdoaviso")
+
+
 # -- history: an empty conversation ------------------------------------------------------------
 async def test_empty_conversation_in_history_reads_as_such(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:

@@ -114,7 +114,7 @@ class LunaMessage(Vertical):
         margin: 1 12 0 0; padding: 0 1; height: auto;
         background: $secondary 12%; border-left: tall $secondary;
     }
-    LunaMessage .luna-header { color: $secondary; text-style: bold; height: auto; }
+    LunaMessage .luna-header { color: $secondary; text-style: bold; height: auto; width: 100%; }
     LunaMessage .luna-footer { color: $text-muted; height: auto; }
     LunaMessage.error { background: $error 15%; border-left: tall $error; }
     LunaMessage.error .luna-footer { color: $error; text-style: bold; }
