@@ -110,6 +110,8 @@ async def test_wake_mode_hears_only_after_the_wake_word(start_service, tmp_path,
             texts = [f["text"] for f in d.of("transcript") + d.of("transcript-partial")]
             assert texts and all("joke" in t.lower() for t in texts), texts
             assert len(d.of("speech-end")) == 1  # the VAD never heard the first question
+            # speech-start (which cuts Luna off): once for the wake word, once when the question was accepted
+            assert len(d.of("speech-start")) == 2 and _counters(d)["barge_in_held"] == 1
             assert _counters(d)["wake_detections"] == 1 and _counters(d)["not_listening"] > 50
             assert d.heartbeat("stt")["info"]["wake_model"] == "hey_jarvis"
             assert any(f["data"].get("listen_mode") == "wake" for f in d.of("status", service="stt"))
