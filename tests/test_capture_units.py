@@ -195,3 +195,16 @@ def test_capture_heartbeat_carries_the_mic_level(tmp_path, monkeypatch):
         assert "level" not in svc.heartbeat_frame()["info"]  # each heartbeat covers its own period
     finally:
         svc.bus.close()
+
+
+def test_file_source_hold_stops_its_clock(tmp_path):
+    """Capture holds a file while stt loads (issue 15): the held time is not due, nothing is skipped."""
+    path = write_wav(tmp_path / "quiet.wav", silence(1.0), 16000)
+    src = FileSource(str(path), fast=False, tail_s=0.0)
+    t_end = time.monotonic() + 0.5
+    while time.monotonic() < t_end:
+        src.hold()
+        time.sleep(0.01)
+    time.sleep(0.1)
+    got = src.read()
+    assert len(got) <= 12, len(got)  # ~0.1 s (+ the first poll's slack) due after the hold, not 0.6 s

@@ -75,13 +75,14 @@ async def test_capture_file_to_transcripts(start_service, tmp_path):
 
 
 async def test_start_order_capture_before_stt(start_service, tmp_path):
-    """Capture with CAPTURE_FILE runs first: the file is held whole while stt loads (reading it on
-    purpose is no fault: ``ready``, the file named, ``waiting_for`` stt, nothing dropped), and the
-    question at its very start is transcribed in full once stt is ready. (A live microphone keeps
-    the newest audio and counts drops instead: test_stt_restart_mid_stream.)"""
+    """Capture with CAPTURE_FILE runs first, as supervisord starts the stack (SUPERVISOR_ENABLED):
+    the file is held whole while stt loads (reading it on purpose is no fault: ``ready``, the file
+    named, ``waiting_for`` stt, nothing dropped), and the question at its very start is transcribed
+    in full once stt is ready. (A live microphone keeps the newest audio and counts drops instead:
+    test_stt_restart_mid_stream.)"""
     wav = _speech_wav(tmp_path / "pergunta.wav", [0.3, Q1, 1.5])
     async with Driver() as d:
-        start_service("capture", CAPTURE_FILE=str(wav), CAPTURE_RING_S="0.5")
+        start_service("capture", CAPTURE_FILE=str(wav), CAPTURE_RING_S="0.5", SUPERVISOR_ENABLED="1")
         await d.ready("capture")
         await asyncio.sleep(3.0)  # longer than the ring: a file read meanwhile would lose its start
         hb = d.heartbeat("capture")

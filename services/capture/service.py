@@ -43,6 +43,8 @@ ECHO_TAIL_NS = 300_000_000
 #: Frames stamped this long before playback's first sample are gated too (clock estimates).
 ECHO_LEAD_NS = 50_000_000
 REOPEN_S = 3.0
+#: A file waits this long for stt's first heartbeat before it plays like a microphone (no stt anywhere).
+HEAR_PEERS_S = 2.0
 #: aec: a frame waits at most this long (after its last sample) for reference still on its way.
 HOLD_NS = 40_000_000
 #: aec: while Luna speaks, no reference for this long means it is missing: fall back to half-duplex.
@@ -105,9 +107,13 @@ class CaptureService(Service):
                 self.effective = "half-duplex"
         self._last_reopen = 0.0
         self._raw_drops_seen = 0
-        # A file is read on purpose (a scripted question): it waits, whole, until stt has been
-        # ready once, instead of playing into a ring nobody drains and losing its start.
+        # A file is read on purpose (a scripted question): while stt is on its way (heard starting,
+        # or supervisord runs the stack) it waits, whole, until stt has been ready once, instead of
+        # playing into a ring nobody drains and losing its start. Alone, with no stt anywhere, it
+        # plays like a microphone (an AEC test, `python -m services.capture`).
         self._consumer_seen = False
+        self._consumer_heard = bool(os.environ.get("SUPERVISOR_ENABLED"))  # supervisord starts stt too
+        self._born = time.monotonic()
         self.level = LevelMeter()  # mic level for the UI, over each heartbeat period
 
     # -- source ------------------------------------------------------------------------
@@ -206,8 +212,9 @@ class CaptureService(Service):
             src.close()
             self._no_device("the input device stopped (unplugged?)")
             return
-        if isinstance(src, FileSource) and not self._consumer_seen:
-            return  # held: nothing of the file is read (or lost) before stt can take it
+        if isinstance(src, FileSource) and self._file_held():
+            src.hold()  # nothing of the file is read (or lost) before stt can take it
+            return
         if isinstance(src, FileSource) and src.fast:
             room = self.ring.maxlen - len(self.ring)
             frames = src.read(max_frames=room) if room > 0 else []
@@ -334,18 +341,29 @@ class CaptureService(Service):
         self.counters["ring_drops"] = self.ring.dropped
         self.counters["drops"] = self.ring.dropped + self._raw_drops_seen
 
+    def _file_held(self) -> bool:
+        """A file source waits for stt's first ready while stt is expected (see __init__)."""
+        if self._consumer_seen:
+            return False
+        if not self._consumer_heard and self.peers.status(self.consumer_of("audio")) != "down":
+            self._consumer_heard = True
+        # the first heartbeat period: stt may be there, only not heard yet (its beat is on its way)
+        return self._consumer_heard or time.monotonic() - self._born < HEAR_PEERS_S
+
     async def _sender(self) -> None:
         stt = self.consumer_of("audio")
         while True:
             if not self.peers.is_ready(stt):
                 # Not streaming: say so (the UI shows it, and a watchdog must not take the
-                # frames that stay in the ring for a frozen microphone). A file held until stt's
-                # first ready loses nothing, so it is no fault: still ``ready``, waiting_for says why.
+                # frames that stay in the ring for a frozen microphone). A file held for stt
+                # loses nothing, so it is no fault: still ``ready``, waiting_for says why.
                 self.info["waiting_for"] = stt
-                held = isinstance(self.source, FileSource) and not self._consumer_seen
-                if self.state == "ready" and not held:
-                    self.state = "degraded"
-                await self.wait_ready(stt)
+                while True:
+                    if self.state in ("ready", "degraded"):
+                        held = isinstance(self.source, FileSource) and self._file_held()
+                        self.state = "ready" if held else "degraded"
+                    if await self.wait_ready(stt, timeout=0.5) or self.stopping.is_set():
+                        break
                 self._consumer_seen = True
                 self.info.pop("waiting_for", None)
                 if self.state == "degraded":

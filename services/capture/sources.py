@@ -137,7 +137,8 @@ class FileSource:
         self._pos = 0
         self._tail_n = int(self.rate * tail_s)
         self._block = max(1, self.rate // 50)
-        self._t0 = 0  # the file's clock starts at its first read (capture may hold it until stt is up)
+        self._t0 = time.monotonic_ns()
+        self._held_since = 0  # hold(): the clock stops, so a held file loses nothing when it resumes
         self._emitted = 0  # output samples handed out
         self.raw_dropped = 0
         self.done = False
@@ -166,8 +167,9 @@ class FileSource:
         """Frames due now (real time) or up to ``max_frames`` (fast mode)."""
         if self.done:
             return []
-        if not self._t0:
-            self._t0 = time.monotonic_ns()
+        if self._held_since:  # the time it was held is not due: the file resumes where it stopped
+            self._t0 += time.monotonic_ns() - self._held_since
+            self._held_since = 0
         if self.fast:
             want_in = (max_frames or 50) * self._block
         else:
@@ -189,6 +191,11 @@ class FileSource:
             self._emitted += len(f)
             out.append((f, t))
         return out
+
+    def hold(self) -> None:
+        """Stop the real-time clock until the next read (the file waits; nothing is due meanwhile)."""
+        if not self._held_since:
+            self._held_since = time.monotonic_ns()
 
     @property
     def alive(self) -> bool:
