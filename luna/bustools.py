@@ -125,19 +125,27 @@ def ctl_bus() -> Any:
     return bus
 
 
-async def wait_subscribers(bus: Any, least: float = 0.3, most: float = 3.0) -> int:
-    """Wait until subscribers reached this new endpoint (ZeroMQ slow joiner), at most ``most`` seconds."""
+async def wait_subscribers(bus: Any, least: float = 0.3, most: float = 3.0, topic: bytes = b"") -> int:
+    """Wait until subscribers reached this new endpoint (ZeroMQ slow joiner), at most ``most`` seconds.
+
+    With ``topic``, wait for a subscription to exactly that topic: services subscribe
+    only to what they listen to, so ``ev.user-text`` arriving means the brain itself is
+    connected (the UI or a tap subscribing to everything says nothing about the brain;
+    on a loaded machine the brain joined after them and a send was lost).
+    """
     import zmq
 
     t0 = time.monotonic()
     seen = 0
+    found = not topic
     while time.monotonic() - t0 < most:
         with contextlib.suppress(zmq.Again):
             while True:
                 msg = bus.pub_socket.recv(flags=zmq.NOBLOCK)
                 if msg[:1] == b"\x01" and msg[1:4] == b"ev.":
                     seen += 1
-        if seen and time.monotonic() - t0 >= least:
+                    found = found or msg[1:] == topic
+        if seen and found and time.monotonic() - t0 >= least:
             return seen
         await asyncio.sleep(0.02)
     return seen
@@ -156,7 +164,7 @@ async def send(text: str, image: str | None, timeout: float) -> int:
         return 2
     bus = ctl_bus()
     bus.subscribe([b"ev.reply-start", b"ev.token", b"ev.reply-end"])
-    await wait_subscribers(bus)
+    await wait_subscribers(bus, most=15.0, topic=b"ev.user-text")
     tid = uuid.uuid4().hex
     kw: dict[str, Any] = {"text": text, "queue": True}  # a script waits its turn, never cuts another reply
     if image:
