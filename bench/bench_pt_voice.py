@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -57,21 +56,11 @@ RATE = 16000
 GAP_S = 1.6
 
 
-def pt_words(text: str) -> list[str]:
-    """Lower-case words with their accents (tests.audio.words keeps only a-z: "França" would be "fran a")."""
-    return re.findall(r"[\w']+", text.lower().replace("-", " "))
-
-
 def pt_wer(ref: str, hyp: str) -> float:
-    """Word error rate (Levenshtein over :func:`pt_words`)."""
-    r, h = pt_words(ref), pt_words(hyp)
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)] / max(len(r), 1)
+    """Word error rate over words with their accents (tests.audio's one Levenshtein)."""
+    from tests.audio import accented_words, wer
+
+    return wer(ref, hyp, accented_words)
 
 
 def _corpus_wer(refs: list[str], hyps: list[str]) -> float:

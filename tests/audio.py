@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 import wave
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,9 +95,14 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
 
 
-def wer(ref: str, hyp: str) -> float:
-    """Word error rate (Levenshtein over words)."""
-    r, h = words(ref), words(hyp)
+def accented_words(text: str) -> list[str]:
+    """Lower-case words with their accents (:func:`words` keeps only a-z: "França" would be "fran a")."""
+    return re.findall(r"[\w']+", text.lower().replace("-", " "))
+
+
+def wer(ref: str, hyp: str, tokenize: Callable[[str], list[str]] = words) -> float:
+    """Word error rate (Levenshtein over words; Portuguese passes :func:`accented_words`)."""
+    r, h = tokenize(ref), tokenize(hyp)
     d = list(range(len(h) + 1))
     for i in range(1, len(r) + 1):
         prev, d[0] = d[0], i
