@@ -9,25 +9,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import i18n
+
 
 class NoDevice(RuntimeError):
-    """No usable device: the service reports ``no-device`` and keeps running."""
+    """No usable device: the service reports ``no-device`` and keeps running.
+
+    It carries its catalogue key and fields (shared/i18n.py) so the service says it
+    in the user's language; ``str()`` stays English for logs and tracebacks.
+    """
+
+    def __init__(self, msg_key: str, /, **fields: Any) -> None:
+        self.key, self.fields = msg_key, fields
+        super().__init__(i18n.say(msg_key, "en", **fields))
+
+    def say(self, language: object) -> str:
+        return i18n.say(self.key, language, **self.fields)
 
 
-_KIND = {"input": ("max_input_channels", 0, "CAPTURE_DEVICE", "a microphone"),
-         "output": ("max_output_channels", 1, "PLAYBACK_DEVICE", "speakers")}
+_KIND = {"input": ("max_input_channels", 0, "CAPTURE_DEVICE"),
+         "output": ("max_output_channels", 1, "PLAYBACK_DEVICE")}
 
 
 def find_device(spec: str, sd: Any, kind: str) -> tuple[int, dict[str, Any]]:
     """Resolve ``spec`` to (index, info) among devices of ``kind`` (``input`` or ``output``)."""
-    channels, default_slot, key, what = _KIND[kind]
+    channels, default_slot, key = _KIND[kind]
     try:
         devices = list(sd.query_devices())
     except Exception as exc:  # PortAudio without any host API
-        raise NoDevice(f"cannot list audio devices: {exc}") from None
+        raise NoDevice("dev.list", err=exc) from None
     usable = [(i, d) for i, d in enumerate(devices) if d.get(channels, 0) > 0]
     if not usable:
-        raise NoDevice(f"no {kind} device found (is {what} or PulseAudio available?)")
+        raise NoDevice(f"dev.none.{kind}")
     spec = (spec or "").strip()
     if spec == "":
         try:
@@ -41,9 +54,9 @@ def find_device(spec: str, sd: Any, kind: str) -> tuple[int, dict[str, Any]]:
         for i, d in usable:
             if i == int(spec):
                 return i, d
-        raise NoDevice(f"{key}={spec}: no {kind} device with that index")
+        raise NoDevice(f"dev.index.{kind}", key=key, spec=spec)
     for i, d in usable:
         if spec.lower() in str(d.get("name", "")).lower():
             return i, d
     names = ", ".join(str(d.get("name")) for _, d in usable)
-    raise NoDevice(f"{key}={spec!r}: no {kind} device by that name (have: {names})")
+    raise NoDevice(f"dev.name.{kind}", key=key, spec=repr(spec), names=names)

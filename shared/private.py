@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+from shared import i18n
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -103,12 +105,6 @@ def open_private(path: Path, mode: str = "a") -> object:
     return os.fdopen(fd, mode, encoding="utf-8")
 
 
-_ENV_WARNING = {
-    "pt": "aviso: {path} guarda uma chave de API e outros usuários podem lê-lo (chmod 600 {path})",
-    "en": "warning: {path} holds an API key and other users can read it (chmod 600 {path})",
-}
-
-
 def env_warning(path: Path, language: str = "pt") -> str | None:
     """One line in the user's language when ``path`` holds a key and is readable by group or others."""
     try:
@@ -128,5 +124,4 @@ def env_warning(path: Path, language: str = "pt") -> str | None:
             break
     if not holds_key:
         return None
-    lang = (language or "pt").lower()[:2]
-    return _ENV_WARNING.get(lang, _ENV_WARNING["pt"]).format(path=path)
+    return i18n.say("private.env-readable", language, path=path)

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from shared import config, logs, private
+from shared import config, i18n, logs, private
 from shared.bus import Bus
 from shared.endpoints import STREAM_OWNER
 from shared.messages import CATALOGUE, EVENT, Frame, FrameError, clip_strings
@@ -162,6 +162,10 @@ class Service:
             self.log.warning("clipped an over-long %s before publishing: %s", type_, err)
             return self.bus.publish(type_, **clip_strings(type_, kw))
 
+    def say(self, key: str, **fields: Any) -> str:
+        """A catalogue line (shared/i18n.py) in the user's LANGUAGE, for notices and heartbeat problems."""
+        return i18n.say(key, self.settings.LANGUAGE, **fields)
+
     def notice(self, level: str, text: str, code: str = "") -> None:
         """One line for the person at the keyboard (and the log)."""
         self.log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, text,
@@ -286,7 +290,7 @@ class Service:
         elif setup.done():
             exc = setup.exception()
             self.log.error("setup failed: %s", exc, exc_info=exc)
-            self.notice("error", f"{self.name} could not start: {exc}", "setup-failed")
+            self.notice("error", self.say("service.setup-failed", name=self.name, err=exc), "setup-failed")
             self.state = "failed"
             self.publish("heartbeat", **self.heartbeat_frame())
             await asyncio.sleep(0.2)

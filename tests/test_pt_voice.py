@@ -131,7 +131,7 @@ async def test_stt_service_transcribes_portuguese(start_service, tmp_path, kokor
         assert "capital" in text and "frança" in text, tr["text"]
         assert tr["language"] == "pt" and tr["model"].startswith("whisper-base")
         note = [f["text"] for f in d.of("notice", service="stt") if f["code"] == "stt-fallback"]
-        assert note and "English only" not in note[0]
+        assert note and "só inglês" not in note[0]
 
 
 # -- voice -----------------------------------------------------------------------------------

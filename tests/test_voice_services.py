@@ -211,7 +211,7 @@ async def test_no_devices_keep_services_running(start_service):
         for svc in ("capture", "playback"):
             hb = await d.wait(lambda svc=svc: (h := d.heartbeat(svc)) and h["state"] == "no-device" and h, 5,
                               f"{svc} no-device")
-            assert any(("microphone" if svc == "capture" else "speaker") in p for p in hb["info"]["problems"])
+            assert any(("microfone" if svc == "capture" else "alto-falante") in p for p in hb["info"]["problems"])
             # the one-line notice went out at start-up (maybe before we subscribed): it is in the log
             assert '"code": "no-device"' in (cap if svc == "capture" else pb).output()
         # text chat still works: playback keeps consuming (and says speaking/idle at real time)

@@ -102,8 +102,7 @@ class CaptureService(Service):
             try:
                 self.canceller = make_canceller()
             except Exception as exc:  # ImportError: the wheel is missing on this platform
-                self.problems["ECHO_MODE"] = (f"ECHO_MODE=aec: echo canceller unavailable ({exc}); "
-                                              "using half-duplex (no listening while Luna speaks)")
+                self.problems["ECHO_MODE"] = self.say("capture.aec-missing", err=exc)
                 self.effective = "half-duplex"
         self._last_reopen = 0.0
         self._raw_drops_seen = 0
@@ -124,11 +123,14 @@ class CaptureService(Service):
                 self.source = FileSource(s.CAPTURE_FILE, fast=s.CAPTURE_FAST == "1")
             else:
                 self.source = DeviceSource(s.CAPTURE_DEVICE)
-        except (NoDevice, OSError, ValueError, EOFError) as exc:
+        except NoDevice as exc:
+            self._no_device(exc.say(s.LANGUAGE))
+            return
+        except (OSError, ValueError, EOFError) as exc:
             self._no_device(str(exc))
             return
         except Exception as exc:  # PortAudioError and friends
-            self._no_device(f"cannot open input device: {exc}")
+            self._no_device(self.say("capture.open", err=exc))
             return
         self.problems.pop("device", None)
         self.state = "ready" if self.state != "starting" else "starting"
@@ -139,7 +141,7 @@ class CaptureService(Service):
         first = "device" not in self.problems
         self.source = None
         self.state = "no-device"
-        self.problems["device"] = f"microphone: {why}; text chat still works"
+        self.problems["device"] = self.say("capture.no-device", why=why)
         self.info.update(source="none", device="")
         if first:
             self.notice("warning", self.problems["device"], "no-device")
@@ -178,7 +180,7 @@ class CaptureService(Service):
             self.counters["reference_in"] += 1
             self.counters["reference_ms"] += len(pcm) * 1000 // OUT_RATE
             if self.canceller is not None and self.effective != "aec":
-                self._set_effective("aec", "info", "echo cancellation is back: you can talk over Luna again")
+                self._set_effective("aec", "info", self.say("capture.aec-back"))
 
     def _set_effective(self, mode: str, level: str, text: str) -> None:
         self.effective = mode
@@ -210,7 +212,7 @@ class CaptureService(Service):
             return
         if not src.alive:
             src.close()
-            self._no_device("the input device stopped (unplugged?)")
+            self._no_device(self.say("capture.stopped"))
             return
         if isinstance(src, FileSource) and self._file_held():
             src.hold()  # nothing of the file is read (or lost) before stt can take it
@@ -248,9 +250,7 @@ class CaptureService(Service):
         ref = self.reference
         if self.effective == "aec" and self.speaking and now - self.speak_since > REF_MISSING_NS and (
                 now - ref.last_rx_ns > REF_MISSING_NS or self.peers.status("playback") == "down"):
-            self._set_effective("half-duplex", "warning",
-                                "echo cancellation has no reference from playback: not listening while "
-                                "Luna speaks (half-duplex) until it is back")
+            self._set_effective("half-duplex", "warning", self.say("capture.aec-noref"))
         out: list[tuple[np.ndarray, int]] = []
         while self._hold:
             pcm, t = self._hold[0]

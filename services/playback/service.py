@@ -57,7 +57,7 @@ class PlaybackService(Service):
                 if self.state == "no-device":
                     self.state = "ready"
             except Exception as exc:  # NoDevice, PortAudioError
-                why = str(exc) if isinstance(exc, NoDevice) else f"cannot open output device: {exc}"
+                why = exc.say(self.settings.LANGUAGE) if isinstance(exc, NoDevice) else self.say("playback.open", err=exc)
                 self._no_device(why)
                 return
         self.info.update(output=self.sink.kind, device=self.sink.name, rate=self.sink.rate,
@@ -88,7 +88,7 @@ class PlaybackService(Service):
 
     def _no_device(self, why: str) -> None:
         first = "device" not in self.problems
-        self.problems["device"] = f"speaker: {why}; replies are shown as text only"
+        self.problems["device"] = self.say("playback.no-device", why=why)
         self.state = "no-device"
         self.sink = ClockSink(self.player, "")  # keep consuming at real time so speaking/idle stay true
         self.info.update(output="none", device="", rate=self.sink.rate)
@@ -182,7 +182,7 @@ class PlaybackService(Service):
             sink = self.sink
             if isinstance(sink, DeviceSink) and not sink.alive:
                 sink.close()
-                self._no_device("the output device stopped (unplugged?)")
+                self._no_device(self.say("playback.stopped"))
             elif self.state == "no-device" and not self.settings.PLAYBACK_FILE \
                     and time.monotonic() - last_try > REOPEN_S:
                 last_try = time.monotonic()

@@ -93,10 +93,8 @@ class SttService(Service):
                 self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE)
             self.info["load_s"] = round(time.monotonic() - t0, 2)
             if why:
-                self.info["fallback"] = (f"{why}; using the bundled {self.engine.model}"
-                                         f"{' (English only)' if getattr(self.engine, 'english_only', False) else ''}. "
-                                         "Download the model once with network access, or set STT_LOCAL to a "
-                                         "model folder.")
+                note = self.say("stt.english-only") if getattr(self.engine, "english_only", False) else ""
+                self.info["fallback"] = self.say("stt.fallback", why=why, model=self.engine.model, note=note)
                 self.notice("warning", self.info["fallback"], "stt-fallback")
         if s.STT_PROVIDER != "openai":  # first inference allocates and is slow: pay it before ready
             t0 = time.monotonic()
@@ -113,9 +111,7 @@ class SttService(Service):
         if path is None:
             self.info["end_of_turn"] = "silence"
             if s.TURN_MODEL.lower() != "off":
-                self.notice("info", "the end-of-turn model (smart-turn v3) is not installed: turns end after "
-                            f"{s.VAD_MIN_SILENCE_MS} ms of silence (`python -m services.stt.endofturn --fetch` "
-                            "installs it)", "stt-turn-model")
+                self.notice("info", self.say("stt.turn-missing", ms=s.VAD_MIN_SILENCE_MS), "stt-turn-model")
             return
         try:
             t0 = time.monotonic()
@@ -125,8 +121,8 @@ class SttService(Service):
         except Exception as exc:  # a corrupt file: the silence rule still works
             self.turn = None
             self.info["end_of_turn"] = "silence"
-            self.notice("warning", f"the end-of-turn model failed to load ({type(exc).__name__}: "
-                        f"{str(exc)[:120]}); turns end by silence", "stt-turn-model")
+            self.notice("warning", self.say("stt.turn-failed", err=f"{type(exc).__name__}: {str(exc)[:120]}"),
+                        "stt-turn-model")
             return
         self.info["end_of_turn"] = "smart-turn-v3"
         self.segmenter.eot_ms = s.TURN_PAUSE_MS  # type: ignore[union-attr]
@@ -140,7 +136,7 @@ class SttService(Service):
         try:
             self.wake = WakeWord(self.settings.WAKE_MODEL, self.settings.WAKE_THRESHOLD)
         except WakeError as exc:
-            self.notice("error", f"{exc}; LISTEN_MODE=wake hears nothing until it is fixed", "stt-wake-model")
+            self.notice("error", self.say("stt.wake-failed", err=exc), "stt-wake-model")
             return False
         self.info["wake_model"] = self.wake.name
         return True
@@ -189,8 +185,7 @@ class SttService(Service):
     async def _command(self, name: str, args: dict[str, Any]) -> None:
         if name == "listen-mode":
             if not self.listen.set_mode(str(args.get("mode") or "")):
-                self.notice("warning", f"unknown listen mode {args.get('mode')!r} (always, name, wake or push)",
-                            "stt-listen-mode")
+                self.notice("warning", self.say("stt.listen-mode", mode=repr(args.get("mode"))), "stt-listen-mode")
             elif self.listen.mode == "wake":
                 self._load_wake()
             self._reset_utterance()
@@ -279,7 +274,7 @@ class SttService(Service):
             if ev.audio is None or len(ev.audio) == 0:
                 return
             self.counters["drops"] += 1
-            self.notice("warning", "speech recognition is falling behind; an utterance was skipped", "stt-behind")
+            self.notice("warning", self.say("stt.behind"), "stt-behind")
             return
         self.pending += 1
         if spec is not None and ev.same_as_pause:
@@ -439,7 +434,7 @@ class SttService(Service):
                 res, t0, t1 = await job
             except Exception as exc:
                 self.counters["stt_errors"] += 1
-                self.notice("error", f"speech recognition failed: {type(exc).__name__}: {str(exc)[:160]}",
+                self.notice("error", self.say("stt.failed", err=f"{type(exc).__name__}: {str(exc)[:160]}"),
                             "stt-error")
                 return
             timings.update(stt_start_ns=t0, stt_end_ns=t1)

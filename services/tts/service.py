@@ -58,7 +58,7 @@ class TtsService(Service):
                                                s.ELEVENLABS_BASE_URL, s.ELEVENLABS_OUTPUT_FORMAT)
                 why = None
             except Exception as exc:
-                self.notice("warning", f"ElevenLabs unavailable ({exc}); speaking with Piper", "tts-fallback")
+                self.notice("warning", self.say("tts.eleven-down", err=exc), "tts-fallback")
         elif s.TTS_PROVIDER == "chatterbox" or s.TTS_LOCAL_ENGINE == "chatterbox":
             ok, reason = chatterbox_usable()
             if ok:
@@ -66,14 +66,14 @@ class TtsService(Service):
                     self.engine = await asyncio.to_thread(ChatterboxEngine)
                     why = None
                 except Exception as exc:
-                    reason = f"Chatterbox failed to load ({type(exc).__name__}: {str(exc)[:120]})"
+                    reason = self.say("tts.chatterbox-load", err=f"{type(exc).__name__}: {str(exc)[:120]}")
                     ok = False
             if not ok:
-                self.notice("warning", f"{reason}; speaking with Piper", "tts-fallback")
+                self.notice("warning", self.say("tts.to-piper", why=reason), "tts-fallback")
         if why and self.engine is piper:
-            self.info["fallback"] = (f"{why}; speaking Portuguese with the packaged Kokoro voice and English with "
-                                     f"{piper.english.model}" if isinstance(piper, BilingualVoice) else
-                                     f"{why}; speaking with the bundled English voice {piper.model}")
+            self.info["fallback"] = (self.say("tts.fallback-bilingual", why=why, model=piper.english.model)
+                                     if isinstance(piper, BilingualVoice) else
+                                     self.say("tts.fallback-english", why=why, model=piper.model))
             self.notice("warning", self.info["fallback"], "tts-fallback")
         self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
         if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready
@@ -205,8 +205,7 @@ class TtsService(Service):
                     self.counters["drops"] += 1
                     if not self._warned_playback:
                         self._warned_playback = True
-                        self.notice("warning", "playback is not taking audio; speech is being dropped",
-                                    "playback-down")
+                        self.notice("warning", self.say("tts.playback-down"), "playback-down")
                     break
                 await asyncio.sleep(0.01)
 
