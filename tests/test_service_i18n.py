@@ -63,3 +63,18 @@ async def test_capture_without_a_device_says_so_in_portuguese(start_service) -> 
         # the notice went out once at start-up: on the bus if we were subscribed in time, else in its log
         notes = [n["text"] for n in d.of("notice", service="capture") if n["code"] == "no-device"]
         assert notes == [problem[0]] or problem[0] in cap.output(), (notes, cap.output()[-2000:])
+
+
+def test_the_banner_reads_a_portuguese_fallback_as_not_downloaded(monkeypatch) -> None:
+    """The banner tells "not downloaded" from "broken" by the fallback's words: the pt ones count too."""
+    from services.ui.widgets import banner
+
+    monkeypatch.setenv("LANGUAGE", "pt")
+    stt = i18n.say("stt.fallback", "pt", why=i18n.say("stt.why-missing", "pt", model="small", err="E"),
+                   model="whisper-base", note="")
+    tts = i18n.say("tts.fallback-bilingual", "pt", model="en_US-joe-medium",
+                   why=i18n.say("tts.why-missing", "pt", voice="'pt_BR-faber-medium'", stem="pt_BR-faber-medium"))
+    found = banner.find({"stt": {"fallback": stt, "model": "whisper-base"}, "tts": {"fallback": tts, "model": "joe"}},
+                        {"STT_LOCAL": "small", "TTS_VOICE": "pt_BR-faber-medium"})
+    assert [(f.part, f.why) for f in found] == [("ears", "Whisper small não foi baixado"),
+                                                ("voice", "a voz pt_BR-faber-medium não foi baixada")], found

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from shared.i18n import say
+
 RATE = 16000
 
 # CTranslate2's OpenMP threads spin after each call by default, stealing the CPU that
@@ -85,12 +87,13 @@ def english(language: str) -> bool:
     return (language or "").lower().split("-")[0].split("_")[0] == "en"
 
 
-def load_fallback(language: str) -> tuple[LocalWhisper, str | None]:
+def load_fallback(language: str, lang: str = "en") -> tuple[LocalWhisper, str | None]:
     """The packaged model for ``language``: tiny.en for English, the multilingual base otherwise.
 
     Why not tiny.en for everyone: it is English-only, and a Portuguese question comes
     out as English words that sound alike ("Wow, that can't be pulled off the road").
-    Returns (engine, why-the-multilingual-one-is-missing) so the UI can say so.
+    Returns (engine, why-the-multilingual-one-is-missing) so the UI can say so, in ``lang``
+    (the user's LANGUAGE; English for logs and tests).
     """
     if not english(language):
         try:
@@ -100,7 +103,7 @@ def load_fallback(language: str) -> tuple[LocalWhisper, str | None]:
             eng.model = "whisper-base (packaged, multilingual)"
             return eng, None
         except Exception as exc:  # a part missing or corrupt: English ears beat none
-            why = f"the packaged multilingual Whisper base is unusable ({type(exc).__name__}: {str(exc)[:160]})"
+            why = say("stt.why-base", lang, err=f"{type(exc).__name__}: {str(exc)[:160]}")
     else:
         why = None
     eng = LocalWhisper(bundled_model_path(), "int8", language)
@@ -108,17 +111,16 @@ def load_fallback(language: str) -> tuple[LocalWhisper, str | None]:
     return eng, why
 
 
-def load_local(model: str, compute_type: str, language: str) -> tuple[LocalWhisper, str | None]:
+def load_local(model: str, compute_type: str, language: str, lang: str = "en") -> tuple[LocalWhisper, str | None]:
     """Load ``model``; fall back to a packaged one for ``language``. Returns (engine, why-we-fell-back)."""
     if model:
         try:
             return LocalWhisper(model, compute_type, language), None
         except Exception as exc:  # missing files, no network, bad compute type...
-            why = (f"STT_LOCAL={model} is not on this machine (`make models` downloads it; "
-                   f"{type(exc).__name__}: {str(exc)[:120]})")
+            why = say("stt.why-missing", lang, model=model, err=f"{type(exc).__name__}: {str(exc)[:120]}")
     else:
-        why = "STT_LOCAL is empty"
-    eng, worse = load_fallback(language)
+        why = say("stt.why-empty", lang)
+    eng, worse = load_fallback(language, lang)
     return eng, f"{why}; {worse}" if worse else why
 
 

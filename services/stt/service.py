@@ -90,7 +90,7 @@ class SttService(Service):
         else:
             t0 = time.monotonic()
             self.engine, why = await loop.run_in_executor(
-                self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE)
+                self.pool, load_local, s.STT_LOCAL, s.STT_COMPUTE_TYPE, s.STT_LANGUAGE, s.LANGUAGE)
             self.info["load_s"] = round(time.monotonic() - t0, 2)
             if why:
                 note = self.say("stt.english-only") if getattr(self.engine, "english_only", False) else ""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from services.tts.text import looks_portuguese
+from shared.i18n import say
 
 Cancelled = Callable[[], bool]
 
@@ -87,17 +88,16 @@ class PiperEngine:
             yield self.rate, chunk.audio_int16_array
 
 
-def load_piper(voice: str) -> tuple[PiperEngine, str | None]:
-    """The configured voice, or the bundled joe voice with the reason we fell back."""
+def load_piper(voice: str, lang: str = "en") -> tuple[PiperEngine, str | None]:
+    """The configured voice, or the bundled joe voice with the reason we fell back (in ``lang``)."""
     path = find_piper_voice(voice, voice_dirs())
     if path is not None:
         try:
             return PiperEngine(path, path.stem), None
         except Exception as exc:
-            why = f"TTS_VOICE={voice} could not be loaded ({type(exc).__name__}: {str(exc)[:120]})"
+            why = say("tts.why-broken", lang, voice=voice, err=f"{type(exc).__name__}: {str(exc)[:120]}")
     else:
-        why = (f"Piper voice {voice!r} is not downloaded (get it with: "
-               f"python -m piper.download_voices {Path(voice).stem or 'pt_BR-faber-medium'})")
+        why = say("tts.why-missing", lang, voice=repr(voice), stem=Path(voice).stem or "pt_BR-faber-medium")
     eng = PiperEngine(bundled_voice(), "en_US-joe-medium (bundled)")
     return eng, why
 
@@ -159,13 +159,13 @@ def _kokoro() -> Any:
     return KokoroEngine()
 
 
-def load_offline(voice: str) -> tuple[Any, str | None]:
+def load_offline(voice: str, lang: str = "en") -> tuple[Any, str | None]:
     """Piper with ``voice`` when it is on disk; else the best packaged voice for it, with the reason.
 
     A Portuguese voice name (the default ``pt_BR-faber-medium``) that is not downloaded
     gets :class:`BilingualVoice`; anything else gets the bundled English joe voice.
     """
-    eng, why = load_piper(voice)
+    eng, why = load_piper(voice, lang)
     if why and is_portuguese_voice(voice) and isinstance(eng, PiperEngine):
         return BilingualVoice(eng), why
     return eng, why

@@ -49,7 +49,7 @@ class TtsService(Service):
     async def setup(self) -> None:
         self._loop = asyncio.get_running_loop()
         s = self.settings
-        piper, why = await asyncio.to_thread(load_offline, s.TTS_VOICE)
+        piper, why = await asyncio.to_thread(load_offline, s.TTS_VOICE, s.LANGUAGE)
         self.fallback = piper
         self.engine = piper
         if s.TTS_PROVIDER == "elevenlabs":

@@ -69,7 +69,8 @@ class Fallback:
 
 def _not_downloaded(text: str) -> bool:
     t = text.lower()
-    return "not on this machine" in t or "not downloaded" in t or "não existe" in t or "ausente" in t
+    return any(w in t for w in ("not on this machine", "not downloaded", "não está nesta máquina", "não foi baixad",
+                                "não existe", "ausente"))
 
 
 def _using(info: dict[str, Any], part: str) -> str:
