@@ -219,7 +219,14 @@ async def test_fuzz_10000_frames_per_socket_are_counted_logged_and_survived(stac
     await wait_for(lambda: all(c.latest(s) for s in (*SUPERVISED, "watchdog")), 30)
     pids = {s: c.latest(s)["pid"] for s in (*SUPERVISED, "watchdog")}
     base = {s: c.latest(s)["counters"].get("rejected", 0) for s in pids}
-    expected = {s: N_FUZZ for s in pids}  # every service subscribes to b"ev."
+    topics = {s: listen_topics(s) for s in pids}  # each service subscribes only to what it listens to
+    frames = fuzz_frames("event", N_FUZZ, seed=1)
+    # a SUB delivers a frame whose first part starts with one of its topics: count per service
+    reason = [_reason(f) for f in frames]
+    heard = {s: [i for i, f in enumerate(frames) if any(f[0].startswith(t) for t in topics[s])] for s in pids}
+    expected = {s: len(heard[s]) for s in pids}
+    want = {s: Counter(reason[i] for i in heard[s]) for s in pids}
+    assert all(expected.values()) and min(expected.values()) < N_FUZZ  # the topic filter is really exercised
     ctx = zmq.Context.instance()
 
     # events: a PUB bound where `luna` (ctl) publishes; it sees every subscription (XPUB_VERBOSE)
@@ -228,13 +235,15 @@ async def test_fuzz_10000_frames_per_socket_are_counted_logged_and_survived(stac
     pub.setsockopt(zmq.SNDHWM, 0)  # queue rather than drop on our side; receivers hold 10,000 (EVENT_HWM)
     pub.setsockopt(zmq.LINGER, 5000)
     pub.bind(endpoints.event_endpoint("ctl"))
-    subs = 0
+    needed = Counter(t for s in pids for t in topics[s])  # every service's every topic, then send
+    seen: Counter[bytes] = Counter()
     deadline = time.monotonic() + 15
-    while subs < len(pids) and time.monotonic() < deadline:  # every service (and our client) subscribed
+    while any(seen[t] < n for t, n in needed.items()) and time.monotonic() < deadline:
         if pub.poll(200):
-            subs += pub.recv()[0] == 1
+            msg = pub.recv()
+            if msg[:1] == b"\x01":
+                seen[msg[1:]] += 1
     await asyncio.sleep(0.5)
-    frames = fuzz_frames("event", N_FUZZ, seed=1)
     # in slices, so no subscriber's 10,000-frame receive queue can overflow
     sent_s = 0.0
     for k in range(0, N_FUZZ, 1000):
@@ -246,7 +255,6 @@ async def test_fuzz_10000_frames_per_socket_are_counted_logged_and_survived(stac
     # streams: a raw PUSH into each consumer's PULL (a blocking send waits, never drops);
     # the sockets stay open until everything is counted, so no linger can discard a queued frame
     pushes = []
-    want = {s: Counter(REASONS[("event", 1)]) for s in pids}
     for k, (stream, owner) in enumerate(FUZZED_STREAMS.items()):
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDTIMEO, 20_000)
@@ -289,6 +297,26 @@ async def test_fuzz_10000_frames_per_socket_are_counted_logged_and_survived(stac
     frames_ = await c.turn("depois do lixo, tudo bem?", timeout=90)
     assert next(f for f in frames_ if f.type == "reply-end")["ok"]
     c.close()
+
+
+def _reason(parts: list[bytes]) -> str:
+    try:
+        decode_event(parts)
+    except FrameError as err:
+        return err.reason
+    raise AssertionError("a fuzz frame decoded")
+
+
+def listen_topics(service: str) -> list[bytes]:
+    """The SUB topics ``service`` subscribes to, from its own ``listens`` declaration."""
+    import importlib
+
+    from shared.service import Service, event_topics
+
+    mod = importlib.import_module(f"services.{service}.service")
+    cls = next(v for v in vars(mod).values()
+               if isinstance(v, type) and issubclass(v, Service) and v is not Service and v.name == service)
+    return event_topics(cls.listens)
 
 
 # -- kill -9 during a turn -----------------------------------------------------------------------
