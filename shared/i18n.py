@@ -37,6 +37,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "playback.no-device": "alto-falante: {why}; as respostas aparecem só como texto",
         # tts
         "tts.eleven-down": "ElevenLabs indisponível ({err}); falando com Piper",
+        "tts.chatterbox-missing": "o Chatterbox não está instalado (`pip install .[chatterbox]`)",
+        "tts.chatterbox-gpu": "o Chatterbox precisa de uma GPU NVIDIA e nenhuma foi encontrada",
         "tts.chatterbox-load": "o Chatterbox não carregou ({err})",
         "tts.to-piper": "{why}; falando com Piper",
         "tts.why-broken": "TTS_VOICE={voice} não carregou ({err})",
@@ -81,6 +83,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "playback.stopped": "the output device stopped (unplugged?)",
         "playback.no-device": "speaker: {why}; replies are shown as text only",
         "tts.eleven-down": "ElevenLabs unavailable ({err}); speaking with Piper",
+        "tts.chatterbox-missing": "Chatterbox is not installed (pip install .[chatterbox])",
+        "tts.chatterbox-gpu": "Chatterbox needs an NVIDIA GPU and none was found",
         "tts.chatterbox-load": "Chatterbox failed to load ({err})",
         "tts.to-piper": "{why}; speaking with Piper",
         "tts.why-broken": "TTS_VOICE={voice} could not be loaded ({err})",

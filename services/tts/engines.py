@@ -203,12 +203,12 @@ class ElevenLabsEngine:
                     yield self.rate, np.frombuffer(data[:cut], dtype="<i2").copy()
 
 
-def chatterbox_usable() -> tuple[bool, str]:
-    """Chatterbox needs its package and a CUDA GPU; say which is missing."""
+def chatterbox_usable(lang: str = "en") -> tuple[bool, str]:
+    """Chatterbox needs its package and a CUDA GPU; say which is missing (in ``lang``)."""
     if importlib.util.find_spec("chatterbox") is None:
-        return False, "Chatterbox is not installed (pip install .[chatterbox])"
+        return False, say("tts.chatterbox-missing", lang)
     if shutil.which("nvidia-smi") is None:
-        return False, "Chatterbox needs an NVIDIA GPU and none was found"
+        return False, say("tts.chatterbox-gpu", lang)
     return True, ""
 
 

@@ -60,7 +60,7 @@ class TtsService(Service):
             except Exception as exc:
                 self.notice("warning", self.say("tts.eleven-down", err=exc), "tts-fallback")
         elif s.TTS_PROVIDER == "chatterbox" or s.TTS_LOCAL_ENGINE == "chatterbox":
-            ok, reason = chatterbox_usable()
+            ok, reason = chatterbox_usable(s.LANGUAGE)
             if ok:
                 try:
                     self.engine = await asyncio.to_thread(ChatterboxEngine)
