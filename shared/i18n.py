@@ -60,6 +60,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "stt.listen-mode": "modo de escuta desconhecido {mode} (always, name, wake ou push)",
         "stt.behind": "o reconhecimento de fala está atrasado; uma fala foi pulada",
         "stt.failed": "o reconhecimento de fala falhou: {err}",
+        "watchdog.restart": "vigia: reiniciando {svc} ({why})",
+        "watchdog.failed": "vigia: não consegui reiniciar {svc}: {err}",
+        "watchdog.silent": "sem sinal de vida há {s} s",
+        "watchdog.frozen": "áudio parado há {s} s",
     },
     "en": {
         "private.env-readable": "warning: {path} holds an API key and other users can read it (chmod 600 {path})",
@@ -105,6 +109,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "stt.listen-mode": "unknown listen mode {mode} (always, name, wake or push)",
         "stt.behind": "speech recognition is falling behind; an utterance was skipped",
         "stt.failed": "speech recognition failed: {err}",
+        "watchdog.restart": "watchdog: restarting {svc} ({why})",
+        "watchdog.failed": "watchdog: could not restart {svc}: {err}",
+        "watchdog.silent": "heartbeat silent for {s} s",
+        "watchdog.frozen": "audio frames frozen for {s} s",
     },
 }
 

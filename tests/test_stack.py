@@ -140,6 +140,8 @@ async def test_watchdog_restarts_a_hung_service(stack) -> None:
     try:
         await wait_for(lambda: any(f.type == "notice" and f.get("code") == "watchdog-restart"
                                    and "brain" in f["text"] for f in c.frames), 60)
+        told = next(f["text"] for f in c.frames if f.type == "notice" and f.get("code") == "watchdog-restart")
+        assert told.startswith("vigia: reiniciando brain (sem sinal de vida há"), told  # the user's language
         await wait_for(lambda: (hb := c.latest("brain")) is not None and hb.get("pid") != old
                        and hb["state"] == "ready", 120)
     finally:

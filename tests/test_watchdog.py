@@ -97,3 +97,15 @@ def test_proc_sample_reads_this_process() -> None:
     state, ticks = proc_sample(os.getpid())
     assert state in "RS" and ticks >= 0
     assert proc_sample(2**22 + 7) is None
+
+
+def test_a_restart_is_logged_in_english_and_told_in_the_users_language() -> None:
+    """The log line stays English (``luna diagnose`` counts restarts by it); the person reads Portuguese."""
+    from shared import i18n
+
+    t = Track()
+    hb(t, 0.0, "brain")
+    why = verdict(t, SILENT_S + 1, "brain", running=True)
+    assert why == f"heartbeat silent for {SILENT_S + 1:.0f} s"
+    told = i18n.say("watchdog.restart", "pt", svc="brain", why=i18n.say(why.key, "pt", **why.fields))
+    assert told == f"vigia: reiniciando brain (sem sinal de vida há {SILENT_S + 1:.0f} s)"

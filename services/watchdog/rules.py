@@ -114,6 +114,20 @@ def busy(track: Track, now: float) -> bool:
     return track.frames_moved > 0 and track.frames_moved >= track.last_seen
 
 
+class Reason(str):
+    """Why a restart is due: English text for the log (``luna diagnose`` reads it) that also
+    carries its catalogue key and fields, so the person is told in their own language."""
+
+    key: str
+    fields: dict[str, object]
+
+    @classmethod
+    def of(cls, key: str, english: str, **fields: object) -> Reason:
+        r = cls(english.format(**fields))
+        r.key, r.fields = key, fields
+        return r
+
+
 def verdict(track: Track, now: float, service: str, running: bool) -> str | None:
     """Why ``service`` should be restarted now, or None."""
     if not running or track.pid is None:
@@ -123,8 +137,8 @@ def verdict(track: Track, now: float, service: str, running: bool) -> str | None
         if silent <= BUSY_SILENT_S and busy(track, now):
             track.spared += 1
             return None
-        return f"heartbeat silent for {silent:.0f} s"
+        return Reason.of("watchdog.silent", "heartbeat silent for {s} s", s=f"{silent:.0f}")
     if service == "capture" and capture_should_move(track.state, track.info) \
             and now - track.moving_since > FROZEN_S:
-        return f"audio frames frozen for {now - track.moving_since:.0f} s"
+        return Reason.of("watchdog.frozen", "audio frames frozen for {s} s", s=f"{now - track.moving_since:.0f}")
     return None

@@ -10,12 +10,14 @@ shows what happened.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import xmlrpc.client
 from typing import Any
 
 from services.watchdog.rules import Track, observe, observe_proc, proc_sample, verdict
+from shared import logs
 from shared.endpoints import SUPERVISED, runs_elsewhere
 from shared.messages import Frame
 from shared.service import Service
@@ -99,12 +101,24 @@ class WatchdogService(Service):
                 if why:
                     await self._restart(svc, why)
 
+    def _why(self, why: str) -> str:
+        key = getattr(why, "key", None)
+        return self.say(key, **why.fields) if key else why  # type: ignore[attr-defined]
+
+    def tell(self, level: str, log_text: str, code: str, text: str) -> None:
+        """A notice whose log line stays English (``luna diagnose`` counts restarts by it) and
+        whose bus text is in the user's language."""
+        self.log.log(logging.ERROR if level == "error" else logging.WARNING, log_text, extra={"fields": {"code": code}})
+        self.publish("notice", service=self.name, level=level, text=logs.redact(text), code=code)
+
     async def _restart(self, svc: str, why: str) -> None:
         self.cooldown[svc] = time.monotonic() + COOLDOWN_S
         self.counters["restarts"] += 1
-        self.notice("warning", f"watchdog: restarting {svc} ({why})", "watchdog-restart")
+        self.tell("warning", f"watchdog: restarting {svc} ({why})", "watchdog-restart",
+                  self.say("watchdog.restart", svc=svc, why=self._why(why)))
         try:
             await asyncio.to_thread(self.rpc.supervisor.signalProcess, svc, "KILL")
         except Exception as exc:
-            self.notice("error", f"watchdog: could not restart {svc}: {exc}", "watchdog-failed")
+            self.tell("error", f"watchdog: could not restart {svc}: {exc}", "watchdog-failed",
+                      self.say("watchdog.failed", svc=svc, err=exc))
         self.tracks[svc] = Track()
