@@ -198,7 +198,7 @@ async def test_device_disappears_mid_stream(start_service, tmp_path):
             for svc in ("capture", "playback"):
                 hb = await d.wait(lambda svc=svc: (h := d.heartbeat(svc)) and h["state"] == "no-device" and h,
                                   15, f"{svc} reports the lost device")
-                word = "microphone" if svc == "capture" else "speaker"
+                word = "microfone" if svc == "capture" else "alto-falante"  # LANGUAGE=pt, the default
                 assert any(word in x for x in hb["info"]["problems"]), hb["info"]
             await asyncio.sleep(1.5)
             assert cap.p.poll() is None and pb.p.poll() is None
