@@ -96,21 +96,7 @@ class MainScreen(Screen):
 
 class LunaApp(App):
     TITLE = "Luna"
-    CSS = """
-    Screen { layout: vertical; }
-    #main { height: 1fr; }
-    #attachment { height: auto; color: $accent; padding: 0 1; display: none; }
-    #attachment.shown { display: block; }
-    #pull { height: 1; padding: 0 1; display: none; }
-    #pull.shown { display: block; }
-    CodeOutputPanel { display: none; }
-    LunaApp.code-mode CodeOutputPanel { display: block; }
-    LunaApp.code-mode ChatLog { display: none; }
-    #new-below { dock: bottom; width: auto; height: 1; padding: 0 2; margin: 0 0 0 4; display: none;
-                 background: $accent; color: $text; text-style: bold; }
-    #new-below.shown { display: block; }
-    LunaApp.code-mode #new-below { display: none; }
-    """
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # beside this file, wherever Luna is started from
     COMMAND_PALETTE_DISPLAY = "Ctrl+P"
     BINDINGS = _bindings()
 
