@@ -100,7 +100,7 @@ async def _run(run_dir: str) -> dict[str, float]:
     from textual import events
 
     from services.ui.app import LunaApp
-    from services.ui.widgets.chat import LunaMessage, UserMessage
+    from services.ui.widgets.bubbles import LunaMessage, UserMessage
 
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
@@ -132,7 +132,7 @@ async def _run(run_dir: str) -> dict[str, float]:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.2)  # the brain's SUB hears the UI (first UI heartbeat)
             tid = app.send_user_text("conte uma história longa")
-            msg = app.turns[tid]
+            msg = app.chat.turns[tid]
             while msg.first_token_at is None and time.monotonic() < deadline + 10:
                 await asyncio.sleep(0.01)
             t_start = time.perf_counter()
@@ -174,7 +174,7 @@ async def _run(run_dir: str) -> dict[str, float]:
             from shared.messages import make
 
             app.chat.remove_children()
-            app.turns.clear()
+            app.chat.turns.clear()
             await pilot.pause()
             gc.collect()
             body = "Uma resposta com `código` e **negrito**.\n\n```python\nprint('x')\n```\n"
@@ -187,7 +187,7 @@ async def _run(run_dir: str) -> dict[str, float]:
                 for j in range(0, len(body), 6):
                     await app.handle_frame(make("token", source="brain", turn_id=t, text=body[j:j + 6], epoch=i))
                 await app.handle_frame(make("reply-end", source="brain", turn_id=t, ok=True, text=body, epoch=i))
-                app.turns.pop(t, None)
+                app.chat.turns.pop(t, None)
                 n = (i + 1) * 2
                 if n in (100, 200, MESSAGES, MESSAGES_PLATEAU):
                     await pilot.pause()

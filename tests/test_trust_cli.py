@@ -71,7 +71,7 @@ async def test_five_parallel_sends_get_five_replies(bus_env, start_service) -> N
 async def test_the_ui_refuses_a_long_paste_and_keeps_the_text(bus_env) -> None:
     """A 300 KB paste: one line in the chat saying the size and the limit, nothing sent, the text kept."""
     from services.ui.app import LunaApp
-    from services.ui.widgets.chat import SystemLine
+    from services.ui.widgets.bubbles import SystemLine
 
     app = LunaApp(reply_timeout=30)
     text = "z" * (300 * 1024)

@@ -19,7 +19,7 @@ from services.ui.app import LunaApp
 from services.ui.screens.history import HistoryScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
-from services.ui.widgets.chat import CodeBlock, LunaMessage, SystemLine, UserMessage
+from services.ui.widgets.bubbles import CodeBlock, LunaMessage, SystemLine, UserMessage
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu, MenuItem
 from shared.messages import FrameError, make
@@ -96,7 +96,7 @@ async def test_enter_sends_and_newline_keys(app: LunaApp) -> None:
         assert [f["text"] for f in sent(app, "user-text")] == ["a\n\nb"]
         assert app.prompt.text == ""
         tid = sent(app, "user-text")[0].turn_id
-        assert len(tid) == 32 and tid in app.turns
+        assert len(tid) == 32 and tid in app.chat.turns
         assert isinstance(app.chat.children[0], UserMessage)
 
 
@@ -105,7 +105,7 @@ async def test_streamed_reply_renders_code_blocks(app: LunaApp) -> None:
         tid = app.send_user_text("oi")
         assert app.indicator.state == "thinking"
         await reply(app, pilot, tid)
-        msg = app.turns[tid]
+        msg = app.chat.turns[tid]
         assert msg.done and msg.text == CODE_REPLY
         assert "ollama/dolphin-mistral" in str(msg.query_one(".luna-header").render())
         blocks = list(msg.query(CodeBlock))
@@ -119,7 +119,7 @@ async def test_error_reply_is_a_styled_message(app: LunaApp) -> None:
         await feed(app, "reply-start", tid, intent="chat", provider="ollama", model="x", epoch=1)
         await feed(app, "reply-end", tid, ok=False, error="model 'x' not found: ollama pull x", epoch=1)
         await pilot.pause()
-        msg = app.turns[tid]
+        msg = app.chat.turns[tid]
         assert msg.has_class("error")
         assert "ollama pull x" in str(msg.query_one(".luna-footer").render())
         assert "Traceback" not in str(msg.query_one(".luna-footer").render())
@@ -130,7 +130,7 @@ async def test_brain_down_message_after_timeout(bus_env, clip) -> None:
     async with app.run_test(size=SIZE) as pilot:
         tid = app.send_user_text("oi")
         await pilot.pause(0.6)
-        msg = app.turns[tid]
+        msg = app.chat.turns[tid]
         assert msg.done and msg.has_class("error")
         assert "make restart SERVICE=brain" in str(msg.query_one(".luna-footer").render())
 
@@ -140,7 +140,7 @@ async def test_click_code_block_copies_that_block(app: LunaApp, clip: Clip) -> N
     async with app.run_test(size=SIZE) as pilot:
         tid = app.send_user_text("oi")
         await reply(app, pilot, tid)
-        second = list(app.turns[tid].query(CodeBlock))[1]
+        second = list(app.chat.turns[tid].query(CodeBlock))[1]
         await pilot.click(second)
         await pilot.pause()
         assert clip.osc[-1] == "ls -la"
@@ -395,7 +395,7 @@ async def test_escape_cancels_running_reply(app: LunaApp) -> None:
         await pilot.pause()
         cancels = [f for f in sent(app, "command") if f["name"] == "cancel"]
         assert cancels and cancels[0].turn_id == tid
-        assert app.turns[tid].done
+        assert app.chat.turns[tid].done
         assert app.indicator.state == "idle"
 
 
@@ -526,7 +526,7 @@ async def test_voice_turn_partial_then_final(app: LunaApp) -> None:
         assert "🎤" in str(msgs[0].render())
         # the brain answers a turn the UI did not start
         await reply(app, pilot, "voiceturn", "Olá!")
-        assert app.turns["voiceturn"].text == "Olá!"
+        assert app.chat.turns["voiceturn"].text == "Olá!"
 
 
 async def test_notice_becomes_notification(app: LunaApp) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from services.ui.app import LunaApp
 from services.ui.screens.history import HistoryScreen
-from services.ui.widgets.chat import LunaMessage, UserMessage
+from services.ui.widgets.bubbles import LunaMessage, UserMessage
 from tests.conftest import wait_for
 from tests.fakes_ui import CODE_REPLY, FakeBrain
 
@@ -36,11 +36,11 @@ async def test_chat_turn_streams_from_fake_brain(bus_env) -> None:
             for ch in "oi Luna":
                 await pilot.press("space" if ch == " " else ch)
             await pilot.press("enter")
-            await wait_for(lambda: app.turns and all(m.done for m in app.turns.values()), 10)
+            await wait_for(lambda: app.chat.turns and all(m.done for m in app.chat.turns.values()), 10)
             await pilot.pause()
             assert [f["text"] for f in brain.received] == ["oi Luna"]
             tid = brain.received[0].turn_id
-            msg = app.turns[tid]
+            msg = app.chat.turns[tid]
             assert msg.text == CODE_REPLY and not msg.has_class("error")
             assert msg.provider == "ollama" and msg.model == "dolphin-mistral"
             assert app.code_panel.code.strip() == "print('oi')"
@@ -54,12 +54,12 @@ async def test_escape_cancel_reaches_brain(bus_env) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await connected(app, brain)
             tid = app.send_user_text("fale muito")
-            await wait_for(lambda: len(app.turns[tid].text) > 20, 10)
+            await wait_for(lambda: len(app.chat.turns[tid].text) > 20, 10)
             await pilot.press("escape")
             await wait_for(lambda: any(c["name"] == "cancel" for c in brain.commands), 5)
             assert [c.turn_id for c in brain.commands if c["name"] == "cancel"] == [tid]
             await pilot.pause(0.2)
-            msg = app.turns[tid]
+            msg = app.chat.turns[tid]
             assert msg.done and len(msg.text) < len("palavra " * 400)
 
 
@@ -70,19 +70,19 @@ async def test_brain_error_is_shown_without_traceback(bus_env) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await connected(app, brain)
             tid = app.send_user_text("oi")
-            await wait_for(lambda: app.turns[tid].done, 10)
+            await wait_for(lambda: app.chat.turns[tid].done, 10)
             await pilot.pause()
-            footer = str(app.turns[tid].query_one(".luna-footer").render())
-            assert app.turns[tid].has_class("error") and "ollama serve" in footer
+            footer = str(app.chat.turns[tid].query_one(".luna-footer").render())
+            assert app.chat.turns[tid].has_class("error") and "ollama serve" in footer
 
 
 async def test_no_brain_gives_clear_message(bus_env) -> None:
     app = LunaApp(reply_timeout=1.0)
     async with app.run_test(size=SIZE) as pilot:
         tid = app.send_user_text("alguém aí?")
-        await wait_for(lambda: app.turns[tid].done, 5)
+        await wait_for(lambda: app.chat.turns[tid].done, 5)
         await pilot.pause()
-        assert "make restart SERVICE=brain" in str(app.turns[tid].query_one(".luna-footer").render())
+        assert "make restart SERVICE=brain" in str(app.chat.turns[tid].query_one(".luna-footer").render())
         assert app.client.status("brain") == "down"
 
 

@@ -9,7 +9,7 @@ a normal answer.
 from __future__ import annotations
 
 from services.ui.app import LunaApp
-from services.ui.widgets.chat import LunaMessage, UserMessage
+from services.ui.widgets.bubbles import LunaMessage, UserMessage
 from shared.messages import make
 
 

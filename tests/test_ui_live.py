@@ -16,7 +16,7 @@ from textual import events
 from services.ui import i18n
 from services.ui.app import LunaApp
 from services.ui.screens.history import HistoryScreen
-from services.ui.widgets.chat import LunaMessage, SystemLine
+from services.ui.widgets.bubbles import LunaMessage, SystemLine
 from shared.messages import make
 
 SIZE = (100, 30)
@@ -234,7 +234,7 @@ async def test_f3_shows_the_code_the_chat_shows(app: LunaApp, reply: str) -> Non
     async with app.run_test(size=SIZE) as pilot:
         tid = app.send_user_text("codigo")
         await stream(app, pilot, tid, reply, 1, step=3, intent="code")
-        shown = [b.code.strip() for b in app.turns[tid].query("CodeBlock")]
+        shown = [b.code.strip() for b in app.chat.turns[tid].query("CodeBlock")]
         await pilot.press("f3")
         await pilot.pause()
         assert shown and app.code_panel.code.strip() == "\n\n".join(shown)
@@ -303,7 +303,7 @@ async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> No
         await stream(app, pilot, tid, "Olá! " * 30, 1,
                      notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
         await in_view(app, pilot, "embedded/smollm2-135m", "GEMINI_API_KEY")
-        msg = app.turns[tid]
+        msg = app.chat.turns[tid]
         assert isinstance(msg, LunaMessage) and "gemini" in msg.notice
 
 

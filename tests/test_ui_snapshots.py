@@ -27,7 +27,7 @@ async def conversation(pilot) -> None:
     await h(make("status", source="brain", service="brain", data={"functions": {
         "chat": {"provider": "ollama", "model": "dolphin-mistral"},
         "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"}}}))
-    app.chat.add(__import__("services.ui.widgets.chat", fromlist=["UserMessage"]).UserMessage("me faz uma soma"))
+    app.chat.add(__import__("services.ui.widgets.bubbles", fromlist=["UserMessage"]).UserMessage("me faz uma soma"))
     await h(make("reply-start", source="brain", turn_id="t1", intent="code", provider="ollama",
                  model="qwen2.5-coder:7b", epoch=1))
     for i in range(0, len(REPLY), 7):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from services.ui import commands, i18n
 from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import CopyResult, copy_text, pyperclip_paste
-from services.ui.codeextract import FenceExtractor, extract_code
+from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.keymap import load_keymap
 from services.ui.screens.history import HistoryScreen
@@ -29,7 +28,8 @@ from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.banner import FallbackBanner
-from services.ui.widgets.chat import ChatLog, HelpMessage, LunaMessage, SystemLine, UserMessage
+from services.ui.widgets.bubbles import HelpMessage, SystemLine, UserMessage
+from services.ui.widgets.chat import ChatLog
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
@@ -42,16 +42,6 @@ from shared.messages import text_too_long
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
-
-
-
-def turn_latency_ms(stages: dict[str, Any]) -> float | None:
-    """The figure the status bar shows from ``turn-metrics``: time to first audio, else the whole turn."""
-    for key, scale in (("time_to_first_audio_s", 1000), ("total_s", 1000)):
-        v = stages.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v) * scale
-    return None
 
 
 def _bindings() -> list[Binding]:
@@ -112,17 +102,13 @@ class LunaApp(App):
         self.client = BusClient(self)
         self.keymap_file = keymap_file
         self.reply_timeout = reply_timeout
-        self.turns: dict[str, LunaMessage] = {}
-        self.current: LunaMessage | None = None
         self.functions: dict[str, dict[str, Any]] = {}
         self.image: str = ""
         self.muted = False
         self.speaking = False
         self.listening = False
         self.latency_ms: float | None = None
-        self.partial: UserMessage | None = None
         self.conversation_id: str | None = None
-        self.code_fx: dict[str, FenceExtractor] = {}
         self.last_copy: CopyResult | None = None
         self._status_key: tuple = ()
         self.brain_options: dict[str, Any] = {}
@@ -358,8 +344,6 @@ class LunaApp(App):
         self.conversation_id = None
         self.chat.clear()
         self.code_panel.clear()
-        self.turns.clear()
-        self.current = None
         self.notify(t("new_conv_done"), timeout=1.5)
 
     def action_history(self) -> None:
@@ -379,8 +363,6 @@ class LunaApp(App):
         self.client.command("history-open", id=conv_id)
         self.chat.clear()
         self.code_panel.clear()
-        self.turns.clear()
-        self.current = None
 
     def action_soul(self) -> None:
         if not isinstance(self.screen, SoulScreen):
@@ -431,7 +413,7 @@ class LunaApp(App):
 
     @property
     def busy(self) -> bool:
-        return any(not m.done for m in self.turns.values()) or self.speaking
+        return bool(self.chat.running) or self.speaking
 
     def action_cancel(self) -> None:
         """Escape: close the open modal, else cancel the running reply and Luna's speech."""
@@ -442,12 +424,7 @@ class LunaApp(App):
             if self.has_class("code-mode"):  # Esc closes F3 like any other screen
                 self.action_code_mode()
             return
-        running = [m for m in self.turns.values() if not m.done]
-        tid = running[-1].turn_id if running else ""
-        self.client.command("cancel", turn_id=tid)
-        for m in running:
-            m.done = True  # tokens still in flight are dropped from now on
-            self.call_later(m.finish, False, cancelled=True)
+        self.client.command("cancel", turn_id=self.chat.cancel_running())
         self.speaking = False
         self.update_indicator()
 
@@ -536,10 +513,7 @@ class LunaApp(App):
         box.remove_class("shown")
         self.chat.add(UserMessage(text, image=Path(image).name if image else ""))
         tid = self.client.send_text(text, image=image or None, conversation_id=self.conversation_id)
-        msg = LunaMessage(tid)
-        self.turns[tid] = msg
-        self.current = msg
-        self.chat.add(msg)
+        msg = self.chat.start_turn(tid)
         if not self.client.ok:
             msg.fail(t("bus_down", err=self.client.error or "-"))
         else:
@@ -548,23 +522,12 @@ class LunaApp(App):
         return tid
 
     def _check_started(self, tid: str) -> None:
-        msg = self.turns.get(tid)
+        msg = self.chat.turns.get(tid)
         if msg is not None and msg.pending and not msg.done:
             msg.fail(t("brain_down"))
             self.update_indicator()
 
     # -- bus events -----------------------------------------------------------------
-    def _message_for(self, f: Any, create: bool = False) -> LunaMessage | None:
-        msg = self.turns.get(f.turn_id) if f.turn_id else None
-        epoch = f.get("epoch")
-        if msg is None and epoch is not None:
-            msg = next((m for m in self.turns.values() if m.epoch == epoch), None)
-        if msg is None and create:
-            msg = LunaMessage(f.turn_id)
-            self.turns[f.turn_id or f"epoch-{epoch}"] = msg
-            self.chat.add(msg)
-        return msg
-
     async def on_bus_event(self, event: BusEvent) -> None:
         f = event.frame
         try:
@@ -572,169 +535,15 @@ class LunaApp(App):
         except Exception as exc:  # a strange frame must never take the UI down
             self.log.error(f"frame {f.type} failed: {exc!r}")
 
-    async def handle_frame(self, f: Any) -> None:  # noqa: C901 - one switch over the catalogue
-        typ = f.type
-        if typ == "token":
-            msg = self._message_for(f, create=True)
-            if msg is not None and not msg.done:
-                if msg.first_token_at is None:
-                    self.latency_ms = (time.monotonic() - msg.started_at) * 1000
-                await msg.add_token(f["text"])
-                fx = self.code_fx.setdefault(msg.turn_id, FenceExtractor())
-                self.code_panel.append(fx.feed(f["text"]), msg.turn_id or str(id(msg)))
-                self.chat.follow()
-        elif typ == "reply-start":
-            msg = self._message_for(f, create=True)
-            if msg is not None:
-                msg.epoch = f.get("epoch")
-                msg.start(f["provider"], f["model"], f.get("notice") or "", f.get("intent") or "")
-                if f.get("notice"):
-                    self.notify(f["notice"], severity="warning", timeout=5)
-            self.update_indicator()
-        elif typ == "reply-end":
-            msg = self._message_for(f, create=False)
-            if msg is None and f.get("ok") is False:
-                msg = self._message_for(f, create=True)
-            if msg is not None:
-                timings = f.get("timings") or {}
-                footer = ""
-                total = timings.get("total_ms")
-                if isinstance(total, (int, float)):
-                    footer = f"{total:.0f} ms"
-                await msg.finish(bool(f["ok"]), f.get("text") or "", f.get("error") or "",
-                                 bool(f.get("cancelled")), footer)
-                self.code_fx.pop(msg.turn_id, None)
-                # the finished text decides what F3 holds (the streaming scanner only previews it)
-                self.code_panel.set_turn(msg.turn_id or str(id(msg)), extract_code(msg.text))
-                self.chat.follow()
-            self.update_indicator()
-        elif typ == "transcript-partial":
-            if self.partial is None:
-                self.partial = UserMessage(f.get("said") or f["text"], spoken=True, partial=True)
-                self.chat.add(self.partial)
-            else:
-                self.partial.set_text(f.get("said") or f["text"])
-            self.listening = True
-            self.update_indicator()
-        elif typ == "transcript":
-            said = f.get("said") or f["text"]  # what was said ("Luna, ..."); text is what the brain got
-            if self.partial is not None:
-                self.partial.set_text(said, final=True)
-                self.partial = None
-            elif said.strip():
-                self.chat.add(UserMessage(said, spoken=True))
-            self.listening = False
-            self.update_indicator()
-        elif typ == "user-text":
-            if not f.get("spoken") and f.source != "ui":
-                via = t("via_send") if f.source == "ctl" else t("via_other", source=f.source)
-                self.chat.add(UserMessage(f["text"], via=via))
-        elif typ == "speech-start":
-            self.listening = True
-            self.update_indicator()
-        elif typ == "speech-end":
-            self.update_indicator()
-        elif typ == "speaking":
-            self.speaking = True
-            self.update_indicator()
-        elif typ == "idle":
-            self.speaking = False
-            self.update_indicator()
-        elif typ == "notice":
-            sev = {"error": "error", "warning": "warning"}.get(f["level"], "information")
-            self.notify(t("notice_prefix", service=f["service"], text=f["text"]), severity=sev,
-                        timeout=8 if sev == "error" else 5)
-        elif typ == "status":
-            data = f["data"] or {}
-            self._brain_data(data)
-        elif typ == "config":
-            self._brain_data(f.data)
-            if f.get("error"):
-                self.notify(f["error"], severity="error", timeout=6)
-        elif typ == "history":
-            if isinstance(self.screen, HistoryScreen):
-                self.screen.set_items(f["conversations"], current=f.get("current") or "")
-        elif typ == "conversation":
-            self._show_conversation(f.data)
-        elif typ == "turn-metrics":
-            self.turn_history.append(dict(f["stages"] or {}))
-            ms = turn_latency_ms(f["stages"] or {})
-            if ms is not None:
-                self.latency_ms = ms
-                self.refresh_status()
-
-    def _brain_data(self, data: dict[str, Any]) -> None:
-        """The brain's status/config: providers and models per function, options, missing models, pulls."""
-        if isinstance(data.get("functions"), dict):
-            self.functions = {k: v for k, v in data["functions"].items() if isinstance(v, dict)}
-            self.refresh_status()
-        if isinstance(data.get("options"), dict):
-            self.brain_options = data["options"]
-        for key in ("missing_models", "ollama_models", "ollama"):
-            if key in data:
-                self.brain_info[key] = data[key]
-        pull = data.get("pull")
-        if isinstance(pull, dict):
-            self._pull_progress(pull)
-        if isinstance(self.screen, SettingsScreen):
-            self.screen.update_functions(self.functions, self.brain_options, self.brain_info)
-
-    def _pull_progress(self, pull: dict[str, Any]) -> None:
-        status = str(pull.get("status") or "")
-        total, done = pull.get("total") or 0, pull.get("completed") or 0
-        pct = f" {100 * done / total:.0f}%" if isinstance(total, (int, float)) and total else ""
-        bar = self.query_one("#pull", ProgressBar)
-        if status in ("success", "error"):
-            self.pulling = ""
-            bar.remove_class("shown")
-        else:
-            self.pulling = f"⇣ {pull.get('model', '')}{pct}"
-            bar.add_class("shown")  # Ollama's /api/pull progress as a bar (total unknown: indeterminate)
-            if isinstance(total, (int, float)) and total:
-                bar.update(total=total, progress=done if isinstance(done, (int, float)) else 0)
-        self.update_indicator()
-
-    def _show_conversation(self, data: dict[str, Any]) -> None:
-        """A conversation opened (history-open, /historico N): its messages replace the chat.
-
-        An empty one (the answer to new-conversation) only switches the id: the chat was cleared
-        when the user asked, and clearing again could wipe a message typed since.
-        """
-        cid = str(data.get("id") or "")
-        messages = data.get("messages") or []
-        if cid:
-            self.conversation_id = cid
-        if not messages:
-            return
-        self.chat.clear()
-        self.code_panel.clear()
-        self.turns.clear()
-        self.current = None
-        for i, m in enumerate(messages):
-            if not isinstance(m, dict):
-                continue
-            role, content = m.get("role"), str(m.get("content") or m.get("text") or "")
-            cancelled = bool(m.get("cancelled"))  # a turn cut off: shown marked, as it was when it happened
-            if role == "user":
-                self.chat.add(UserMessage(content, cancelled=cancelled))
-            elif role in ("assistant", "luna"):
-                msg = LunaMessage(text=content, pending=False)
-                if m.get("provider"):
-                    msg.start(str(m.get("provider")), str(m.get("model") or ""), intent=str(m.get("intent") or ""))
-                if cancelled:
-                    msg.footer = t("cancelled")
-                elif m.get("ok") is False:
-                    msg.add_class("error")
-                self.chat.add(msg)
-                code = extract_code(content)
-                if code:
-                    self.code_panel.set_turn(f"history-{cid}-{i}", code)
-        self.chat.jump_end()
-        self.call_after_refresh(self.focus_input)
+    async def handle_frame(self, f: Any) -> None:
+        """One bus frame, to its handler in :data:`~services.ui.handlers.HANDLERS` (unknown types: not shown)."""
+        handler = HANDLERS.get(f.type)
+        if handler is not None:
+            await handler(self, f)
 
     # -- status ---------------------------------------------------------------------
     def update_indicator(self) -> None:
-        running = any(not m.done for m in self.turns.values())
+        running = bool(self.chat.running)
         if self.listening:
             state = "listening"
         elif self.speaking:

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
+from services.ui.codeextract import FenceExtractor, extract_code
 from services.ui.i18n import t
 
 
@@ -27,6 +28,8 @@ class CodeOutputPanel(Vertical):
         super().__init__(**kw)
         self.turns: dict[str, str] = {}
         self._last = ""  # the turn the area's tail belongs to (streaming appends go there)
+        # one fence scanner per streaming reply; a clear() leaves them: a reply still streaming goes on
+        self._scanners: dict[str, FenceExtractor] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(t("code_mode_title"), id="code-status")
@@ -40,6 +43,15 @@ class CodeOutputPanel(Vertical):
     def code(self) -> str:
         """Everything the panel shows: each reply's code, a blank line between replies."""
         return "\n".join(c for c in self.turns.values() if c.strip())
+
+    def feed(self, turn: str, token: str) -> None:
+        """A streamed token of reply ``turn``: the code in it (once its fence is open) is appended."""
+        self.append(self._scanners.setdefault(turn, FenceExtractor()).feed(token), turn)
+
+    def finish(self, turn: str, text: str) -> None:
+        """The reply ended: its finished text decides what F3 holds (the streaming scanner only previews it)."""
+        self._scanners.pop(turn, None)
+        self.set_turn(turn, extract_code(text))
 
     def append(self, code: str, turn: str = "") -> None:
         """Streamed code of ``turn`` (cheap: one insert at the end while it is the newest reply)."""
