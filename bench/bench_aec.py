@@ -23,7 +23,7 @@ from tests.aecroom import (
 from tests.audio import wer, words
 
 DELAYS = (0.06, 0.2)
-TAIL_S = 0.3  # the half-duplex gate's echo tail (services/capture/service.py ECHO_TAIL_NS)
+TAIL_S = 0.3  # the half-duplex gate's echo tail (services/capture/gate.py ECHO_TAIL_NS)
 
 
 def _half_duplex(mic: np.ndarray, ref: np.ndarray) -> np.ndarray:

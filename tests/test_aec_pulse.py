@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.audio, pytest.mark.integration]
 # clocks followed PulseAudio's wandering stamps, the echo delay drifted 0.4-1.7 ms/s, and a
 # converged AEC3 carried over the pause before the next reply leaked at 10-26 dB ERLE. Fixed by
 # slower clocks (shared/sampleclock.py) and a canceller restarted in each pause
-# (services/capture/service.py RESET_GAP_NS): 16 of 16 barge-in runs and 8 of 8 monitor runs.
+# (services/capture/cancelling.py RESET_GAP_NS): 16 of 16 barge-in runs and 8 of 8 monitor runs.
 
 
 class Room(threading.Thread):

@@ -142,7 +142,8 @@ def test_file_source_truncated_file(tmp_path):
 
 async def test_gate_decides_by_capture_time(bus_env):
     """A frame captured while Luna spoke is gated even when the sound server hands it over late."""
-    from services.capture.service import ECHO_TAIL_NS, CaptureService
+    from services.capture.gate import ECHO_TAIL_NS
+    from services.capture.service import CaptureService
     from shared.messages import make
 
     svc = CaptureService()
