@@ -251,7 +251,7 @@ def test_context_window_moves_in_steps_so_the_prompt_prefix_is_stable(tmp_path) 
 
 
 def test_gate_holds_in_order_replays_once_and_discards() -> None:
-    from services.brain.gate import Gate
+    from services.brain.speculation import Gate
 
     out: list[tuple[str, int]] = []
     g = Gate(is_open=False)
