@@ -131,7 +131,7 @@ def _roundtrip(judge: Any, speak: Any, sentences: list[str]) -> tuple[float, flo
 
 
 def _engine_audio(engine: Any, text: str) -> np.ndarray:
-    from services.tts.text import clauses
+    from services.tts.pieces import clauses
     from tests.audio import to_16k
 
     chunks = [(r, a) for piece in clauses(text) for r, a in engine.synthesize(piece, lambda: False)]
@@ -139,7 +139,7 @@ def _engine_audio(engine: Any, text: str) -> np.ndarray:
 
 
 def _first_chunk_ms(engine: Any, text: str) -> float:
-    from services.tts.text import clauses
+    from services.tts.pieces import clauses
 
     t0 = time.perf_counter()
     next(iter(engine.synthesize(clauses(text)[0], lambda: False)))

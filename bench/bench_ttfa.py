@@ -255,10 +255,11 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
     from services.brain.providers.embedded import EmbeddedProvider, model_name
     from services.brain.turn import WINDOW_CHARS
     from services.brain.soul import DEFAULT as SOUL
+    from services.brain.speech.clean import speakable
     from services.stt.engines import load_local
     from services.stt.vad import SileroVAD
     from services.tts.engines import BilingualVoice, load_offline, load_piper
-    from services.tts.text import clauses, speakable
+    from services.tts.pieces import clauses
     from shared import config
 
     s, _errors = config.load_lenient(env=_stack_env(lang), path=Path("/nonexistent"))  # defaults, as the stack has
@@ -288,7 +289,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
         reply = "".join(chunks)
         history.append({"role": "assistant", "content": reply})
         t = time.perf_counter()
-        spoken = speakable(reply) or "."
+        spoken = speakable(reply, lang) or "."
         audio_s = sum(len(a) / r for r, a in piper.synthesize(spoken, lambda: False))  # Kokoro is 24 kHz
         tts_s = time.perf_counter() - t
         rows.append({"vad_s": vad_s, "stt_s": stt_s, "llm_s": llm_s, "tts_s": tts_s,

@@ -46,6 +46,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "tts.fallback-bilingual": "{why}; falo português com a voz Kokoro embutida e inglês com {model}",
         "tts.fallback-english": "{why}; falo com a voz inglesa embutida {model}",
         "tts.playback-down": "o playback não está recebendo áudio; a fala está sendo descartada",
+        # brain: said instead of a code block (services/brain/speech)
+        "speech.code-on-screen": "o código está na tela.",
         # stt
         "stt.why-missing": "STT_LOCAL={model} não está nesta máquina (`make models` o baixa; {err})",
         "stt.why-empty": "STT_LOCAL está vazio",
@@ -96,6 +98,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tts.fallback-bilingual": "{why}; speaking Portuguese with the packaged Kokoro voice and English with {model}",
         "tts.fallback-english": "{why}; speaking with the bundled English voice {model}",
         "tts.playback-down": "playback is not taking audio; speech is being dropped",
+        "speech.code-on-screen": "the code is on screen.",
         "stt.why-missing": "STT_LOCAL={model} is not on this machine (`make models` downloads it; {err})",
         "stt.why-empty": "STT_LOCAL is empty",
         "stt.why-base": "the packaged multilingual Whisper base is unusable ({err})",

@@ -1,4 +1,4 @@
-"""Brain parts without processes: segmenter, post-processing, soul, history, fallback chains, config messages."""
+"""Brain parts without processes: speech text (segmenter, cleaning), soul, history, fallback chains, config messages."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import pytest
 from services.brain import fallback
 from services.brain.fallback import Choice, build_chain, open_stream
 from services.brain.history import SCHEMA_VERSION, History
-from services.brain.postprocess import for_speech, strip_emoji
 from services.brain.providers.base import MissingKey, ProviderError, Request
-from services.brain.segmenter import Segmenter
 from services.brain.soul import DEFAULT, Soul
+from services.brain.speech.clean import for_speech, speakable, strip_emoji
+from services.brain.speech.segmenter import Segmenter
 from shared import config
 
 
-# -- segmenter / post-processing --------------------------------------------------------------
+# -- speech text: segmenter / cleaning ---------------------------------------------------------
 def feed_all(seg: Segmenter, text: str, step: int = 3) -> list[str]:
     out = []
     for i in range(0, len(text), step):
@@ -49,6 +49,14 @@ def test_segmenter_code_block_is_announced_not_read() -> None:
     assert feed_all(Segmenter("en"), "See:\n```\nx\n```\n")[1] == "the code is on screen."
 
 
+def test_segmenter_hands_tts_only_what_the_voice_says() -> None:
+    """tts synthesizes what it receives: a bare URL, a link's target, a table's pipes and ⏰ never reach it."""
+    text = ("Links úteis:\n- https://docs.python.org/3/\n- [pandas](https://pandas.pydata.org) ⏰\n\n"
+            "| Nome | Idade |\n| Ana | 30 |\n\nBoa sorte! 🎉 ")
+    assert feed_all(Segmenter("pt"), text) == ["Links úteis:", "pandas", "Nome Idade", "Ana 30", "Boa sorte!"]
+    assert speakable("Veja:\n```py\nx = 1\n```\nPronto.", "pt") == "Veja: o código está na tela. Pronto."
+
+
 def test_segmenter_long_run_without_dots_is_cut() -> None:
     out = feed_all(Segmenter(), "palavra, " * 80)
     assert len(out) > 1 and all(len(s) <= 290 for s in out)
@@ -59,6 +67,21 @@ def test_postprocess_emoji_and_markdown() -> None:
     assert for_speech("**Olá**, veja o [site](http://x) e `pip install`! 🎉") == "Olá, veja o site e pip install!"
     assert for_speech("## Título") == "Título"
     assert for_speech("🎉🎉") == ""
+
+
+@pytest.mark.parametrize("raw,spoken", [
+    ("Hello **world**! 😀🎉", "Hello world!"),
+    ("# Title\n- one\n- two", "Title one two"),
+    ("Use `ls -la` now.", "Use ls -la now."),
+    ("See [the docs](https://example.com) or https://x.y/z.", "See the docs or."),
+    ("Here:\n```python\nprint(1)\n```\nDone.", "Here: the code is on screen. Done."),
+    ("👍", ""),
+    ("Dr. Smith paid 3.5 dollars.", "Dr. Smith paid 3.5 dollars."),
+    ("snake_case_name and 2*3", "snake_case_name and 2 3"),
+])
+def test_speakable(raw, spoken):
+    """A whole reply as tts receives it (Luna's own replies; the bench): code as one line in LANGUAGE."""
+    assert speakable(raw, "en") == spoken
 
 
 # -- soul -------------------------------------------------------------------------------------
@@ -216,8 +239,6 @@ def test_fallback_all_fail_is_one_line() -> None:
 
 def test_first_piece_may_end_at_a_clause_then_whole_sentences() -> None:
     """The first audio starts one clause in; the rest of the reply is cut at sentence ends."""
-    from services.brain.segmenter import Segmenter
-
     text = "A capital da França, que fica na Europa, é Paris. Ela tem muitos museus, parques e cafés. Fim."
     seg, out = Segmenter(), []
     for i in range(0, len(text), 3):

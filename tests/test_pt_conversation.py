@@ -19,8 +19,8 @@ import pytest
 from services.brain import packaged_model
 from services.brain.loopguard import HARD_CHARS, LoopGuard, distinct_ngram_ratio
 from services.brain.providers import embedded as emb
-from services.brain.segmenter import Segmenter
 from services.brain.soul import _OLD_DEFAULT, DEFAULT, DEFAULT_EN, Soul, code_prompt
+from services.brain.speech.segmenter import Segmenter
 from tests.ptquality import correct, degenerate, lang_ok, load_set, luna_reply, reply_lang
 
 

@@ -199,13 +199,14 @@ def test_load_offline_picks_by_voice(tmp_path, monkeypatch, data_home):
     ("Use SQL, pandas e dbt.", "Use SQL, pandas e dbt."),
 ])
 def test_speech_pt(raw, spoken):
-    from services.tts.text import speech_pt
+    from services.tts.portuguese import speech_pt
 
     assert speech_pt(raw) == spoken
 
 
 def test_first_piece_and_language_guess():
-    from services.tts.text import first_piece, looks_portuguese
+    from services.tts.pieces import first_piece
+    from services.tts.portuguese import looks_portuguese
 
     assert first_piece("Oi, eu sou a Luna, sua assistente de voz.") == ("Oi,", "eu sou a Luna, sua assistente de voz.")
     assert first_piece("Hoje o dia está bonito e ensolarado no Rio.") == ("Hoje o dia está", "bonito e ensolarado no Rio.")

@@ -1,4 +1,4 @@
-"""tts's pieces: speakable text, Piper with fallback, ElevenLabs streaming against a local fake."""
+"""tts's pieces: synthesis pieces, Piper with fallback, ElevenLabs streaming against a local fake."""
 
 from __future__ import annotations
 
@@ -10,22 +10,8 @@ import numpy as np
 import pytest
 
 from services.tts.engines import ElevenLabsEngine, chatterbox_usable, find_piper_voice, load_piper
-from services.tts.text import clauses, speakable
+from services.tts.pieces import clauses
 from tests.audio import rms
-
-
-@pytest.mark.parametrize("raw,spoken", [
-    ("Hello **world**! 😀🎉", "Hello world!"),
-    ("# Title\n- one\n- two", "Title one two"),
-    ("Use `ls -la` now.", "Use ls -la now."),
-    ("See [the docs](https://example.com) or https://x.y/z.", "See the docs or."),
-    ("Here:\n```python\nprint(1)\n```\nDone.", "Here: the code is on screen. Done."),
-    ("👍", ""),
-    ("Dr. Smith paid 3.5 dollars.", "Dr. Smith paid 3.5 dollars."),
-    ("snake_case_name and 2*3", "snake_case_name and 2 3"),
-])
-def test_speakable(raw, spoken):
-    assert speakable(raw) == spoken
 
 
 def test_piper_fallback_and_synthesis():

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from services.tts.text import looks_portuguese
+from services.tts.portuguese import looks_portuguese
 from shared.i18n import say
 
 Cancelled = Callable[[], bool]

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from services.tts.engines import BilingualVoice, ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_offline
-from services.tts.text import clauses, speakable
+from services.tts.pieces import clauses
 from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow
 from shared.messages import Frame
@@ -137,8 +137,8 @@ class TtsService(Service):
             if self.stale(job["epoch"]):
                 self.counters["cancelled"] += 1
                 continue
-            text = speakable(job["text"])
-            if not text:
+            text = job["text"]  # already what the voice says: the brain cleaned it (services/brain/speech)
+            if not text.strip():
                 continue
             try:
                 self._synthesize(job, text, self.engine)

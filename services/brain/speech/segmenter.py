@@ -1,20 +1,21 @@
-"""Sentence segmentation of a token stream, for speech.
+"""The reply's token stream -> speakable pieces, each handed to tts as soon as it is certain.
 
-Tokens arrive in arbitrary pieces; TTS wants whole sentences as early as
-possible. :class:`Segmenter` buffers text and returns each sentence as soon as
-its end is certain (a terminator followed by whitespace, or any line break: lists and headings), so the
-first sentence is spoken while the model still writes the rest.
+Tokens arrive in arbitrary pieces; tts wants whole sentences as early as possible.
+:class:`Segmenter` buffers text and returns each sentence as soon as its end is certain
+(a terminator followed by whitespace, or any line break: lists and headings), so the
+first sentence is spoken while the model still writes the rest; the reply's first piece
+may end one clause in.
 
 Fenced code blocks (```) are never spoken: the first one in a reply becomes
-:func:`postprocess.code_notice`, later ones are silent. Every sentence goes
-through :func:`postprocess.for_speech`; sentences with nothing to say vanish.
+:func:`.clean.code_notice` in the user's language, later ones are silent. Every piece
+goes through :func:`.clean.for_speech`; pieces with nothing to say vanish.
 """
 
 from __future__ import annotations
 
 import re
 
-from services.brain.postprocess import code_notice, for_speech
+from services.brain.speech.clean import code_notice, for_speech, has_words
 
 #: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace.
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
@@ -113,7 +114,7 @@ class Segmenter:
     def _first_clause(self, text: str) -> int | None:
         """Where the reply's first piece may end early: a clause break, or a space past FIRST_MAX_CHARS."""
         for m in _CLAUSE.finditer(text):
-            if m.end() >= FIRST_CLAUSE_MIN and for_speech(text[:m.end()]) and text[m.end():].strip():
+            if m.end() >= FIRST_CLAUSE_MIN and has_words(text[:m.end()]) and text[m.end():].strip():
                 return m.end()
         if len(text) > FIRST_MAX_CHARS:
             pos = text.rfind(" ", 0, FIRST_MAX_CHARS)
@@ -129,7 +130,7 @@ class Segmenter:
                     continue
                 if re.search(r"\d\.$", text[: m.start() + 1]) and len(text) > end and text[end:end + 2].strip()[:1].isdigit():
                     continue
-            if for_speech(text[:end]):
+            if has_words(text[:end]):
                 return end
         if len(text) > MAX_CHARS:
             window = text[:MAX_CHARS]

@@ -1,64 +1,15 @@
-"""Text as it should be spoken: no emojis, no markdown, no code."""
+"""Portuguese in tts's bilingual voice: which sentences the pt voice reads, and how its phonemizer needs them.
+
+Why in tts: the brain hands tts clean clauses (services/brain/speech); what is left is
+engine work. :func:`looks_portuguese` picks the voice per sentence (BilingualVoice),
+and :func:`speech_pt` respells what espeak-ng's pt-br rules, Kokoro's front end, read
+wrong. Neither changes what is shown or what another engine (ElevenLabs) receives.
+"""
 
 from __future__ import annotations
 
 import re
 
-_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
-_INLINE_CODE = re.compile(r"`([^`]*)`")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_URL = re.compile(r"https?://\S*[^\s.,!?;:)]")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.M)
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
-_QUOTE = re.compile(r"^\s*>\s?", re.M)
-_EMPH = re.compile(r"(\*{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
-_UNDER = re.compile(r"(?<!\w)(_{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")
-_TABLE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$", re.M)
-_EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F900-\U0001F9FF\U00002B00-\U00002BFF"
-    "\U0000FE0F\U0000200D\U000020E3\U0001F1E6-\U0001F1FF\U00002300-\U000023FF]+")
-_SPACES = re.compile(r"[ \t]+")
-
-
-def speakable(text: str, code_phrase: str = "the code is on screen") -> str:
-    """Strip what a voice should not read: code, markdown marks, links' targets, emojis."""
-    t = _CODE_BLOCK.sub(f" {code_phrase}. " if code_phrase else " ", text)
-    t = _INLINE_CODE.sub(r"\1", t)
-    t = _LINK.sub(r"\1", t)
-    t = _URL.sub(" ", t)
-    t = _TABLE.sub(" ", t)
-    t = _HEADING.sub("", t)
-    t = _BULLET.sub("", t)
-    t = _QUOTE.sub("", t)
-    t = _EMPH.sub(r"\2", t)
-    t = _UNDER.sub(r"\2", t)
-    t = _EMOJI.sub(" ", t)
-    t = t.replace("|", " ").replace("*", " ").replace("#", " ")
-    t = _SPACES.sub(" ", t.replace("\n", " ")).strip()
-    t = re.sub(r"\s+([,.!?;:])", r"\1", t)
-    return "" if not re.search(r"\w", t) else t
-
-
-_CLAUSE = re.compile(r"(?<=[,;:])\s+")
-
-
-def clauses(text: str, min_words: int = 3) -> list[str]:
-    """Split a long sentence at , ; : into pieces of at least ``min_words`` words.
-
-    Piper needs time in proportion to the text, so synthesizing the first clause
-    alone gets the first audio out sooner; the rest is ready long before it is due.
-    """
-    parts = _CLAUSE.split(text)
-    out: list[str] = []
-    for part in parts:
-        if out and (len(out[-1].split()) < min_words or len(part.split()) < min_words):
-            out[-1] = f"{out[-1]} {part}"
-        else:
-            out.append(part)
-    return out
-
-
-# -- Portuguese text as a voice should read it --------------------------------------------
 # espeak-ng's pt-br rules already read plain numbers, "3,5", "50%", "1º" and "etc." well;
 # these are what it gets wrong (measured by ear and by the round-trip bench): money, the
 # "14h30" way of writing times, units, common abbreviations whose period ends the sentence
@@ -73,7 +24,7 @@ _PT_ABBR_RE = re.compile(r"(?<!\w)(" + "|".join(re.escape(k) for k in sorted(_PT
                          + r")(?=\s|$)", re.I)
 _PT_TERMS = {"power bi": "páuer bi ai", "bigquery": "big quéri", "python": "páiton", "github": "guit rãb",
              "google": "gúgou", "excel": "écsel", "dataframe": "dêita frêime", "dashboard": "déchbord",
-"query": "quéri", "queries": "quéris", "notebook": "nôutbuk",
+             "query": "quéri", "queries": "quéris", "notebook": "nôutbuk",
              "jupyter": "júpiter", "docker": "dóquer", "linux": "línux"}
 _PT_TERMS_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_PT_TERMS, key=len, reverse=True))
                           + r")\b", re.I)
@@ -107,24 +58,6 @@ def speech_pt(text: str) -> str:
     t = _PT_ABBR_RE.sub(lambda m: _PT_ABBR.get(m.group(1)) or _PT_ABBR.get(m.group(1).capitalize(), m.group(1)), t)
     t = _PT_TERMS_RE.sub(lambda m: _PT_TERMS[m.group(1).lower()], t)
     return t
-
-
-def first_piece(text: str, max_words: int = 4, min_rest: int = 3) -> tuple[str, str]:
-    """Split off a short head so a voice without streaming can start speaking sooner.
-
-    Why: Kokoro computes a whole piece at once, in time proportional to its length, so
-    a long first piece delays the first audio. The head ends at the first punctuation
-    within ``max_words`` words, or after ``max_words`` words; a short text stays whole.
-    """
-    words = text.split()
-    if len(words) <= max_words + min_rest:
-        return text, ""
-    cut = max_words
-    for i, w in enumerate(words[:max_words]):
-        if w[-1:] in ",;:":
-            cut = i + 1
-            break
-    return " ".join(words[:cut]), " ".join(words[cut:])
 
 
 _PT_MARKS = re.compile(r"[ãõçáéíóúâêôàü]", re.I)
