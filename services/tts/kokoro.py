@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from services.tts.text import first_piece, speech_pt
+from services.tts.pieces import first_piece
+from services.tts.portuguese import speech_pt
 from shared.packaged import assemble, package_file
 
 RATE = 24000
