@@ -19,7 +19,7 @@ from textual.widgets import Input, ProgressBar, Static, TextArea
 from services.ui import commands, i18n
 from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
-from services.ui.clipboard import CopyResult, copy_text, pyperclip_paste
+from services.ui.clipboard import CopyRequested, CopyResult, copy_text, pyperclip_paste
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.keymap import load_keymap
@@ -286,6 +286,10 @@ class LunaApp(App):
         first = (keys or "").split(",")[0].strip()
         return "+".join(p.capitalize() if len(p) > 1 else p.upper() for p in first.split("+"))
 
+    @on(CopyRequested)
+    def _copy_requested(self, event: CopyRequested) -> None:
+        self.copy_with_notice(event.text, event.what)
+
     def copy_with_notice(self, text: str, what: str) -> CopyResult:
         res = copy_text(self, text)
         self.last_copy = res
@@ -368,18 +372,27 @@ class LunaApp(App):
         if not isinstance(self.screen, SoulScreen):
             self.push_screen(SoulScreen())
 
+    @on(SoulScreen.Saved)
     def soul_saved(self) -> None:
         self.client.command("soul-reload")
         self.notify(t("soul_saved"), timeout=2)
 
     def action_metrics(self) -> None:
         if not isinstance(self.screen, MetricsScreen):
-            self.push_screen(MetricsScreen())
+            self.push_screen(MetricsScreen(lambda: (self.client.peers.info, list(self.turn_history))))
 
     def action_settings(self) -> None:
         if not isinstance(self.screen, SettingsScreen):
             self.client.command("config-get")
             self.push_screen(SettingsScreen(self.functions, self.brain_options, self.brain_info))
+
+    @on(SettingsScreen.ConfigSet)
+    def _config_chosen(self, event: SettingsScreen.ConfigSet) -> None:
+        self.config_set(event.function, event.provider, event.model)
+
+    @on(SettingsScreen.Pull)
+    def _pull(self, event: SettingsScreen.Pull) -> None:
+        self.client.command("pull", model=event.model)
 
     def config_set(self, function: str, provider: str, model: str) -> None:
         self.client.command("config-set", function=function, provider=provider, model=model)

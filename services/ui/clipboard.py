@@ -9,7 +9,19 @@ import os
 import subprocess
 from dataclasses import dataclass
 
+from textual.message import Message
+
 from services.ui.i18n import t
+
+
+class CopyRequested(Message):
+    """A widget's click asks for ``text`` on the clipboard (a code block, all of F3's code); the app copies
+    it and says how (``what`` names it in the notice)."""
+
+    def __init__(self, text: str, what: str) -> None:
+        super().__init__()
+        self.text = text
+        self.what = what
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """Metrics panel (F6, /metricas): the seed's metrics graded by its thresholds, live, with sparklines.
 
 It reads what the app already has (the peers' heartbeats and the last turns'
-``turn-metrics``), so opening it costs the bus nothing.
+``turn-metrics``, through the ``source`` it is given), so opening it costs the bus nothing.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
@@ -34,8 +35,9 @@ class MetricsScreen(ModalScreen[None]):
     """
     BINDINGS = [("escape", "close", "Fechar")]
 
-    def __init__(self) -> None:
+    def __init__(self, source: Callable[[], tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         super().__init__()
+        self.source = source  # () -> (the peers' heartbeat info, the last turns' stages, oldest first)
         self.chunks_rate: deque[float] = deque(maxlen=60)
         self._last_captured: tuple[float, float] | None = None
         self.rows: list[tuple[str, str, str]] = []  # what the table shows (metric, value, health)
@@ -59,9 +61,7 @@ class MetricsScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def refresh_metrics(self) -> None:
-        app: Any = self.app
-        info = app.client.peers.info
-        turns = list(app.turn_history)
+        info, turns = self.source()
         values = snapshot(info, turns[-1] if turns else None)
         grades = grade(values)
         cap = (info.get("capture") or {}).get("counters") or {}

@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -22,6 +23,20 @@ PROVIDERS = ("local", "ollama", "embedded", "gemini", "deepseek", "openai")
 
 
 class SettingsScreen(ModalScreen[None]):
+    class ConfigSet(Message):
+        """The user chose ``provider``/``model`` for ``function`` (empty model: the provider's default)."""
+
+        def __init__(self, function: str, provider: str, model: str) -> None:
+            super().__init__()
+            self.function, self.provider, self.model = function, provider, model
+
+    class Pull(Message):
+        """Download ``model`` into Ollama (the brain runs the pull and reports progress)."""
+
+        def __init__(self, model: str) -> None:
+            super().__init__()
+            self.model = model
+
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     #settings { width: 80; height: auto; border: round $accent; background: $surface; padding: 0 1; }
@@ -146,7 +161,7 @@ class SettingsScreen(ModalScreen[None]):
             self.apply()
         elif event.button.id == "settings-pull":
             for model in self.info.get("missing_models") or []:
-                self.app.client.command("pull", model=str(model))  # type: ignore[attr-defined]
+                self.post_message(self.Pull(str(model)))
             self.notify(t("pulling", models=", ".join(map(str, self.info.get("missing_models") or []))))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -164,7 +179,7 @@ class SettingsScreen(ModalScreen[None]):
 
     def apply(self) -> None:
         for fn, prov, model in self.changes():
-            self.app.config_set(fn, prov, model)  # type: ignore[attr-defined]
+            self.post_message(self.ConfigSet(fn, prov, model))
         self.dismiss(None)
 
     def action_close(self) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, TextArea
 
@@ -28,6 +29,9 @@ def soul_path() -> Path:
 
 
 class SoulScreen(ModalScreen[bool]):
+    class Saved(Message):
+        """The persona file changed on disk: the brain must reload it."""
+
     DEFAULT_CSS = """
     SoulScreen { align: center middle; }
     #soul { width: 90%; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
@@ -75,7 +79,7 @@ class SoulScreen(ModalScreen[bool]):
         except OSError as exc:
             self.notify(str(exc), severity="error")
             return False
-        self.app.soul_saved()  # type: ignore[attr-defined]
+        self.post_message(self.Saved())
         return True
 
     def action_save(self) -> None:
@@ -93,7 +97,7 @@ class SoulScreen(ModalScreen[bool]):
             self.notify(t("editor_failed", err=exc), severity="error")
             return
         self.query_one(TextArea).load_text(self._read())
-        self.app.soul_saved()  # type: ignore[attr-defined]
+        self.post_message(self.Saved())
 
     def action_close(self) -> None:
         self.dismiss(False)

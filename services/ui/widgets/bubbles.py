@@ -15,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Label, Markdown, Static
 from textual.widgets._markdown import MarkdownFence, MarkdownStream
 
+from services.ui.clipboard import CopyRequested
 from services.ui.i18n import t
 
 #: Streaming tokens are appended to the markdown at most this often (seconds).
@@ -55,7 +56,7 @@ class CodeBlock(MarkdownFence):
         if event.button != 1:
             return
         event.stop()
-        self.app.copy_with_notice(self.code.rstrip("\n"), t("code_block"))  # type: ignore[attr-defined]
+        self.post_message(CopyRequested(self.code.rstrip("\n"), t("code_block")))
 
 
 class LunaMarkdown(Markdown):

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
+from services.ui.clipboard import CopyRequested
 from services.ui.codeextract import FenceExtractor, extract_code
 from services.ui.i18n import t
 
@@ -92,4 +93,4 @@ class CodeOutputPanel(Vertical):
         if not text:
             self.app.notify(t("code_empty"), timeout=2)
             return
-        self.app.copy_with_notice(text, t("all_code"))  # type: ignore[attr-defined]
+        self.post_message(CopyRequested(text, t("all_code")))
