@@ -9,20 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from textual import events, on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, ProgressBar, Static, TextArea
 
-from services.ui import commands, i18n
+from services.ui import commands, i18n, keymap
 from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import CopyRequested, CopyResult, copy_text, pyperclip_paste
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
-from services.ui.keymap import load_keymap
 from services.ui.screens.history import HistoryScreen
 from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
@@ -33,7 +32,7 @@ from services.ui.widgets.chat import ChatLog
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
-from services.ui.widgets.palette import LunaPalette
+from services.ui.widgets.palette import LunaPalette, system_commands
 from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar, mic_level
 from shared import config
@@ -42,30 +41,6 @@ from shared.messages import text_too_long
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
-
-
-def _bindings() -> list[Binding]:
-    return [
-        Binding("ctrl+q", "quit", t("quit"), id="quit", priority=True),
-        Binding("ctrl+c", "copy", t("copy"), show=False, id="copy", priority=True),
-        Binding("ctrl+v", "paste", t("paste"), show=False, id="paste", priority=True),
-        Binding("ctrl+a", "select_all", t("select_all"), show=False, id="select_all", priority=True),
-        Binding("ctrl+t", "new_conversation", t("new_conversation"), id="new_conversation", priority=True),
-        Binding("f2,ctrl+h", "history", t("history"), id="history"),
-        Binding("ctrl+e", "soul", t("soul"), id="soul", priority=True),
-        Binding("f3", "code_mode", t("code_mode"), id="code_mode"),
-        Binding("f4", "mute", t("mute"), id="mute"),
-        Binding("f5", "settings", t("settings"), id="settings"),
-        Binding("f6", "metrics", t("metrics"), id="metrics", priority=True),  # TextArea binds f6 (select line)
-        Binding("f7", "listen_mode", t("listen"), id="listen_mode", show=False, priority=True),  # LISTEN_MODE
-        Binding("f8", "talk", t("talk"), id="talk", show=False),  # push mode: opens / closes the microphone
-        Binding("escape", "cancel", t("cancel"), id="cancel", show=False),
-        # End: back to the newest message when the chat was scrolled up; else the input's line end
-        Binding("end", "chat_end", t("chat_end"), id="chat_end", show=False, priority=True),
-        # our own palette binding (Textual then adds none): its footer label is in the user's language
-        Binding("ctrl+p", "command_palette", t("palette"), id="command_palette", priority=True,
-                tooltip=t("palette_tip")),
-    ]
 
 
 class MainScreen(Screen):
@@ -88,14 +63,14 @@ class LunaApp(App):
     TITLE = "Luna"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # beside this file, wherever Luna is started from
     COMMAND_PALETTE_DISPLAY = "Ctrl+P"
-    BINDINGS = _bindings()
+    BINDINGS = keymap.bindings()
 
     def __init__(self, *, connect: bool = True, language: str | None = None, keymap_file: Path | None = None,
                  reply_timeout: float = REPLY_START_TIMEOUT) -> None:
         settings, self.config_errors = config.load_lenient()
         i18n.set_language(language or settings.LANGUAGE)
         cls = type(self)
-        cls.BINDINGS = _bindings()  # labels in the chosen language (Textual merges bindings per class)
+        cls.BINDINGS = keymap.bindings()  # labels in the chosen language (Textual merges bindings per class)
         cls._merged_bindings = cls._merge_bindings()
         super().__init__()
         self.connect = connect
@@ -148,9 +123,9 @@ class LunaApp(App):
         return self.query_one(CodeOutputPanel)
 
     def on_mount(self) -> None:
-        keymap, err = load_keymap(self.keymap_file)
-        if keymap:
-            self.set_keymap(keymap)
+        keys, err = keymap.load_keymap(self.keymap_file)
+        if keys:
+            self.set_keymap(keys)
         if err:
             self.notify(err, severity="error", timeout=8)
         for e in self.config_errors:
@@ -182,20 +157,7 @@ class LunaApp(App):
         return MainScreen(id="_default")
 
     def get_system_commands(self, screen):  # noqa: ANN001, ANN201 - the command palette (ctrl+p)
-        """Every palette entry in the user's language (Textual's own Keys/Theme/Screenshot are English)."""
-        yield SystemCommand(t("settings"), t("pal_settings"), self.action_settings)
-        yield SystemCommand(t("metrics"), t("pal_metrics"), self.action_metrics)
-        yield SystemCommand(t("history"), t("pal_history"), self.action_history)
-        yield SystemCommand(t("soul"), t("pal_soul"), self.action_soul)
-        yield SystemCommand(t("code_mode"), t("pal_code"), self.action_code_mode)
-        yield SystemCommand(t("new_conversation"), t("pal_new"), self.action_new_conversation)
-        yield SystemCommand(t("mute"), t("pal_mute"), self.action_mute)
-        yield SystemCommand(t("listen"), t("pal_listen"), self.action_listen_mode)
-        yield SystemCommand(t("talk"), t("pal_talk"), self.action_talk)
-        yield SystemCommand(t("help_title"), t("pal_help"), self.show_help)
-        yield SystemCommand(t("theme"), t("pal_theme"), self.action_change_theme)
-        yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: self.set_timer(0.1, self.save_screen))
-        yield SystemCommand(t("quit"), t("pal_quit"), self.action_quit)
+        yield from system_commands(self)
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
@@ -275,16 +237,14 @@ class LunaApp(App):
         shown = super().get_key_display(binding)
         return shown.upper() if len(shown) <= 3 and shown[:1] in "fF" and shown[1:].isdigit() else shown
 
+    @property
+    def keys_remapped(self) -> dict[str, str]:
+        """The keymap file's overrides now in force (binding id -> keys)."""
+        return getattr(self, "_keymap", {}) or {}
+
     def shortcut(self, binding_id: str) -> str:
         """The key currently bound to ``binding_id`` (after keymap overrides), for menus."""
-        keys = self._keymap.get(binding_id) if hasattr(self, "_keymap") else None
-        if not keys:
-            for b in self.BINDINGS:
-                if isinstance(b, Binding) and b.id == binding_id:
-                    keys = b.key
-                    break
-        first = (keys or "").split(",")[0].strip()
-        return "+".join(p.capitalize() if len(p) > 1 else p.upper() for p in first.split("+"))
+        return keymap.shortcut(self.BINDINGS, self.keys_remapped, binding_id)
 
     @on(CopyRequested)
     def _copy_requested(self, event: CopyRequested) -> None:
@@ -475,25 +435,11 @@ class LunaApp(App):
         self.submit(event.text)
 
     def submit(self, text: str) -> None:
-        """Enter: a command from :data:`commands.COMMANDS` runs here, an unknown ``/word`` is answered here."""
+        """Enter: a command from :data:`commands.COMMANDS` runs (an unknown ``/word`` is answered), else it is sent."""
         stripped = text.strip()
         if not stripped:
             return
-        word, _, arg = stripped.partition(" ")
-        arg = arg.strip()
-        if commands.looks_like_command(word):
-            cmd = commands.find(word)
-            if cmd is None:
-                self.chat.add(SystemLine(t("unknown_command", cmd=word), classes="error", markup=False))
-                return
-            if cmd.brain_with_arg and arg:  # "/historico 3", "/config chat ollama llama3": the brain does it
-                self.send_user_text(f"/{cmd.pt} {arg}")
-                return
-            method = getattr(self, cmd.action)
-            if cmd.arg_key and not cmd.brain_with_arg:
-                method(arg)
-            else:
-                method()
+        if commands.run(self, stripped):
             return
         refused = text_too_long(text, i18n.language())
         if refused:  # the bus would reject it: say so here and give the text back to edit or split
@@ -503,21 +449,8 @@ class LunaApp(App):
             return
         self.send_user_text(text)
 
-    def help_keys(self) -> list[tuple[str, str]]:
-        """(keys, what) for /ajuda, from the live bindings (after keymap overrides)."""
-        out = [("Enter", t("send")), ("Shift+Enter/Ctrl+J", t("newline"))]
-        keymap = getattr(self, "_keymap", {}) or {}
-        for b in self.BINDINGS:
-            if not isinstance(b, Binding) or not b.id:
-                continue
-            keys = keymap.get(b.id) or b.key
-            shown = "/".join("+".join({"escape": "Esc"}.get(p, p.capitalize() if len(p) > 1 else p.upper())
-                                      for p in k.strip().split("+")) for k in keys.split(","))
-            out.append((shown, b.description))
-        return out
-
     def show_help(self) -> None:
-        self.chat.add(HelpMessage(commands.help_markdown(self.help_keys())))
+        self.chat.add(HelpMessage(commands.help_markdown(keymap.help_keys(self.BINDINGS, self.keys_remapped))))
 
     def send_user_text(self, text: str) -> str:
         image = self.image

@@ -1,6 +1,6 @@
 """The slash-command table: one entry per command, the only place a command is declared.
 
-Dispatch (:meth:`LunaApp.submit`), ``/ajuda`` and the unknown-command answer are all derived
+Dispatch (:func:`run`, from :meth:`LunaApp.submit`), ``/ajuda`` and the unknown-command answer are all derived
 from :data:`COMMANDS`, so the help can never omit a command the UI understands and a typo
 such as ``/foo`` is answered here instead of being sent to the model as a message.
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from services.ui.i18n import language, t
+from services.ui.widgets.bubbles import SystemLine
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,31 @@ def find(word: str) -> Command | None:
 
 def looks_like_command(word: str) -> bool:
     return bool(_COMMAND_WORD.match(word))
+
+
+def run(app: Any, line: str) -> bool:
+    """Run ``line`` when it is a command (True), on ``app``'s actions; anything else is a message (False).
+
+    An unknown ``/word`` is answered in the chat; a command with an argument that the brain
+    understands ("/historico 3", "/config chat ollama llama3") goes to the brain as typed.
+    """
+    word, _, arg = line.strip().partition(" ")
+    arg = arg.strip()
+    if not looks_like_command(word):
+        return False
+    cmd = find(word)
+    if cmd is None:
+        app.chat.add(SystemLine(t("unknown_command", cmd=word), classes="error", markup=False))
+        return True
+    if cmd.brain_with_arg and arg:
+        app.send_user_text(f"/{cmd.pt} {arg}")
+        return True
+    method = getattr(app, cmd.action)
+    if cmd.arg_key and not cmd.brain_with_arg:
+        method(arg)
+    else:
+        method()
+    return True
 
 
 def help_markdown(keys: list[tuple[str, str]]) -> str:
