@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.brain.speech.segmenter import SENTENCE_END as _END
+
 #: Words per n-gram for the loop check. A 4-gram is a loop when it comes back within
 #: :data:`LOOP_GAP` words of its last start ("o que tem é o que tem é" is caught at its 8th
 #: word, "Eu não este emo, e aí. Eu não este emo" at its 10th), or :data:`LOOP_REPEATS` times
@@ -47,8 +49,6 @@ MAX_CHARS = 420
 HARD_CHARS = 600
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-#: A sentence ends at . ! ? … followed by whitespace (or a line break): the segmenter's rule.
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 
 
 @dataclass(frozen=True)

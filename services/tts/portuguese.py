@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 
+
+def _any_of(words: dict[str, str]) -> str:
+    """A regex alternation of ``words``, longest first ("km/h" before "km")."""
+    return "|".join(re.escape(k) for k in sorted(words, key=len, reverse=True))
+
+
 # espeak-ng's pt-br rules already read plain numbers, "3,5", "50%", "1º" and "etc." well;
 # these are what it gets wrong (measured by ear and by the round-trip bench): money, the
 # "14h30" way of writing times, units, common abbreviations whose period ends the sentence
@@ -20,20 +26,17 @@ _PT_ABBR = {"Dr.": "doutor", "Dra.": "doutora", "Sr.": "senhor", "Sra.": "senhor
             "Prof.": "professor", "Profa.": "professora", "Av.": "avenida", "n.º": "número", "nº": "número",
             "ex.:": "por exemplo:", "p.ex.": "por exemplo", "vs.": "versus", "aprox.": "aproximadamente",
             "obs.:": "observação:", "pág.": "página", "tel.": "telefone"}
-_PT_ABBR_RE = re.compile(r"(?<!\w)(" + "|".join(re.escape(k) for k in sorted(_PT_ABBR, key=len, reverse=True))
-                         + r")(?=\s|$)", re.I)
+_PT_ABBR_RE = re.compile(rf"(?<!\w)({_any_of(_PT_ABBR)})(?=\s|$)", re.I)
 _PT_TERMS = {"power bi": "páuer bi ai", "bigquery": "big quéri", "python": "páiton", "github": "guit rãb",
              "google": "gúgou", "excel": "écsel", "dataframe": "dêita frêime", "dashboard": "déchbord",
              "query": "quéri", "queries": "quéris", "notebook": "nôutbuk",
              "jupyter": "júpiter", "docker": "dóquer", "linux": "línux"}
-_PT_TERMS_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(_PT_TERMS, key=len, reverse=True))
-                          + r")\b", re.I)
+_PT_TERMS_RE = re.compile(rf"\b({_any_of(_PT_TERMS)})\b", re.I)
 _MONEY = re.compile(r"R\$\s*(\d{1,3}(?:\.\d{3})*|\d+)(?:,(\d{2}))?")
 _HOUR = re.compile(r"\b(\d{1,2})h(\d{2})?\b")
 _UNITS = {"km/h": "quilômetros por hora", "km": "quilômetros", "kg": "quilos", "cm": "centímetros",
           "mm": "milímetros", "ms": "milissegundos", "GB": "gigabytes", "MB": "megabytes", "°C": "graus"}
-_UNIT_RE = re.compile(r"(\d)\s*(" + "|".join(re.escape(k) for k in sorted(_UNITS, key=len, reverse=True))
-                      + r")(?![\w/])")
+_UNIT_RE = re.compile(rf"(\d)\s*({_any_of(_UNITS)})(?![\w/])")
 
 
 def _money(m: re.Match[str]) -> str:

@@ -17,8 +17,9 @@ import re
 
 from services.brain.speech.clean import code_notice, for_speech, has_words
 
-#: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace.
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+#: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace,
+#: or at a line break; the loop guard counts sentences by the same rule.
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 #: Words whose dot does not end a sentence.
 _ABBREV = {"sr", "sra", "srta", "dr", "dra", "prof", "profa", "etc", "ex", "vs", "p", "pag", "mr", "mrs", "ms",
            "st", "e.g", "i.e", "obs", "num", "tel", "av", "no", "nº"}
@@ -122,7 +123,7 @@ class Segmenter:
         return None
 
     def _find_cut(self, text: str, final: bool) -> int | None:
-        for m in _END.finditer(text):
+        for m in SENTENCE_END.finditer(text):
             end = m.end()
             if m.group(0)[:1] == ".":
                 word = re.search(r"([\w.º]+)\.+$", text[: m.start() + 1])
