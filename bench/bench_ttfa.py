@@ -253,9 +253,9 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
                       lang: str = "en") -> dict[str, Any]:
     from services.brain.providers.base import Request
     from services.brain.providers.embedded import EmbeddedProvider, model_name
-    from services.brain.turn import WINDOW_CHARS
     from services.brain.soul import DEFAULT as SOUL
-    from services.brain.speech.clean import speakable
+    from services.brain.speech.segmenter import speakable
+    from services.brain.turn import WINDOW_CHARS
     from services.stt.engines import load_local
     from services.stt.vad import SileroVAD
     from services.tts.engines import BilingualVoice, load_offline, load_piper

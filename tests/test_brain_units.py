@@ -16,8 +16,8 @@ from services.brain.fallback import Choice, build_chain, open_stream
 from services.brain.history import SCHEMA_VERSION, History
 from services.brain.providers.base import MissingKey, ProviderError, Request
 from services.brain.soul import DEFAULT, Soul
-from services.brain.speech.clean import for_speech, speakable, strip_emoji
-from services.brain.speech.segmenter import Segmenter
+from services.brain.speech.clean import for_speech, strip_emoji
+from services.brain.speech.segmenter import Segmenter, speakable
 from shared import config
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from services.brain import fallback, router
 from services.brain.fallback import FUNCTIONS, PROVIDERS
 from services.brain.providers.base import ProviderError
-from services.brain.speech.clean import speakable
+from services.brain.speech.segmenter import speakable
 from shared.messages import MAX_ENVELOPE_BYTES
 
 if TYPE_CHECKING:

@@ -3,10 +3,9 @@
 Why one module: the screen shows the reply as the model wrote it (markdown, code, emoji
 for chat replies removed by :func:`strip_emoji`); the voice must never read ``**``, a URL
 or a code block aloud. :func:`for_speech` is the only place that rule lives: the
-segmenter cleans every piece it hands to tts with it, and a whole reply Luna answers
-herself (a slash-command typo, a missing image) goes through :func:`speakable`. A fenced
-code block is never read: it becomes :func:`code_notice` ("o código está na tela.") in
-the user's LANGUAGE.
+segmenter cleans every piece it hands to tts with it (a whole reply Luna answers herself
+goes through the segmenter too). A fenced code block is never read: the segmenter says
+:func:`code_notice` ("o código está na tela.") in the user's LANGUAGE instead.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from shared.i18n import say
 #: joiner, variation selectors, keycap, tag characters (subdivision flags).
 _EMOJI = re.compile("[\U0001f000-\U0001faff\U00002600-\U000027bf\U00002b00-\U00002bff\U0001f1e6-\U0001f1ff"
                     "\u200d\ufe0e\ufe0f\u20e3\U000e0020-\U000e007f]+")
-_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
 _MARKDOWN = [
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images -> their alt text
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links -> their text
@@ -78,8 +76,3 @@ def for_speech(text: str) -> str:
     """
     text = _SPACE_BEFORE_MARK.sub(r"\1", _prose(_UNREAD.sub(" ", _prose(text))))
     return text if any(c.isalnum() for c in text) else ""
-
-
-def speakable(text: str, lang: object = "pt") -> str:
-    """A whole reply (fenced code included) -> what the voice says: each code block as :func:`code_notice`."""
-    return for_speech(_CODE_BLOCK.sub(f" {code_notice(lang)} ", text))

@@ -140,3 +140,13 @@ class Segmenter:
                 pos = window.rfind(" ")
             return (pos + 1) if pos > 0 else MAX_CHARS
         return None
+
+
+def speakable(text: str, lang: str = "pt") -> str:
+    """A whole reply -> what the voice says, as one line: the pieces the segmenter hands tts, joined.
+
+    For a reply that does not stream (Luna's own answers: a slash-command typo, a missing
+    image; the bench), so it is spoken by the same rules as a model's.
+    """
+    seg = Segmenter(lang)
+    return " ".join(seg.feed(text) + seg.flush())
