@@ -23,6 +23,7 @@ from services.ui.clipboard import CopyRequested, CopyResult, copy_text, pypercli
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.screens.history import HistoryScreen
+from services.ui.screens.main import MainScreen
 from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
@@ -34,29 +35,13 @@ from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
 from services.ui.widgets.palette import LunaPalette, system_commands
 from services.ui.widgets.prompt import PromptInput
-from services.ui.widgets.status import Indicator, StatusBar, mic_level
+from services.ui.widgets.status import Indicator, StatusBar, ears
 from shared import config
 from shared.health import grade, snapshot, worst
 from shared.messages import text_too_long
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
-
-
-class MainScreen(Screen):
-    """The chat screen. Whatever closes above it (a modal, a menu, the palette), the input gets the focus.
-
-    Textual gives the focus back to whichever widget had it before, often the chat (a right
-    click focuses it) or the hidden Code Output area, and keystrokes then went nowhere. Tab
-    from anywhere but the input goes to the input.
-    """
-
-    BINDINGS = [Binding("tab", "app.focus_input", show=False), Binding("shift+tab", "app.focus_previous", show=False)]
-
-    def on_screen_resume(self) -> None:
-        app = self.app
-        if isinstance(app, LunaApp):
-            app.call_after_refresh(app.focus_input)
 
 
 class LunaApp(App):
@@ -176,12 +161,9 @@ class LunaApp(App):
 
     # -- focus ------------------------------------------------------------------------
     def focus_input(self) -> None:
-        """The focus contract: on the chat screen the input holds the focus unless the user moved it."""
+        """The focus contract (:class:`MainScreen`): on the chat screen the input holds the focus."""
         if isinstance(self.screen, MainScreen):
-            try:
-                self.screen.set_focus(self.prompt)
-            except Exception:
-                pass
+            self.screen.focus_input()
 
     def action_focus_input(self) -> None:
         """Tab: to the input from anywhere; from the input, on to the next widget (the chat)."""
@@ -190,18 +172,9 @@ class LunaApp(App):
         else:
             self.focus_input()
 
-    def _typing_elsewhere(self, event: events.Key) -> bool:
-        """A printable key while the chat screen's focus is on something that does not take text."""
-        if not event.is_printable or not isinstance(self.screen, MainScreen):
-            return False
-        f = self.focused
-        if f is self.prompt or isinstance(f, Input) or (isinstance(f, TextArea) and not f.read_only):
-            return False
-        return True
-
     async def on_event(self, event: events.Event) -> None:
         # Redirect before Textual forwards the key to the focused widget, so a burst of keys keeps its order.
-        if isinstance(event, events.Key) and self._typing_elsewhere(event):
+        if isinstance(event, events.Key) and isinstance(self.screen, MainScreen) and self.screen.typing_elsewhere(event):
             self.screen.set_focus(self.prompt)
         await super().on_event(event)
 
@@ -490,18 +463,8 @@ class LunaApp(App):
     # -- status ---------------------------------------------------------------------
     def update_indicator(self) -> None:
         running = bool(self.chat.running)
-        if self.listening:
-            state = "listening"
-        elif self.speaking:
-            state = "speaking"
-        elif running:
-            state = "thinking"
-        else:
-            state = "idle"
-        try:
-            self.indicator.set_state(state, self.pulling)
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            self.indicator.show(self.listening, self.speaking, running, self.pulling)
 
     def refresh_status(self) -> None:
         states = {s: self.client.status(s) for s in SERVICES}
@@ -515,14 +478,7 @@ class LunaApp(App):
         if brain_up and not self._brain_up:
             self.client.command("config-get")  # the brain came up (or we did): ask what it runs
         self._brain_up = brain_up
-        cap = self.client.peers.info.get("capture", {})
-        level = mic_level(cap)
-        muted = self.muted or bool(cap.get("muted"))
-        echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
-        ears = self.client.peers.info.get("stt", {})
-        if ears.get("listen_mode") in ("name", "wake", "push"):  # LISTEN_MODE (F7); "always" says nothing, as before
-            echo = " ".join(x for x in (echo, t("listen_" + ears["listen_mode"]),
-                                        t("talk_open") if ears.get("talk_open") else "") if x)
+        level, muted, echo = ears(self.client.peers.info, self.muted)
         health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
         key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health, marker)
         if key == self._status_key:

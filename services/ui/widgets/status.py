@@ -27,6 +27,20 @@ def mic_level(info: dict[str, Any]) -> float | None:
     return None
 
 
+def ears(info: dict[str, dict[str, Any]], muted: bool) -> tuple[float | None, bool, str]:
+    """From capture's and stt's heartbeats: the mic level, whether the mic is muted (here or at capture),
+    and how Luna listens (ECHO_MODE as capture runs it; LISTEN_MODE when it is not "always", as F7 set it)."""
+    cap = info.get("capture", {})
+    level = mic_level(cap)
+    muted = muted or bool(cap.get("muted"))
+    echo = str(cap.get("echo_mode_effective") or cap.get("echo_mode") or "")
+    stt = info.get("stt", {})
+    if stt.get("listen_mode") in ("name", "wake", "push"):
+        echo = " ".join(x for x in (echo, t("listen_" + stt["listen_mode"]),
+                                    t("talk_open") if stt.get("talk_open") else "") if x)
+    return level, muted, echo
+
+
 #: Shorter service names for a narrow terminal (the symbol's colour still tells the state).
 _SHORT = {"capture": "cap", "playback": "play"}
 
@@ -137,6 +151,11 @@ class Indicator(Static):
 
     def on_mount(self) -> None:
         self.set_state("idle")
+
+    def show(self, listening: bool, speaking: bool, thinking: bool, extra: str = "") -> None:
+        """Listening wins over speaking (the user talks over Luna), speaking over thinking."""
+        state = "listening" if listening else "speaking" if speaking else "thinking" if thinking else "idle"
+        self.set_state(state, extra)
 
     def set_state(self, state: str, extra: str = "") -> None:
         self.state = state
