@@ -19,27 +19,27 @@ from services.brain import fallback, router
 from services.brain.fallback import FUNCTIONS, PROVIDERS
 from services.brain.providers.base import ProviderError
 from services.brain.speech.segmenter import speakable
+from shared import i18n
 from shared.messages import MAX_ENVELOPE_BYTES
 
 if TYPE_CHECKING:
     from services.brain.service import BrainService
 
-HELP = {
-    "pt": ("Comandos:\n"
-           "/nova (/new) - nova conversa\n"
-           "/historico (/history) [n] - lista as conversas; com n, reabre a n-ésima\n"
-           "/alma (/soul) - edita a personalidade da Luna\n"
-           "/config [função provedor [modelo]] - mostra ou troca o modelo (ex.: /config chat gemini)\n"
-           "/ajuda (/help) - esta lista\n"
-           "/sair (/quit) - sai"),
-    "en": ("Commands:\n"
-           "/new (/nova) - new conversation\n"
-           "/history (/historico) [n] - list conversations; with n, reopen the n-th\n"
-           "/soul (/alma) - edit Luna's persona\n"
-           "/config [function provider [model]] - show or change the model (e.g. /config chat gemini)\n"
-           "/help (/ajuda) - this list\n"
-           "/quit (/sair) - quit"),
-}
+#: The help list: each command's Portuguese and English name (the user's language first) and its line.
+HELP = (("nova", "new", "brain.help.new"), ("historico", "history", "brain.help.history"),
+        ("alma", "soul", "brain.help.soul"), ("config", "", "brain.help.config"),
+        ("ajuda", "help", "brain.help.help"), ("sair", "quit", "brain.help.quit"))
+
+
+def help_text(lang: object) -> str:
+    """``/ajuda``: one line a command, named first in the user's language."""
+    en = i18n.lang(lang) == "en"
+    lines = [i18n.say("brain.help.title", lang)]
+    for pt_name, en_name, key in HELP:
+        first, other = (en_name, pt_name) if en and en_name else (pt_name, en_name)
+        alias = f" (/{other})" if other else ""
+        lines.append(f"/{first}{alias} {i18n.say(key, lang)}")
+    return "\n".join(lines)
 
 
 class Commands:
@@ -56,14 +56,13 @@ class Commands:
         cmd, _, arg = text.partition(" ")
         cmd = router.normalize(cmd).lstrip("/")
         arg = arg.strip()
-        en = h.lang == "en"
         h.epoch += 1
         epoch = h.epoch
         h.publish("reply-start", turn_id=turn_id, intent="system", provider="luna", model=cmd, epoch=epoch)
         ok, error = True, ""
         if cmd in ("nova", "new"):
             self.new_conversation()
-            reply = "New conversation." if en else "Nova conversa começou."
+            reply = h.say("brain.new")
         elif cmd in ("historico", "history"):
             if arg:
                 reply, ok = self.open_by_ref(arg)
@@ -73,10 +72,9 @@ class Commands:
         elif cmd in ("alma", "soul"):
             assert h.soul is not None
             h.soul.reload()
-            reply = (f"Soul file: {h.soul.path} (reloaded)" if en
-                     else f"Alma em {h.soul.path} (recarregada; edite e salve para mudar a Luna)")
+            reply = h.say("brain.soul", path=h.soul.path)
         elif cmd in ("sair", "quit", "exit"):
-            reply = "Bye!" if en else "Até logo!"
+            reply = h.say("brain.bye")
         elif cmd == "config":
             if arg:
                 words = arg.split()
@@ -87,7 +85,7 @@ class Commands:
                 ok = not error
             reply = error or self.config_text()
         else:  # ajuda / help
-            reply = HELP["en" if en else "pt"]
+            reply = help_text(h.lang)
         if ok:
             h.publish("token", turn_id=turn_id, text=reply, epoch=epoch)
         kw = {"error": reply} if not ok else {}
@@ -99,13 +97,14 @@ class Commands:
         assert h.history is not None
         rows = h.history.conversations(20)
         if not rows:
-            return "Nenhuma conversa ainda."
+            return h.say("brain.history.none")
         lines = []
         for i, r in enumerate(rows, 1):
             mark = "*" if r["id"] == h.conv_id else " "
             when = time.strftime("%d/%m %H:%M", time.localtime(r["updated"]))
-            lines.append(f"{mark}{i:>2}. {when}  {r['title'] or '(sem título)'}  ({r['count']} msgs, id {r['id']})")
-        return "\n".join(lines) + "\n/historico N reabre a conversa N."
+            title = r["title"] or h.say("brain.history.untitled")
+            lines.append(f"{mark}{i:>2}. {when}  {title}  ({r['count']} msgs, id {r['id']})")
+        return "\n".join(lines) + "\n" + h.say("brain.history.footer")
 
     def open_by_ref(self, ref: str) -> tuple[str, bool]:
         """Reopen the n-th conversation of the list, or one by id; the reply and whether it worked."""
@@ -118,9 +117,9 @@ class Commands:
         elif h.history.exists(ref):
             target = ref
         if target is None:
-            return f"conversa {ref} não existe (veja /historico)", False
+            return h.say("brain.history.no-ref", ref=ref), False
         self.open_conversation(target)
-        return f"Conversa {target} reaberta.", True
+        return h.say("brain.history.reopened", id=target), True
 
     # -- the bus's command frames ------------------------------------------------------------------
     async def command(self, name: str, args: dict[str, Any]) -> None:
@@ -139,7 +138,7 @@ class Commands:
                 await h.cancel_turn()
                 self.open_conversation(cid)
             else:
-                h.notice("warning", f"conversa {cid or '?'} não existe", "history")
+                h.notice("warning", h.say("brain.history.no-id", id=cid or "?"), "history")
         elif name == "config-set":
             err = self.config_set(str(args.get("function") or ""), str(args.get("provider") or ""),
                                   str(args.get("model") or ""))
@@ -196,13 +195,13 @@ class Commands:
         provider = provider.strip().lower()
         model = model.strip()
         if fn not in FUNCTIONS:
-            return f"config: função {fn!r} não existe (use {', '.join(FUNCTIONS)})"
+            return h.say("brain.config.no-function", fn=repr(fn), names=", ".join(FUNCTIONS))
         if provider and provider not in PROVIDERS:
-            return f"config: provedor {provider!r} não existe (use {', '.join(PROVIDERS)})"
+            return h.say("brain.config.no-provider", provider=repr(provider), names=", ".join(PROVIDERS))
         if provider == "embedded" and fn == "vision":
-            return "config: o modelo embutido não vê imagens"
+            return h.say("brain.config.blind")
         if not provider and not model:
-            return "config: diga o provedor e/ou o modelo"
+            return h.say("brain.config.empty")
         overrides = h.registry.overrides
         ov = dict(overrides.get(fn, {}))
         if provider:
@@ -213,8 +212,8 @@ class Commands:
         overrides[fn] = ov
         c = h.registry.configured(fn)
         if c.provider in fallback.PAID and not h.registry.has_key(c.provider):
-            h.notice("warning", f"{c.provider}: sem chave ({fallback.KEY_OF[c.provider]} vazio no .env); "
-                     "vai ser pulado", "missing-key")
+            h.notice("warning", h.say("brain.config.no-key", provider=c.provider, setting=fallback.KEY_OF[c.provider]),
+                     "missing-key")
         h.log.info("config-set", extra={"fields": {"function": fn, **c.as_dict()}})
         h.publish_status()
         return ""
@@ -223,11 +222,13 @@ class Commands:
         h = self.host
         lines = []
         for fn, d in h.registry.functions().items():
-            lines.append(f"{fn}: {d['provider']} {d['model']}  (escolhido: {d['configured']} {d['configured_model']};"
-                         f" ordem: {' > '.join(d['chain'])})")
-        lines.append(f"ollama: {'up' if h.registry.ollama_up else 'down'} ({h.settings.OLLAMA_HOST}); "
-                     f"embutido: {'sim' if h.registry.embedded_ok else 'não'}")
-        lines.append("/config <função> <provedor> [modelo] troca na hora (ex.: /config code deepseek)")
+            lines.append(h.say("brain.config.row", fn=fn, provider=d["provider"], model=d["model"],
+                               configured=d["configured"], configured_model=d["configured_model"],
+                               chain=" > ".join(d["chain"])))
+        lines.append(h.say("brain.config.health", state="up" if h.registry.ollama_up else "down",
+                           host=h.settings.OLLAMA_HOST, embedded=h.say("brain.yes" if h.registry.embedded_ok
+                                                                       else "brain.no")))
+        lines.append(h.say("brain.config.how", example="/config code deepseek"))
         return "\n".join(lines)
 
     async def pull(self, model: str) -> None:
@@ -249,7 +250,7 @@ class Commands:
             h.notice("error", f"pull {model}: {err}", "pull-failed")
             return
         await h.registry.check_ollama()
-        h.notice("info", f"modelo {model} baixado", "pulled")
+        h.notice("info", h.say("brain.pulled", model=model), "pulled")
         h.publish_status()
 
     # -- Luna's own answers ----------------------------------------------------------------------------
@@ -262,17 +263,12 @@ class Commands:
         """
         h = self.host
         reg = h.registry
-        en = str(h.lang).lower().startswith("en")
         if router.is_unknown_command(text):
-            word = text.strip().split()[0]
-            return f"unknown command: {word} — see /help" if en else f"comando desconhecido: {word} — veja /ajuda"
+            return h.say("brain.unknown-command", word=text.strip().split()[0])
         if intent is not router.Intent.VISION:
             return ""
         if not image:
-            return ("To see, I need an image: attach one with /img path/to/image.png (or paste its path) "
-                    "and ask again." if en else
-                    "Para eu ver, preciso de uma imagem: anexe com /img caminho/da/imagem.png (ou cole o "
-                    "caminho) e pergunte de novo.")
+            return h.say("brain.vision.no-image")
         if not reg.can_see() and reg.check_is_old():
             with contextlib.suppress(Exception):  # a failed check leaves the last answer standing
                 await reg.check_ollama()
@@ -280,14 +276,8 @@ class Commands:
             return ""
         model = fallback.default_model("ollama", "vision", h.settings)
         keys = " / ".join(fallback.KEY_OF[p] for p in ("gemini", "openai"))
-        if reg.ollama_up:
-            how = f"`ollama pull {model}` (F5 → Baixar modelos)" if not en else f"`ollama pull {model}`"
-        else:
-            how = (f"start Ollama (`ollama serve`) and `ollama pull {model}`" if en
-                   else f"rode o Ollama (`ollama serve`) e `ollama pull {model}`")
-        return (f"No model that sees images is available. To see images: {how}, or set {keys} in .env."
-                if en else
-                f"Nenhum modelo que vê imagens está disponível. Para ver imagens: {how}, ou defina {keys} no .env.")
+        how = h.say("brain.vision.how-pull" if reg.ollama_up else "brain.vision.how-start", model=model)
+        return h.say("brain.vision.none", how=how, keys=keys)
 
     def own_reply(self, text: str, turn_id: str, intent: str, spoken: bool) -> None:
         """A whole reply from Luna herself: shown like any reply, spoken when the turn was."""

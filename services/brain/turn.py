@@ -179,7 +179,7 @@ class Turn:
                                                         fallback.default_model("ollama", self.intent, h.settings),
                                                         why)])
         if self.notices:
-            return f"{'; '.join(self.notices)}; respondendo: {self.provider} {self.model}"
+            return h.say("brain.answering", notices="; ".join(self.notices), provider=self.provider, model=self.model)
         return ""
 
     def end(self, ok: bool, error: str = "", cancelled: bool = False) -> None:
@@ -229,7 +229,7 @@ class Turn:
         self.provider, self.model = first.provider, first.model
         stream = None
         if self.image and not os.path.isfile(self.image):
-            self.end(False, f"imagem não encontrada: {self.image}")
+            self.end(False, h.say("brain.no-image", path=self.image))
             return
         try:
             try:
@@ -256,7 +256,7 @@ class Turn:
                     break
                 except (TimeoutError, asyncio.TimeoutError):
                     self.speak(self.seg.flush(), final=True)
-                    self.end(False, f"{self.provider}: parou de responder por {stall:g} s (timeout)")
+                    self.end(False, h.say("brain.stalled", provider=self.provider, s=f"{stall:g}"))
                     return
                 except ProviderError as err:
                     self.speak(self.seg.flush(), final=True)
@@ -275,7 +275,8 @@ class Turn:
             self.end(False, cancelled=True)
         except Exception as exc:  # never a traceback to the user; the log has it
             h.log.exception("turn failed")
-            self.end(False, f"erro interno no brain: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+            err = f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+            self.end(False, h.say("brain.internal", err=err))
         finally:
             if stream is not None:
                 with contextlib.suppress(Exception):

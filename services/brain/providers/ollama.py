@@ -15,13 +15,14 @@ import httpx
 import ollama
 
 from services.brain.providers.base import ProviderError, Request, short
+from shared import i18n
 from shared.paths import has_model  # noqa: F401 - the brain asks its provider module
 
 NAME = "ollama"
 
 
-def pull_hint(model: str) -> str:
-    return f"modelo {model} não encontrado: rode `ollama pull {model}`"
+def pull_hint(model: str, lang: object = "pt") -> str:
+    return i18n.say("brain.pull-hint", lang, model=model)
 
 
 class OllamaProvider:

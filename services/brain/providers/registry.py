@@ -19,6 +19,7 @@ from services.brain.fallback import FUNCTIONS, PROVIDERS, Choice
 from services.brain.providers import embedded as emb
 from services.brain.providers.base import ProviderError
 from services.brain.providers.ollama import has_model, pull_hint
+from shared import i18n
 
 #: How often the brain asks Ollama whether it is up (and how long a "down" answer is trusted).
 OLLAMA_CHECK_S = 15.0
@@ -37,6 +38,9 @@ class Registry:
         self.ollama_checked = 0.0
         self.embedded_ok = emb.available(settings.LLM_GGUF)
         self.embedded_model = emb.model_name(settings.LLM_GGUF)
+
+    def say(self, key: str, /, **fields: Any) -> str:
+        return i18n.say(key, self.settings.LANGUAGE, **fields)
 
     # -- construction ----------------------------------------------------------------------
     def get(self, name: str) -> Any:
@@ -58,7 +62,7 @@ class Registry:
             base = s.OPENAI_BASE_URL if name == "openai" else s.DEEPSEEK_BASE_URL
             p = OpenAICompatProvider(name, key, base, s.OLLAMA_TIMEOUT)
         else:
-            raise ProviderError(f"provedor desconhecido: {name}", "error", name)
+            raise ProviderError(self.say("brain.unknown-provider", name=name), "error", name)
         self.providers[name] = p
         return p
 
@@ -69,8 +73,8 @@ class Registry:
         packets would cost the connect timeout on every turn.
         """
         if name == "ollama" and not self.ollama_up and time.monotonic() - self.ollama_checked < OLLAMA_CHECK_S:
-            raise ProviderError(f"Ollama não está rodando em {self.settings.OLLAMA_HOST} (instale e rode "
-                                "`ollama serve`)", "unreachable", "ollama")
+            raise ProviderError(self.say("brain.ollama-down-at", host=self.settings.OLLAMA_HOST), "unreachable",
+                                "ollama")
         return self.get(name)
 
     async def aclose(self) -> None:
@@ -105,13 +109,14 @@ class Registry:
         if not wanted:
             return
         if not self.ollama_up:
-            alt = "o modelo embutido responde o chat" if self.embedded_ok else "sem modelo local"
-            self.notice("warning", f"Ollama não está rodando em {self.settings.OLLAMA_HOST}; {alt}", "ollama-down")
+            alt = self.say("brain.embedded-answers" if self.embedded_ok else "brain.no-local")
+            self.notice("warning", self.say("brain.ollama-down", host=self.settings.OLLAMA_HOST, alt=alt), "ollama-down")
             return
         for model, fn in wanted.items():
             if not has_model(self.ollama_models, model):
-                self.notice("warning", f"{pull_hint(model)} (ou mande o comando pull {model}); "
-                            f"{fn} usa o próximo da lista até lá", "model-missing")
+                hint = pull_hint(model, self.settings.LANGUAGE)
+                self.notice("warning", self.say("brain.model-missing", hint=hint, cmd=f"pull {model}", fn=fn),
+                            "model-missing")
 
     # -- choice per function ---------------------------------------------------------------------
     def configured(self, fn: str) -> Choice:
@@ -150,13 +155,13 @@ class Registry:
             if c == eff:
                 break
             if c.provider in fallback.PAID and not self.has_key(c.provider):
-                why = f"sem chave ({fallback.KEY_OF[c.provider]} vazio no .env)"
+                why = self.say("brain.skip.no-key", setting=fallback.KEY_OF[c.provider])
             elif c.provider == "ollama" and not self.ollama_up:
-                why = "Ollama não está rodando"
+                why = self.say("brain.skip.ollama-down")
             elif c.provider == "ollama" and not has_model(self.ollama_models, c.model):
-                why = f"modelo {c.model} não baixado (ollama pull {c.model})"
+                why = self.say("brain.skip.not-pulled", model=c.model, cmd=f"ollama pull {c.model}")
             else:
-                why = "indisponível"
+                why = self.say("brain.skip.unavailable")
             out.append({"provider": c.provider, "model": c.model, "why": why})
         return out
 
