@@ -339,7 +339,7 @@ async def test_status_bar_collapses_without_cutting(app: LunaApp, width: int) ->
             "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"},
             "vision": {"provider": "ollama", "model": "minicpm-v"}}})
         app.latency_ms = 950.0
-        app._status_key = ()
+        app.query_one("#status").drawn = ()
         app.refresh_status()
         await pilot.pause()
         bar = app.query_one("#status")

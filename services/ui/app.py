@@ -35,9 +35,8 @@ from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
 from services.ui.widgets.palette import LunaPalette, system_commands
 from services.ui.widgets.prompt import PromptInput
-from services.ui.widgets.status import Indicator, StatusBar, ears
+from services.ui.widgets.status import Indicator, StatusBar
 from shared import config
-from shared.health import grade, snapshot, worst
 from shared.messages import text_too_long
 
 #: Seconds to wait for reply-start before saying the brain is not running.
@@ -70,7 +69,6 @@ class LunaApp(App):
         self.latency_ms: float | None = None
         self.conversation_id: str | None = None
         self.last_copy: CopyResult | None = None
-        self._status_key: tuple = ()
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
         self.pulling = ""
@@ -467,28 +465,21 @@ class LunaApp(App):
             self.indicator.show(self.listening, self.speaking, running, self.pulling)
 
     def refresh_status(self) -> None:
+        """The fallback banner and the status bar, from the services' heartbeats (4 times a second)."""
+        info = self.client.peers.info
         states = {s: self.client.status(s) for s in SERVICES}
         marker = ""
-        try:  # the fallback banner (ears, voice, brain), from the services' heartbeats; the status bar keeps a marker
-            marker = self.query_one(FallbackBanner).refresh_from(self.client.peers.info)
+        with contextlib.suppress(Exception):  # the banner (ears, voice, brain); the status bar keeps a marker
+            marker = self.query_one(FallbackBanner).refresh_from(info)
             self.query_one(StatusBar).marker = marker
-        except Exception:
-            pass
         brain_up = states.get("brain") != "down"
         if brain_up and not self._brain_up:
             self.client.command("config-get")  # the brain came up (or we did): ask what it runs
         self._brain_up = brain_up
-        level, muted, echo = ears(self.client.peers.info, self.muted)
-        health = worst(grade(snapshot(self.client.peers.info, self.turn_history[-1] if self.turn_history else None)))
-        key = (tuple(states.values()), repr(self.functions), level, muted, self.latency_ms, echo, health, marker)
-        if key == self._status_key:
-            return  # nothing changed: no redraw
-        self._status_key = key
-        try:
-            self.query_one(StatusBar).render_status(states, self.functions, level, muted, self.latency_ms, echo,
-                                                    health)
-        except Exception:
-            pass
+        last = self.turn_history[-1] if self.turn_history else None
+        with contextlib.suppress(Exception):
+            self.query_one(StatusBar).refresh_from(states, self.functions, info, self.muted, self.latency_ms, last,
+                                                   marker)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from services.ui.busclient import SERVICES
 from services.ui.i18n import t
+from shared.health import grade, snapshot, worst
 
 _STYLE = {"ready": ("●", "green"), "up": ("●", "green"), "degraded": ("●", "yellow"),
           "no-device": ("◌", "yellow"), "starting": ("◐", "yellow"), "down": ("○", "red"),
@@ -64,7 +65,20 @@ class StatusBar(Static):
         super().__init__(*args, **kw)
         self._args: tuple = ()
         self.level = 0
-        self.marker = ""  # fallbacks in use, from the fallback banner (widgets/banner.py); the app sets it
+        self.marker = ""  # fallbacks in use, from the fallback banner (widgets/banner.py)
+        self.drawn: tuple = ()  # what the line was last drawn from: the same again redraws nothing
+
+    def refresh_from(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
+                     info: dict[str, dict[str, Any]], muted: bool, latency_ms: float | None,
+                     last_turn: dict[str, Any] | None, marker: str) -> None:
+        """The line from the services' states and heartbeats, the brain's functions, the last turn's stages."""
+        level, muted, echo = ears(info, muted)
+        health = worst(grade(snapshot(info, last_turn)))  # the seed's thresholds; F6 shows which metric
+        key = (tuple(states.values()), repr(functions), level, muted, latency_ms, echo, health, marker)
+        if key == self.drawn:
+            return
+        self.drawn = key
+        self.render_status(states, functions, level, muted, latency_ms, echo, health)
 
     def render_status(self, states: dict[str, str], functions: dict[str, dict[str, Any]],
                       level: float | None, muted: bool, latency_ms: float | None, echo: str = "",
