@@ -1,5 +1,8 @@
 """tts: sentences -> speech, one synthesis per sentence in a worker thread, PCM pushed in ~150 ms chunks.
 
+Each sentence arrives as the voice should say it (the brain's services/brain/speech
+cleans and cuts the reply): tts synthesizes it as it is.
+
 Synthesis never waits for playback (seed section 11.2, problem 1): the worker only
 produces audio and hands it to the event loop, which pushes it to playback.
 Cancelling (a ``command cancel``, a ``flush``, or speech-start in barge-in mode)
