@@ -19,7 +19,7 @@ from textual.widgets import Input, ProgressBar, Static, TextArea
 from services.ui import commands, i18n, keymap
 from services.ui.attach import check_image, looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
-from services.ui.clipboard import CopyRequested, CopyResult, copy_text, pyperclip_paste
+from services.ui.clipboard import CopyRequested, CopyResult, copy_text, paste_target, pyperclip_paste, selected_text
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.screens.history import HistoryScreen
@@ -229,15 +229,7 @@ class LunaApp(App):
 
     def action_copy(self) -> None:
         """Ctrl+C: copy the selection (input or screen); never quits."""
-        text = ""
-        focused = self.focused
-        if isinstance(focused, TextArea) and focused.selected_text:
-            text = focused.selected_text
-        if not text:
-            try:
-                text = self.screen.get_selected_text() or ""
-            except Exception:
-                text = ""
+        text = selected_text(self)
         if not text:
             self.notify(t("nothing_selected"), timeout=2)
             return
@@ -249,9 +241,7 @@ class LunaApp(App):
         if not text:
             self.notify(t("nothing_to_paste"), timeout=2)
             return
-        target = self.focused if isinstance(self.focused, TextArea) and not self.focused.read_only else None
-        if target is None and not isinstance(self.screen, ModalScreen):
-            target = self.prompt
+        target = paste_target(self, self.prompt)
         if target is None:
             return
         if target is self.prompt and looks_like_image_path(text):

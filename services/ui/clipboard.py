@@ -1,6 +1,7 @@
 """Copying with two paths: OSC 52 through the terminal (Textual) and pyperclip (xclip/xsel/wl-copy).
 
-The notification says which worked or why neither did.
+The notification says which worked or why neither did. What Ctrl+C copies and where Ctrl+V
+pastes are decided here too (:func:`selected_text`, :func:`paste_target`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 
 from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import TextArea
 
 from services.ui.i18n import t
 
@@ -96,3 +99,22 @@ def copy_text(app, text: str) -> CopyResult:  # noqa: ANN001 - a Textual App
         why_osc = str(exc)[:80] or type(exc).__name__
     why_pc = pyperclip_copy(text)
     return CopyResult(osc52=osc, pyperclip=not why_pc, why_osc=why_osc, why_pyperclip=why_pc)
+
+
+def selected_text(app) -> str:  # noqa: ANN001 - a Textual App
+    """What Ctrl+C copies: the focused text box's selection, else the text selected on the screen."""
+    focused = app.focused
+    if isinstance(focused, TextArea) and focused.selected_text:
+        return focused.selected_text
+    try:
+        return app.screen.get_selected_text() or ""
+    except Exception:
+        return ""
+
+
+def paste_target(app, prompt: TextArea) -> TextArea | None:  # noqa: ANN001 - a Textual App
+    """Where Ctrl+V pastes: the focused editable text box, else the input unless a modal is open."""
+    focused = app.focused
+    if isinstance(focused, TextArea) and not focused.read_only:
+        return focused
+    return None if isinstance(app.screen, ModalScreen) else prompt
