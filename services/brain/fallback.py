@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.brain.providers.base import MissingKey, ProviderError, Request
+from shared import i18n
 
 FUNCTIONS = ("chat", "code", "vision")
 PAID = ("gemini", "deepseek", "openai")
@@ -106,8 +107,12 @@ async def _close(stream: Any) -> None:
 
 
 async def open_stream(chain: list[Choice], get_provider: Callable[[str], Any], make_request: Callable[[Choice], Request],
-                      first_token_timeout: float, on_skip: Callable[[Choice, str, str], None] | None = None) -> Opened:
-    """Walk ``chain`` until a provider yields a first token; raise ProviderError if none does."""
+                      first_token_timeout: float, on_skip: Callable[[Choice, str, str], None] | None = None,
+                      lang: object = "pt") -> Opened:
+    """Walk ``chain`` until a provider yields a first token; raise ProviderError if none does.
+
+    ``lang``: of the reasons, which the user reads in the reply's header or error.
+    """
     skipped: list[tuple[Choice, str]] = []
     errors: list[ProviderError] = []
     for choice in chain:
@@ -130,12 +135,12 @@ async def open_stream(chain: list[Choice], get_provider: Callable[[str], Any], m
             reason, kind = str(err), err.kind
             errors.append(err)
         except (TimeoutError, asyncio.TimeoutError):
-            reason, kind = (f"{choice.provider}: nenhum token em {budget:g} s (timeout)", "timeout")
+            reason, kind = i18n.say("brain.no-token", lang, provider=choice.provider, s=f"{budget:g}"), "timeout"
             if stream is None:
-                reason = f"{choice.provider}: modelo não carregou em {LOAD_TIMEOUT:g} s (timeout)"
+                reason = i18n.say("brain.no-load", lang, provider=choice.provider, s=f"{LOAD_TIMEOUT:g}")
             errors.append(ProviderError(reason, kind, choice.provider))
         except StopAsyncIteration:
-            reason, kind = f"{choice.provider}: resposta vazia", "empty"
+            reason, kind = i18n.say("brain.empty-reply", lang, provider=choice.provider), "empty"
             errors.append(ProviderError(reason, kind, choice.provider))
         except asyncio.CancelledError:
             if stream is not None:
@@ -150,10 +155,11 @@ async def open_stream(chain: list[Choice], get_provider: Callable[[str], Any], m
         if on_skip is not None:
             on_skip(choice, reason, kind)
     if not errors:
-        raise ProviderError("nenhum provedor configurado para esta função", "error")
+        raise ProviderError(i18n.say("brain.no-provider", lang), "error")
     real = [e for e in errors if e.kind != "missing-key"] or errors
     main = real[0]
     if len(real) > 1:
         others = ", ".join(sorted({e.provider for e in real[1:] if e.provider}))
-        raise ProviderError(f"{main} (também falhou: {others})" if others else str(main), main.kind, main.provider)
+        text = i18n.say("brain.also-failed", lang, main=main, others=others) if others else str(main)
+        raise ProviderError(text, main.kind, main.provider)
     raise main

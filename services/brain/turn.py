@@ -234,7 +234,7 @@ class Turn:
         try:
             try:
                 opened = await fallback.open_stream(chain, h.registry.for_turn, self.request_for,
-                                                    h.settings.FIRST_TOKEN_TIMEOUT, self.on_skip)
+                                                    h.settings.FIRST_TOKEN_TIMEOUT, self.on_skip, h.lang)
             except ProviderError as err:
                 self.end(False, str(err))
                 return

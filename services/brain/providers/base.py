@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared import i18n
+
 
 class ProviderError(Exception):
     """A one-line, user-facing reason why a provider could not answer."""
@@ -33,8 +35,8 @@ class ProviderError(Exception):
 
 
 class MissingKey(ProviderError):
-    def __init__(self, provider: str, key: str) -> None:
-        super().__init__(f"{provider}: sem chave ({key} vazio no .env), pulando", "missing-key", provider)
+    def __init__(self, provider: str, key: str, lang: object = "pt") -> None:
+        super().__init__(i18n.say("brain.missing-key", lang, provider=provider, setting=key), "missing-key", provider)
         self.key = key
 
 

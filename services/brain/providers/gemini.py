@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from services.brain.providers.base import MissingKey, ProviderError, Request, mime_of, short
+from shared import i18n
 
 NAME = "gemini"
 
@@ -17,9 +18,10 @@ NAME = "gemini"
 class GeminiProvider:
     name = NAME
 
-    def __init__(self, api_key: str, base_url: str = "", timeout: float = 60.0) -> None:
+    def __init__(self, api_key: str, base_url: str = "", timeout: float = 60.0, lang: str = "pt") -> None:
+        self.lang = lang  # of its error lines, which the user reads
         if not api_key:
-            raise MissingKey(NAME, "GEMINI_API_KEY")
+            raise MissingKey(NAME, "GEMINI_API_KEY", lang)
         from google import genai
         from google.genai import types
 
@@ -32,21 +34,24 @@ class GeminiProvider:
     def _error(self, exc: BaseException, model: str) -> ProviderError:
         from google.genai import errors
 
+        def say(key: str, **fields: object) -> str:
+            return i18n.say(key, self.lang, provider=NAME, **fields)
+
         if isinstance(exc, errors.APIError):
             code = getattr(exc, "code", 0) or 0
             msg = short(getattr(exc, "message", "") or exc, 160)
             if code in (401, 403) or "api key" in msg.lower():
-                return ProviderError(f"gemini: chave recusada (GEMINI_API_KEY): {msg}", "auth", NAME)
+                return ProviderError(say("brain.gemini.refused", msg=msg), "auth", NAME)
             if code == 404:
-                return ProviderError(f"gemini: modelo {model} não existe ({msg})", "model-missing", NAME)
+                return ProviderError(say("brain.gemini.no-model", model=model, msg=msg), "model-missing", NAME)
             if code == 429:
-                return ProviderError(f"gemini: limite de uso atingido ({msg})", "error", NAME)
-            return ProviderError(f"gemini: erro {code}: {msg}", "error", NAME)
+                return ProviderError(say("brain.gemini.quota", msg=msg), "error", NAME)
+            return ProviderError(say("brain.api.error", code=code, msg=msg), "error", NAME)
         name = type(exc).__name__.lower()
         if "timeout" in name:
-            return ProviderError("gemini: sem resposta (timeout)", "timeout", NAME)
+            return ProviderError(say("brain.api.timeout"), "timeout", NAME)
         if "connect" in name:
-            return ProviderError(f"gemini: sem conexão ({short(exc)})", "unreachable", NAME)
+            return ProviderError(say("brain.gemini.offline", err=short(exc)), "unreachable", NAME)
         return ProviderError(f"gemini: {short(exc)}", "error", NAME)
 
     async def stream(self, req: Request) -> AsyncIterator[str]:

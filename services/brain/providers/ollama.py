@@ -28,7 +28,8 @@ def pull_hint(model: str, lang: object = "pt") -> str:
 class OllamaProvider:
     name = NAME
 
-    def __init__(self, host: str, timeout: float = 60.0) -> None:
+    def __init__(self, host: str, timeout: float = 60.0, lang: str = "pt") -> None:
+        self.lang = lang  # of its error lines, which the user reads
         self.host = host.rstrip("/")
         self.timeout = timeout
         self.client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout, connect=5.0))
@@ -36,15 +37,15 @@ class OllamaProvider:
     def _error(self, exc: BaseException, model: str) -> ProviderError:
         if isinstance(exc, ollama.ResponseError):
             if exc.status_code == 404 or "not found" in str(exc.error).lower():
-                return ProviderError(pull_hint(model), "model-missing", NAME)
+                return ProviderError(pull_hint(model, self.lang), "model-missing", NAME)
             return ProviderError(f"ollama: {short(exc.error)}", "error", NAME)
         if isinstance(exc, (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout)):
-            return ProviderError(f"Ollama não está rodando em {self.host} (instale e rode `ollama serve`)",
+            return ProviderError(i18n.say("brain.ollama-down-at", self.lang, host=self.host),
                                  "unreachable", NAME)
         if isinstance(exc, httpx.TimeoutException):
-            return ProviderError(f"ollama: sem resposta em {self.timeout:g} s (timeout)", "timeout", NAME)
+            return ProviderError(i18n.say("brain.ollama.timeout", self.lang, s=f"{self.timeout:g}"), "timeout", NAME)
         if isinstance(exc, httpx.HTTPError):
-            return ProviderError(f"ollama: conexão falhou ({short(exc)})", "unreachable", NAME)
+            return ProviderError(i18n.say("brain.ollama.failed", self.lang, err=short(exc)), "unreachable", NAME)
         return ProviderError(f"ollama: {short(exc)}", "error", NAME)
 
     async def stream(self, req: Request) -> AsyncIterator[str]:

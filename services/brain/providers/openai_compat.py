@@ -11,15 +11,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from services.brain.providers.base import MissingKey, ProviderError, Request, mime_of, short
+from shared import i18n
 
 KEY_NAME = {"openai": "OPENAI_API_KEY", "deepseek": "DEEPSEEK_API_KEY"}
 
 
 class OpenAICompatProvider:
-    def __init__(self, name: str, api_key: str, base_url: str = "", timeout: float = 60.0) -> None:
+    def __init__(self, name: str, api_key: str, base_url: str = "", timeout: float = 60.0, lang: str = "pt") -> None:
         self.name = name
+        self.lang = lang  # of its error lines, which the user reads
         if not api_key:
-            raise MissingKey(name, KEY_NAME.get(name, "API key"))
+            raise MissingKey(name, KEY_NAME.get(name, "API key"), lang)
         import openai
 
         self.openai = openai
@@ -28,18 +30,23 @@ class OpenAICompatProvider:
     def _error(self, exc: BaseException, model: str) -> ProviderError:
         o = self.openai
         key = KEY_NAME.get(self.name, "API key")
+
+        def say(line: str, **fields: object) -> str:
+            return i18n.say(line, self.lang, provider=self.name, **fields)
+
         if isinstance(exc, o.AuthenticationError):
-            return ProviderError(f"{self.name}: chave inválida ({key})", "auth", self.name)
+            return ProviderError(say("brain.api.bad-key", setting=key), "auth", self.name)
         if isinstance(exc, o.NotFoundError):
-            return ProviderError(f"{self.name}: modelo {model} não existe", "model-missing", self.name)
+            return ProviderError(say("brain.api.no-model", model=model), "model-missing", self.name)
         if isinstance(exc, o.APITimeoutError):
-            return ProviderError(f"{self.name}: sem resposta (timeout)", "timeout", self.name)
+            return ProviderError(say("brain.api.timeout"), "timeout", self.name)
         if isinstance(exc, o.APIConnectionError):
-            return ProviderError(f"{self.name}: sem conexão com a API", "unreachable", self.name)
+            return ProviderError(say("brain.api.offline"), "unreachable", self.name)
         if isinstance(exc, o.RateLimitError):
-            return ProviderError(f"{self.name}: limite de uso ou saldo esgotado", "error", self.name)
+            return ProviderError(say("brain.api.quota"), "error", self.name)
         if isinstance(exc, o.APIStatusError):
-            return ProviderError(f"{self.name}: erro {exc.status_code}: {short(exc, 120)}", "error", self.name)
+            return ProviderError(say("brain.api.error", code=exc.status_code, msg=short(exc, 120)), "error",
+                                 self.name)
         return ProviderError(f"{self.name}: {short(exc)}", "error", self.name)
 
     async def stream(self, req: Request) -> AsyncIterator[str]:

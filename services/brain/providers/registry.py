@@ -50,17 +50,17 @@ class Registry:
         s = self.settings
         if name == "ollama":
             from services.brain.providers.ollama import OllamaProvider
-            p: Any = OllamaProvider(s.OLLAMA_HOST, s.OLLAMA_TIMEOUT)
+            p: Any = OllamaProvider(s.OLLAMA_HOST, s.OLLAMA_TIMEOUT, lang=s.LANGUAGE)
         elif name == "embedded":
-            p = emb.EmbeddedProvider(s.LLM_GGUF)
+            p = emb.EmbeddedProvider(s.LLM_GGUF, lang=s.LANGUAGE)
         elif name == "gemini":
             from services.brain.providers.gemini import GeminiProvider
-            p = GeminiProvider(s.GEMINI_API_KEY, s.GEMINI_BASE_URL, s.OLLAMA_TIMEOUT)
+            p = GeminiProvider(s.GEMINI_API_KEY, s.GEMINI_BASE_URL, s.OLLAMA_TIMEOUT, lang=s.LANGUAGE)
         elif name in ("openai", "deepseek"):
             from services.brain.providers.openai_compat import OpenAICompatProvider
             key = s.OPENAI_API_KEY if name == "openai" else s.DEEPSEEK_API_KEY
             base = s.OPENAI_BASE_URL if name == "openai" else s.DEEPSEEK_BASE_URL
-            p = OpenAICompatProvider(name, key, base, s.OLLAMA_TIMEOUT)
+            p = OpenAICompatProvider(name, key, base, s.OLLAMA_TIMEOUT, lang=s.LANGUAGE)
         else:
             raise ProviderError(self.say("brain.unknown-provider", name=name), "error", name)
         self.providers[name] = p
