@@ -1,4 +1,9 @@
-"""LunaApp: the whole Luna experience in the terminal, talking to the other services over the bus."""
+"""LunaApp: the screen's layout and the actions its keys, menus, palette and slash commands run.
+
+Everything else has its own module: bus frames go to their handler (``handlers.py``), replies
+stream into the chat that owns the turns (``widgets/chat.py``), screens post messages that the
+app handles here, the styles are in ``app.tcss``.
+"""
 
 from __future__ import annotations
 
@@ -470,7 +475,3 @@ class LunaApp(App):
         with contextlib.suppress(Exception):
             self.query_one(StatusBar).refresh_from(states, self.functions, info, self.muted, self.latency_ms, last,
                                                    marker)
-
-
-def main() -> None:
-    LunaApp().run()
