@@ -128,7 +128,7 @@ def request(item: Item, model: str = "embedded", max_tokens: int = 256) -> tuple
 
 async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float = 120.0,
                      raw_to_end: bool = False) -> Reply:
-    """One reply through ``provider`` with Luna's loop guard, as :meth:`BrainService.answer` runs it.
+    """One reply through ``provider`` with Luna's loop guard, as :meth:`services.brain.turn.Turn.run` runs it.
 
     ``raw_to_end``: keep reading after the guard stops the reply (up to ``max_tokens``), so
     ``Reply.raw`` is what the model alone would have said: the bench's no-guard baseline.
