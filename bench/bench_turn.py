@@ -3,16 +3,22 @@
 The set is tests/data/turns.tsv spoken by espeak-ng in three voices per language (pt-BR,
 en): complete requests, and the same kind of request stopped mid-phrase for a thinking
 pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segmenter
-(silero VAD) twice:
+(silero VAD) three ways:
 
 - silence: the turn ends after ``VAD_MIN_SILENCE_MS`` (500 ms), a Whisper pass at every
   ``STT_SPECULATIVE_MS`` pause (Luna before issue 14);
-- model: smart-turn is asked at ``TURN_PAUSE_MS`` of silence; complete -> Whisper
-  transcribes the pause (tiny.en for en, the packaged multilingual base for pt) and,
-  unless the words end mid-phrase (:func:`services.stt.endofturn.dangling`), the turn
-  ends when that pass is done (both real call times are added to the delay);
-  incomplete -> it waits up to ``TURN_MAX_SILENCE_MS``; a call over ``TURN_BUDGET_MS``
-  falls back to the silence rule.
+- model: at ``TURN_PAUSE_MS`` of silence smart-turn and Whisper (tiny.en for en, the
+  packaged multilingual base for pt) start on the pause together, in two threads, as stt
+  runs them; complete -> unless the words end mid-phrase
+  (:func:`services.stt.endofturn.dangling`), the turn ends when both are done (the later
+  of the two measured finish times is added to the delay); incomplete -> it waits up to
+  ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end); a call over
+  ``TURN_BUDGET_MS`` falls back to the silence rule. While stt waits for the words its
+  silence window still runs (to ``VAD_MIN_SILENCE_MS``, or the pause + budget if longer):
+  words slower than that end the turn by silence, as in stt.
+- sequential: the model rule as stt ran it before the two ran together (Whisper started
+  only after "complete" or a late answer; both solo call times added up), the in-run
+  comparison for that change (``_sequential`` keys).
 
 Figures: false cut-off rate (the turn ended before the speaker's last word), missed-end
 rate (the rule listened to more than the fixed window + 100 ms of silence before it
@@ -20,7 +26,7 @@ ended the turn: the model did not hear the end), end-of-turn delay after the las
 sample (the decision, model and words-check compute included, p50/p95), the final
 transcript's delay (the decision or the speculative Whisper pass, whichever is later:
 the fair comparison, both rules need the words), Whisper runs started on pauses per
-utterance. The model is run twice: with ``TURN_BUDGET_MS`` as stt runs it (a call over
+utterance. The concurrent model rule is run twice: with ``TURN_BUDGET_MS`` as stt runs it (a call over
 budget hands the pause to the silence rule, so a loaded CPU pulls it towards the
 baseline) and with no budget (its own decisions, every call waited for). The machine's
 load average is reported: on a shared 2-core machine the compute times are noisy.
@@ -31,6 +37,7 @@ on the same audio, not what a person will see.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -78,10 +85,38 @@ def corpus() -> list[tuple[str, str, np.ndarray, int, int]]:
     return out
 
 
+def _together(lang: str, turn: SmartTurn, whisper, audio: np.ndarray) -> tuple[float, float, object, float]:
+    """smart-turn and Whisper on one pause at the same moment, as stt runs them (two worker
+    threads; both release the GIL): (P, model ms, words, Whisper ms), each from the common start.
+
+    Measured, not added up: on 2 shared cores the two slow each other down, and that is
+    part of what stt gets."""
+    key = ("both" + lang, audio.tobytes())
+    if key not in _CACHE:
+        box: dict[str, float] = {}
+        t0 = time.monotonic()
+
+        def model() -> None:
+            box["p"] = turn.prob(audio)
+            box["ms"] = (time.monotonic() - t0) * 1000
+
+        th = threading.Thread(target=model)
+        th.start()
+        res = whisper.transcribe(audio)
+        w_ms = (time.monotonic() - t0) * 1000
+        th.join()
+        _CACHE[key] = ((box["p"], box["ms"], res, w_ms), 0.0)
+    return _CACHE[key][0]  # type: ignore[return-value]
+
+
 def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *, min_silence_ms: int,
         pause_ms: int, max_silence_ms: int, prob: float, budget_ms: float, spec_ms: int,
-        calls: list[float], whisper=None, lang: str = "") -> dict[str, float]:
-    """One utterance through the segmenter with one rule; ``turn`` None = the silence rule."""
+        calls: list[float], whisper, lang: str = "", together: bool = True) -> dict[str, float]:
+    """One utterance through the segmenter with one rule; ``turn`` None = the silence rule.
+
+    ``together``: smart-turn and Whisper start on the same pause at once (stt since issue 14's
+    change); False: Whisper only after a "complete" or a late answer (stt before it), kept as
+    the in-run comparison."""
     vad.reset()
     seg = Segmenter(vad, min_silence_ms=min_silence_ms, spec_ms=spec_ms,
                     eot_ms=pause_ms if turn else 0, max_silence_ms=max_silence_ms if turn else 0)
@@ -90,46 +125,66 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
     spec = 0
     by_model = False
     ready: list[float] = []  # when each turn's final transcript is in hand (decision + exposed Whisper)
-    guess: tuple[int, np.ndarray] | None = None  # the speculative pass that may become the final one
+    guess: float | None = None  # when the pause's speculative pass (which may become the final one) is done
 
     def words_ms(a: np.ndarray) -> float:
-        return _once(lang, whisper.transcribe, a)[1] if whisper is not None else 0.0
+        return _once(lang, whisper.transcribe, a)[1]
 
     for i in range(0, len(audio), CHUNK):
         t_end = i + CHUNK
         for e in seg.feed(audio[i:i + CHUNK], i * 1_000_000_000 // RATE):
             if e.kind == "pause" and turn is None:
                 spec += 1  # a speculative Whisper pass
-                guess = (t_end, e.audio)
+                guess = t_end + words_ms(e.audio) * RATE / 1000
             elif e.kind == "resume":
                 guess = None
             elif e.kind == "eot" and turn is not None:
-                p, ms = _once("turn", turn.prob, e.audio)
+                if together:
+                    p, ms, res, w_ms = _together(lang, turn, whisper, e.audio)
+                    spec += 1  # Whisper runs on every pause the model is asked about, beside it
+                    guess = t_end + w_ms * RATE / 1000
+                else:
+                    p, ms = _once("turn", turn.prob, e.audio)
                 calls.append(ms)
                 if ms > budget_ms:
-                    spec += 1  # late: the silence rule and its speculative pass decide this pause
-                    guess = (t_end + int(ms * RATE / 1000), e.audio)
+                    if not together:
+                        spec += 1  # late: the silence rule and its speculative pass decide this pause
+                        guess = t_end + (ms + words_ms(e.audio)) * RATE / 1000
                 elif p >= prob:
-                    w_ms = 0.0
-                    if whisper is not None:
+                    if not together:
                         spec += 1
                         res, w_ms = _once(lang, whisper.transcribe, e.audio)
-                        if dangling(res.text, lang):
-                            seg.hold = True
-                            continue
+                    done = max(ms, w_ms) if together else ms + w_ms  # both halves are needed
+                    # stt's silence window keeps running while it waits for the words (``pending``,
+                    # up to TURN_BUDGET_MS past the pause): words slower than that lose to it
+                    cap = e.t_ns * RATE / 1e9 + max(min_silence_ms, pause_ms + budget_ms) * RATE / 1000
+                    if t_end + done * RATE / 1000 > cap:
+                        if seg.end_now():
+                            ends.append(cap)
+                            heard.append(cap)
+                            ready.append(t_end + done * RATE / 1000)
+                            by_model = False
+                            guess = None
+                        continue
+                    if dangling(res.text, lang):
+                        seg.hold = True
+                        if not together:  # the pass stt started at "complete" is kept for the end
+                            guess = t_end + (ms + w_ms) * RATE / 1000
+                        continue
                     got = seg.end_now()
                     if got:
-                        ends.append(t_end + (ms + w_ms) * RATE / 1000)
+                        ends.append(t_end + done * RATE / 1000)
                         heard.append(t_end)
                         ready.append(ends[-1])  # the words check's pass is the final transcript
                         by_model = t_end >= last
+                        guess = None
                 else:
                     seg.hold = True
             elif e.kind == "end":
                 ends.append(t_end)
                 heard.append(t_end)
                 if e.same_as_pause and guess is not None:
-                    ready.append(max(t_end, guess[0] + words_ms(guess[1]) * RATE / 1000))
+                    ready.append(max(t_end, guess))
                 else:
                     ready.append(t_end + words_ms(e.audio) * RATE / 1000)
                 guess = None
@@ -178,16 +233,19 @@ def main() -> dict:
             for lang, _, a, _, last in items]
     pause_ms = int(os.environ.get("TURN_PAUSE_MS") or _default("TURN_PAUSE_MS"))
     res = {}
-    for pm, budget in ((pause_ms, kw["budget_ms"]), (pause_ms, float("inf"))):
-        rows = [run(a, last, vad, turn, pause_ms=pm, calls=calls if budget < 1e9 else [], whisper=ears[lang],
-                    lang=lang, **{**kw, "budget_ms": budget}) for lang, _, a, _, last in items]
-        res[budget] = _rates(rows, min_sil)
+    for budget, together in ((kw["budget_ms"], True), (float("inf"), True), (kw["budget_ms"], False)):
+        rows = [run(a, last, vad, turn, pause_ms=pause_ms, calls=calls if budget < 1e9 and together else [],
+                    whisper=ears[lang], lang=lang, together=together, **{**kw, "budget_ms": budget})
+                for lang, _, a, _, last in items]
+        key = budget if together else "sequential"
+        res[key] = _rates(rows, min_sil)
         for lang in ("pt", "en"):
             sel = [r for r, it in zip(rows, items, strict=True) if it[0] == lang]
-            res[(budget, lang)] = _rates(sel, min_sil)
+            res[(key, lang)] = _rates(sel, min_sil)
     s = _rates(base, min_sil)
     m = res[kw["budget_ms"]]
     free = res[float("inf")]
+    seq = res["sequential"]
     c = np.array(calls)
     out = {
         "turn_n_utterances": len(items),
@@ -202,6 +260,10 @@ def main() -> dict:
         "turn_transcript_p50_ms": round(m["transcript_p50_ms"], 1),
         "turn_transcript_p50_ms_silence": round(s["transcript_p50_ms"], 1),
         "turn_transcript_p50_ms_nobudget": round(free["transcript_p50_ms"], 1),
+        # stt before smart-turn and Whisper ran together (Whisper only after the verdict), same audio, same run
+        "turn_eot_delay_p50_ms_sequential": round(seq["eot_delay_p50_ms"], 1),
+        "turn_transcript_p50_ms_sequential": round(seq["transcript_p50_ms"], 1),
+        "speculative_runs_per_utterance_sequential": round(seq["spec_per_utt"], 2),
         "speculative_runs_per_utterance": round(m["spec_per_utt"], 2),
         "speculative_runs_per_utterance_silence": round(s["spec_per_utt"], 2),
         "turn_model_call_p50_ms": round(float(np.percentile(c, 50)), 1),
@@ -219,12 +281,12 @@ def main() -> dict:
         out[f"turn_missed_end_rate_{lang}"] = round(res[(kw["budget_ms"], lang)]["missed_end_rate"], 3)
     print(f"{len(items)} utterances (pt/en, 3 espeak-ng voices each), load {load_avg:.2f}, "
           f"{time.monotonic() - t0:.0f} s")
-    print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}{'(no budget)':>12s}")
+    print(f"{'':28s}{'silence rule':>14s}{'smart-turn':>12s}{'(no budget)':>12s}{'(sequential)':>13s}")
     for k, label in (("false_cutoff_rate", "false cut-off rate"), ("missed_end_rate", "missed-end rate"),
                      ("eot_delay_p50_ms", "end-of-turn delay p50 ms"), ("eot_delay_p95_ms", "end-of-turn p95 ms"),
                      ("transcript_p50_ms", "final transcript p50 ms"),
                      ("spec_per_utt", "Whisper runs on pauses/utt")):
-        print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}{free[k]:12.2f}")
+        print(f"{label:28s}{s[k]:14.2f}{m[k]:12.2f}{free[k]:12.2f}{seq[k]:13.2f}")
     w_pass = {"en": "tiny.en", "pt": ears["pt"].model}
     print(f"Whisper for the words check: {w_pass}")
     print(f"smart-turn call p50 {out['turn_model_call_p50_ms']} ms, p95 {out['turn_model_call_p95_ms']} ms "

@@ -8,14 +8,18 @@ heartbeats keep flowing and ``ready`` is only published once it can transcribe.
 
 End of turn (issue 14): with smart-turn v3 on disk, each pause of ``TURN_PAUSE_MS``
 asks the model, in a second worker thread (about 0.1 s), whether the turn is
-complete. Complete: the utterance ends at once and goes to Whisper, without waiting
-out the silence window. Incomplete: the segmenter waits up to
-``TURN_MAX_SILENCE_MS``, so a thinking pause is not cut, and no speculative Whisper
-pass is spent on it. No model, or a call slower than ``TURN_BUDGET_MS``: the VAD's
-silence rule and the pause partial decide, as before. The :class:`ListenGate` then
-decides whether the words may leave stt at all (``LISTEN_MODE``). In ``wake`` mode a
-wake-word model (services/stt/wake.py) takes every frame first and the VAD gets audio
-only after it fires. In ``name`` and ``wake`` modes the VAD's speech-start (which cuts
+complete, and starts Whisper on the same audio at the same moment (one after the
+other cost more than the silence window on a loaded CPU). Complete: the utterance
+ends as soon as both the verdict and the words are in (unless the words stop
+mid-phrase), without waiting out the silence window, and those words are the final
+transcript. Incomplete: the segmenter waits up to ``TURN_MAX_SILENCE_MS``, so a
+thinking pause is not cut, and nothing is published for it. No model, or a call
+slower than ``TURN_BUDGET_MS``: the VAD's silence rule and the pause partial decide,
+as before (services/stt/turnrule.py holds these rules).
+
+The :class:`ListenGate` then decides whether the words may leave stt at all
+(``LISTEN_MODE``). In ``wake`` mode a wake-word model (services/stt/wake.py) takes
+every frame first and the VAD gets audio only after it fires. In ``name`` and ``wake`` modes the VAD's speech-start (which cuts
 Luna off) is held until the words are accepted, so a TV cannot interrupt her; a wake
 word is a deliberate call and cuts her off at once.
 """

@@ -7,7 +7,9 @@ the speaker going on (``resume``: the guess is retracted and never used), by the
 ``end`` (the guess becomes the transcript when no voice came after it) or by a model
 slower than its budget (the silence rule decides, as without a model). Keeping the
 guess, its turn id and the model's pending question together is what makes sure a
-retracted guess is never published and a late answer is never acted on.
+retracted guess is never published and a late answer is never acted on. With a
+model, the pass and the question start together; the words and the verdict come back
+in either order, and services/stt/turnrule.py says what each combination does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from services.stt.endofturn import SmartTurn, dangling
+from services.stt.endofturn import SmartTurn
+from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, SILENCE, WAIT, decide, verdict
 from services.stt.vad import Event
 
 #: Utterances waiting for Whisper beyond this are dropped (counted): never an unbounded backlog.
@@ -34,6 +37,9 @@ class Speculation:
         self._spec: asyncio.Future[Any] | None = None  # speculative transcription of the current pause
         self._spec_turn = ""  # the turn_id that guess would become
         self._early_sent = ""  # the last turn_id published as a pause partial
+        self._spec_voice_ns = 0  # the guess's last voiced sample (capture time)
+        self._verdict: str | None = None  # smart-turn's verdict on the guess's pause (None: not yet)
+        self._words: tuple[Any, int, int] | None = None  # the guess's (result, stt start, stt end), once in
         self.turn: SmartTurn | None = None  # the end-of-turn model, when it is on disk
         self.eot_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="endofturn")
         self._eot_token = 0  # the pause the model is being asked about; 0 = none
@@ -41,22 +47,25 @@ class Speculation:
         self._eot_busy = False
         self._eot_ms: list[float] = []  # recent call times, for the heartbeat
 
-    def _start_spec(self, ev: Event, now: int, commit: bool = False) -> None:
-        """The speaker may be done: start Whisper now, while the silence window runs, and
-        publish the words as a pause partial so the brain can start answering too. If
-        they go on talking, the guess is retracted and never used."""
+    def _start_spec(self, ev: Event, now: int, v: str | None = SILENCE) -> None:
+        """The speaker may be done: start Whisper now, while the silence window runs (and,
+        ``v`` None, while smart-turn decides), so the words are ready when the turn ends.
+        Without a model they go out as a pause partial, so the brain can start answering
+        too. If they go on talking, the guess is retracted and never used."""
+        self._verdict, self._words = v, None
         if ev.audio is not None and len(ev.audio) and self.pending < MAX_PENDING:
             loop = asyncio.get_running_loop()
             self._spec = loop.run_in_executor(self.pool, self._timed, ev.audio)
             self._spec.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._spec_turn = uuid.uuid4().hex
             self._utt["pause_ns"] = now
-            loop.create_task(self._early(self._spec, self._spec_turn,
-                                         {**self._utt, "last_voice_ns": ev.t_ns}, commit))
+            self._spec_voice_ns = ev.t_ns
+            loop.create_task(self._early(self._spec, self._spec_turn))
             self.counters["speculative"] += 1
 
     def _ask_model(self, ev: Event, now: int) -> None:
-        """Ask smart-turn about this pause, off the event loop; a late answer is never waited for."""
+        """Ask smart-turn about this pause, off the event loop, and start Whisper on the same
+        audio at once; a late answer is never waited for."""
         if self.turn is None or ev.audio is None or not len(ev.audio):
             return
         if self._eot_busy:  # the previous call is still running (a loaded CPU): silence decides this one
@@ -74,6 +83,8 @@ class Speculation:
         self._cancel_eot_timer()
         self._eot_timer = loop.call_later(self.settings.TURN_BUDGET_MS / 1000, self._eot_late, token, ev, now)
         job.add_done_callback(lambda f: self._eot_done(f, token, ev, now))
+        self._drop_spec()
+        self._start_spec(ev, now, v=None)  # the words, while the model listens
 
     def _cancel_eot_timer(self) -> None:
         if self._eot_timer is not None:
@@ -85,10 +96,12 @@ class Speculation:
         if token != self._eot_token:
             return
         self._eot_token = 0
+        self._cancel_eot_timer()
         self.counters["eot_late"] += 1
-        if self.segmenter is not None:
-            self.segmenter.pending = False  # the next chunk closes the turn if the silence window is over
-        self._start_spec(ev, now)
+        if self._spec is None:  # Whisper was too far behind to take this pause: ask it now, as before
+            self._start_spec(ev, now)
+        self._verdict = SILENCE
+        self._settle()
 
     def _eot_done(self, job: asyncio.Future[Any], token: int, ev: Event, asked_ns: int) -> None:
         self._eot_busy = False
@@ -102,25 +115,51 @@ class Speculation:
         self.info["eot_last_ms"] = round(ms, 1)
         if token != self._eot_token or self.segmenter is None:
             return  # they went on talking, or the budget ran out first
+        v = verdict(prob, ms, self.settings.TURN_COMPLETE_PROB, self.settings.TURN_BUDGET_MS)
+        if v == SILENCE:  # over budget, the event loop was only slower to notice: the same as late
+            self._eot_late(token, ev, asked_ns)
+            return
         self._cancel_eot_timer()
         self._eot_token = 0
         self._utt["eot_prob_pct"] = round(prob * 100)
         self._utt["eot_ms"] = round(ms)
-        if prob >= self.settings.TURN_COMPLETE_PROB:
-            # Sounds finished: transcribe now; unless the words stop mid-phrase, the turn ends
-            # the moment they are in (see _early), and that pass is the final transcript. The
-            # silence window still waits for the words (pending), within the same budget.
-            self.counters["eot_complete"] += 1
-            self._start_spec(ev, asked_ns, commit=True)
-        else:
-            self.counters["eot_incomplete"] += 1
-            self.segmenter.pending = False
-            self.segmenter.hold = True  # a thinking pause: wait up to TURN_MAX_SILENCE_MS
+        self.counters["eot_complete" if v == COMPLETE else "eot_incomplete"] += 1
+        self._verdict = v
+        self._settle()
+
+    def _settle(self) -> None:
+        """Act on what is known of the current pause: the verdict, the words, both (see turnrule.decide)."""
+        if not self._spec_turn and self._verdict != INCOMPLETE:
+            # no pass for this pause (Whisper's queue is full): the silence window ends the turn
+            if self.segmenter is not None and self._verdict is not None:
+                self.segmenter.pending = False
+            return
+        res = self._words[0] if self._words is not None else None
+        step = decide(self._verdict, None if res is None else res.text, getattr(res, "language", ""))
+        seg = self.segmenter
+        if seg is not None:
+            seg.pending = step.silence == WAIT
+            seg.hold = step.silence == HOLD
+        if step.mid_phrase:
+            self.counters["eot_text_incomplete"] += 1
+        if step.commit:
+            self._utt["eot_commit_ns"] = time.monotonic_ns()
+        if step.publish and self._words is not None:
+            res, t0, t1 = self._words
+            text = res.text.strip()
+            if text and not self.echo.is_echo(text) and self.listen.peek(text, time.monotonic()):
+                self._release_start(self._held)
+                self._publish_early(self._spec_turn, text, res, {**self._utt, "last_voice_ns": self._spec_voice_ns},
+                                    t0, t1)
+        if step.commit and seg is not None:
+            for e in seg.end_now():
+                self._on_vad(e)
 
     def _drop_spec(self) -> None:
         if self._spec is not None and not self._spec.done():
             self._spec.cancel()  # still queued: never runs
         self._spec = None
+        self._verdict, self._words = None, None
         self._utt.pop("pause_ns", None)
         self._retract(self._spec_turn)
         self._spec_turn = ""
@@ -132,36 +171,16 @@ class Speculation:
             self.counters["early_retracted"] += 1
             self._early_sent = ""
 
-    async def _early(self, job: asyncio.Future[Any], turn_id: str, timings: dict[str, int],
-                     commit: bool = False) -> None:
-        """Publish the pause's guess as a partial transcript, unless the speaker already went on.
-
-        ``commit``: smart-turn called this pause complete; end the utterance now, unless the
-        words end on one that needs more ("eu queria saber se", "can you tell me"), which a
-        flat voice can hide from the model's ear.
-        """
+    async def _early(self, job: asyncio.Future[Any], turn_id: str) -> None:
+        """The pause's words are in: act on them, unless the speaker already went on."""
         try:
-            res, t0, t1 = await job
+            got = await job
         except BaseException:  # cancelled or failed: the final path reports errors
             return
-        text = res.text.strip()
         if turn_id != self._spec_turn:
             return
-        if commit and self.segmenter is not None:
-            self.segmenter.pending = False
-        if commit and text and dangling(text, res.language):
-            self.counters["eot_text_incomplete"] += 1
-            if self.segmenter is not None:
-                self.segmenter.hold = True  # mid-phrase after all: wait up to TURN_MAX_SILENCE_MS
-            return
-        if commit:
-            self._utt["eot_commit_ns"] = time.monotonic_ns()
-        if text and not self.echo.is_echo(text) and self.listen.peek(text, time.monotonic()):
-            self._release_start(self._held)
-            self._publish_early(turn_id, text, res, timings, t0, t1)
-        if commit and self.segmenter is not None:
-            for e in self.segmenter.end_now():
-                self._on_vad(e)
+        self._words = got
+        self._settle()
 
     def _publish_early(self, turn_id: str, text: str, res: Any, timings: dict[str, int], t0: int, t1: int) -> None:
         self._early_sent = turn_id

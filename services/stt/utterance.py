@@ -58,7 +58,7 @@ class Utterances:
             return
         if ev.kind == "pause":
             if self.turn is not None and self.segmenter is not None and self.segmenter.eot_ms:
-                return  # the end-of-turn model decides; Whisper waits for its answer (or its timeout)
+                return  # the "eot" event starts Whisper and the end-of-turn model together (speculation.py)
             self._drop_spec()
             self._start_spec(ev, now)
             return

@@ -1,0 +1,72 @@
+"""Does this pause end the turn? Pure rules over smart-turn's verdict and the pause's words.
+
+At a short pause stt asks smart-turn (about 0.1-0.3 s) and starts Whisper on the same
+audio at the same moment, instead of one after the other: on a loaded 2-core CPU the
+two in a row cost more than the fixed silence window they were meant to beat. So the
+answer comes in two halves, in either order, and these rules say what stt does with
+each combination. They are functions of plain values (no threads, no bus), so every
+combination, and the degrade-on-budget rule, is tested without processes
+(tests/unit/stt/test_turnrule.py), as the watchdog's rules are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.stt.endofturn import dangling
+
+#: The model heard a finished turn.
+COMPLETE = "complete"
+#: The model heard a thinking pause.
+INCOMPLETE = "incomplete"
+#: No usable verdict (no model, the model busy, or a call over its budget): the silence rule decides.
+SILENCE = "silence"
+
+#: How the segmenter's silence window runs after a step (see services/stt/vad.py Segmenter).
+WAIT = "wait"  # ``pending``: it waits for the missing half, within TURN_BUDGET_MS
+RULE = "rule"  # the usual VAD_MIN_SILENCE_MS window
+HOLD = "hold"  # a thinking pause: up to TURN_MAX_SILENCE_MS
+
+
+@dataclass(frozen=True)
+class Step:
+    """What stt does now with one pause."""
+
+    silence: str  # WAIT, RULE or HOLD
+    publish: bool = False  # the pause's words go out as a transcript-partial (the brain may start)
+    commit: bool = False  # the turn ends now; the pause's words are its final transcript
+    mid_phrase: bool = False  # the model said complete, but the words stop on one that needs more
+
+
+def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float) -> str:
+    """The model's answer for one pause. A call slower than its budget is no answer: on a
+    loaded CPU the silence rule is faster than waiting for it, and its next answers would
+    queue behind this one."""
+    if call_ms > budget_ms:
+        return SILENCE
+    return COMPLETE if prob >= threshold else INCOMPLETE
+
+
+def decide(v: str | None, words: str | None, language: str = "") -> Step:
+    """The step for verdict ``v`` (None: the model is still thinking) and the pause's
+    transcript ``words`` (None: Whisper is still running).
+
+    - still thinking: wait for the model (the words are not published before it speaks,
+      so a thinking pause never sends the brain off on half a question);
+    - incomplete: hold, whatever the words (they are kept: if no voice comes back they
+      are the final transcript, no second Whisper pass);
+    - silence rule: publish the words as a pause partial once they are in, as without a model;
+    - complete: commit the moment the words are in, unless they end mid-phrase ("eu queria
+      saber se", "can you tell me"), which a flat voice can hide from the model's ear.
+    """
+    if v is None:
+        return Step(WAIT)
+    if v == INCOMPLETE:
+        return Step(HOLD)
+    if v == SILENCE:
+        return Step(RULE, publish=words is not None)
+    if words is None:
+        return Step(WAIT)
+    if words.strip() and dangling(words.strip(), language):
+        return Step(HOLD, mid_phrase=True)
+    return Step(RULE, publish=True, commit=True)

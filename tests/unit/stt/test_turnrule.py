@@ -1,0 +1,53 @@
+"""stt's end-of-turn rules (services/stt/turnrule.py): smart-turn and Whisper answer one pause together.
+
+Every order in which the two halves can come in is a row here; what the person sees
+is in the step: whether the brain may start on the words, whether the turn ends now,
+how long stt keeps listening.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, RULE, SILENCE, WAIT, Step, decide, verdict
+
+
+@pytest.mark.parametrize(("prob", "ms", "expected"), [
+    (0.9, 120.0, COMPLETE),
+    (0.5, 350.0, COMPLETE),  # at the threshold and exactly on budget: still the model's answer
+    (0.2, 120.0, INCOMPLETE),
+    (0.9, 351.0, SILENCE),  # sure, but too late: a loaded CPU hands the pause to the silence rule
+    (0.1, 900.0, SILENCE),
+])
+def test_verdict_degrades_to_the_silence_rule_over_budget(prob, ms, expected):
+    assert verdict(prob, ms, threshold=0.5, budget_ms=350) == expected
+
+
+def test_a_complete_verdict_commits_only_once_the_words_are_in():
+    assert decide(COMPLETE, None) == Step(WAIT)  # the model was faster than Whisper: wait for the words
+    assert decide(None, "Will it rain tomorrow?", "en") == Step(WAIT)  # Whisper was faster: wait for the model
+    assert decide(COMPLETE, "Will it rain tomorrow?", "en") == Step(RULE, publish=True, commit=True)
+    assert decide(COMPLETE, "Vai chover amanhã em São Paulo?", "pt") == Step(RULE, publish=True, commit=True)
+
+
+def test_a_complete_verdict_on_words_that_stop_mid_phrase_keeps_listening():
+    for words, lang in (("Can you tell me", "en"), ("Eu queria saber se", "pt"), ("What about the", "en")):
+        step = decide(COMPLETE, words, lang)
+        assert step == Step(HOLD, mid_phrase=True), words
+        assert not step.publish and not step.commit
+
+
+def test_an_incomplete_verdict_holds_and_never_publishes_whatever_the_words():
+    for words in (None, "", "Can you tell me", "Will it rain tomorrow?"):
+        assert decide(INCOMPLETE, words, "en") == Step(HOLD), words
+
+
+def test_the_silence_rule_publishes_the_pause_partial_as_soon_as_it_is_in():
+    assert decide(SILENCE, None) == Step(RULE)  # the silence window runs; nothing to publish yet
+    assert decide(SILENCE, "Can you tell me", "en") == Step(RULE, publish=True)  # no words check without a model
+
+
+def test_empty_words_with_a_complete_verdict_end_the_turn():
+    """Whisper heard nothing (a cough the VAD took for speech): the turn ends, nothing is published
+    (stt's publish step skips empty text), instead of listening on for 1.6 s."""
+    assert decide(COMPLETE, "  ", "en") == Step(RULE, publish=True, commit=True)
