@@ -120,7 +120,7 @@ class BrainService(Service):
             p.warm(system, self.history.context(self.conv_id, max(WINDOW_CHARS["embedded"] - len(system), 500),
                                                 reserve=WARM_RESERVE_CHARS))
 
-    # -- providers and status ------------------------------------------------------------
+    # -- status ----------------------------------------------------------------------------
     def status_data(self) -> dict[str, Any]:
         return {**self.registry.status(), "conversation_id": self.conv_id}
 
