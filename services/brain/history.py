@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shared import i18n
+
 log = logging.getLogger("luna.history")
 
 MIGRATIONS: list[str] = [
@@ -68,17 +70,6 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-TEXTS = {
-    "pt": {
-        "history-corrupt": "o histórico estava corrompido: guardei-o em {aside} e comecei um novo",
-        "history-memory": "não consigo gravar o histórico ({why}): a conversa continua só na memória "
-                          "e se perde ao fechar",
-    },
-    "en": {
-        "history-corrupt": "the history was corrupt: I kept it as {aside} and started a new one",
-        "history-memory": "cannot save the history ({why}): the chat goes on in memory only and is lost on exit",
-    },
-}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -95,7 +86,7 @@ class History:
     def __init__(self, path: Path | None = None, lang: str = "pt",
                  on_problem: Callable[[str, str], None] | None = None) -> None:
         self.path = path or default_path()
-        self.lang = lang if lang in TEXTS else "pt"
+        self.lang = i18n.lang(lang)
         self._on_problem = on_problem
         self.problems: list[tuple[str, str]] = []  # (code, text), also kept for whoever asks later
         self.in_memory = False
@@ -177,7 +168,7 @@ class History:
         return mem
 
     def _problem(self, code: str, **kw: Any) -> None:
-        text = TEXTS[self.lang][code].format(**kw)
+        text = i18n.say(f"brain.{code}", self.lang, **kw)  # the codes are the catalogue's brain.history-*
         log.warning("%s", text)
         self.problems.append((code, text))
         if self._on_problem is not None:

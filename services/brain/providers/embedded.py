@@ -168,25 +168,11 @@ def model_name(configured: str = "") -> str:
     return QWEN05B if packaged_model.installed() else SMOLLM2
 
 
-#: The reply-start notice when the embedded model answers instead of the configured one.
-NOTICE = {
-    "pt": "modelo offline {name} respondendo; instale o Ollama e rode `ollama pull {model}` para um melhor",
-    "en": "offline model {name} answering; install Ollama and `ollama pull {model}` for a better one",
-}
-LAST_RESORT = {
-    "pt": "último recurso: o minúsculo SmolLM2-135M responde (fraco em português){why}; instale o Ollama e rode "
-          "`ollama pull {model}`, ou `pip install luna` de novo para o modelo offline em português",
-    "en": "last resort: the tiny SmolLM2-135M is answering (weak){why}; install Ollama and `ollama pull {model}`, "
-          "or reinstall Luna for the Portuguese offline model",
-}
-
-
 def notice(lang: str, name: str, model: str, why: str = "") -> str:
-    """One line in the user's language saying which offline model answers, and the fix."""
-    lang = lang if lang in NOTICE else "pt"
+    """The reply-start line when the embedded model answers instead of the configured one: which, and the fix."""
     if name == SMOLLM2:
-        return LAST_RESORT[lang].format(model=model, why=f" ({why})" if why else "")
-    return NOTICE[lang].format(name=name, model=model)
+        return i18n.say("brain.embedded.last-resort", lang, model=model, why=f" ({why})" if why else "")
+    return i18n.say("brain.embedded.answering", lang, name=name, model=model)
 
 
 def default_threads() -> int:
@@ -365,7 +351,7 @@ class EmbeddedProvider:
                 elif kind == "end":
                     return
                 else:
-                    raise ProviderError(f"modelo embutido falhou: {short(val)}", "error", NAME)
+                    raise ProviderError(i18n.say("brain.embedded.failed", self.lang, err=short(val)), "error", NAME)
         finally:
             stop.set()
 
