@@ -131,7 +131,7 @@ async def _run(run_dir: str) -> dict[str, float]:
             while app.client.status("brain") != "ready" and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.2)  # the brain's SUB hears the UI (first UI heartbeat)
-            tid = app.send_user_text("conte uma história longa")
+            tid = app.chat.send("conte uma história longa")
             msg = app.chat.turns[tid]
             while msg.first_token_at is None and time.monotonic() < deadline + 10:
                 await asyncio.sleep(0.01)

@@ -102,7 +102,7 @@ async def test_enter_sends_and_newline_keys(app: LunaApp) -> None:
 
 async def test_streamed_reply_renders_code_blocks(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         assert app.indicator.state == "thinking"
         await reply(app, pilot, tid)
         msg = app.chat.turns[tid]
@@ -115,7 +115,7 @@ async def test_streamed_reply_renders_code_blocks(app: LunaApp) -> None:
 
 async def test_error_reply_is_a_styled_message(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await feed(app, "reply-start", tid, intent="chat", provider="ollama", model="x", epoch=1)
         await feed(app, "reply-end", tid, ok=False, error="model 'x' not found: ollama pull x", epoch=1)
         await pilot.pause()
@@ -128,7 +128,7 @@ async def test_error_reply_is_a_styled_message(app: LunaApp) -> None:
 async def test_brain_down_message_after_timeout(bus_env, clip) -> None:
     app = LunaApp(reply_timeout=0.3)
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await pilot.pause(0.6)
         msg = app.chat.turns[tid]
         assert msg.done and msg.has_class("error")
@@ -138,7 +138,7 @@ async def test_brain_down_message_after_timeout(bus_env, clip) -> None:
 # -- copy / paste / select ------------------------------------------------------------
 async def test_click_code_block_copies_that_block(app: LunaApp, clip: Clip) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await reply(app, pilot, tid)
         second = list(app.chat.turns[tid].query(CodeBlock))[1]
         await pilot.click(second)
@@ -189,7 +189,7 @@ async def test_ctrl_c_copies_selection_and_does_not_quit(app: LunaApp, clip: Cli
 
 async def test_ctrl_c_copies_chat_selection(app: LunaApp, clip: Clip) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await reply(app, pilot, tid, "uma resposta simples")
         app.prompt.blur()
         await pilot.pause()
@@ -231,7 +231,7 @@ async def test_ctrl_q_quits(app: LunaApp) -> None:
 
 async def test_ctrl_t_new_conversation(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await reply(app, pilot, tid)
         assert len(app.chat.children) == 2
         await pilot.press("ctrl+t")
@@ -289,7 +289,7 @@ async def test_history_list_and_open(app: LunaApp) -> None:
         await pilot.pause()
         kinds = [type(w) for w in app.chat.children]
         assert kinds == [UserMessage, LunaMessage]
-        app.send_user_text("continua")
+        app.chat.send("continua")
         assert sent(app, "user-text")[-1]["conversation_id"] == "c2"
 
 
@@ -342,7 +342,7 @@ async def test_f3_code_mode_streams_code_and_click_copies_all(app: LunaApp, clip
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
         assert app.has_class("code-mode")
-        tid = app.send_user_text("codigo")
+        tid = app.chat.send("codigo")
         await reply(app, pilot, tid, end=False)
         panel = app.query_one(CodeOutputPanel)
         assert "print('oi')" in panel.code  # streamed before the reply ended
@@ -389,7 +389,7 @@ async def test_slash_config_opens_settings(app: LunaApp) -> None:
 
 async def test_escape_cancels_running_reply(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("conte uma história longa")
+        tid = app.chat.send("conte uma história longa")
         await reply(app, pilot, tid, "era uma vez", end=False)
         await pilot.press("escape")
         await pilot.pause()
@@ -494,12 +494,12 @@ async def test_image_attach(app: LunaApp, tmp_path: Path) -> None:
         assert "Não é uma imagem" in str(list(app.chat.query(SystemLine))[-1].render())
         app.submit(f"/img {img}")
         await pilot.pause()
-        assert app.image == str(img)
+        assert app.chat.image == str(img)
         app.submit("o que tem nesta foto?")
         await pilot.pause()
         f = sent(app, "user-text")[-1]
         assert f["image"] == str(img) and f["text"] == "o que tem nesta foto?"
-        assert app.image == ""
+        assert app.chat.image == ""
 
 
 async def test_pasted_image_path_attaches(app: LunaApp, tmp_path: Path) -> None:
@@ -507,7 +507,7 @@ async def test_pasted_image_path_attaches(app: LunaApp, tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(events.Paste(f"'{img}'"))
         await pilot.pause()
-        assert app.image == str(img) and app.prompt.text == ""
+        assert app.chat.image == str(img) and app.prompt.text == ""
 
 
 # -- voice, status, notices -----------------------------------------------------------
@@ -555,13 +555,13 @@ async def test_language_en(bus_env, clip, monkeypatch) -> None:
 
 
 async def test_chat_keeps_a_bounded_number_of_messages(app: LunaApp) -> None:
-    from services.ui.widgets import chat
+    from services.ui.widgets import follow
 
     async with app.run_test(size=SIZE) as pilot:
-        for i in range(chat.MAX_MESSAGES + 20):
+        for i in range(follow.MAX_MESSAGES + 20):
             app.chat.add(UserMessage(f"m{i}"))
         await pilot.pause()
-        assert len(app.chat.children) <= chat.MAX_MESSAGES
+        assert len(app.chat.children) <= follow.MAX_MESSAGES
 
 
 async def test_command_palette_has_settings(app: LunaApp) -> None:
@@ -591,10 +591,10 @@ def test_history_in_a_status_frame_is_not_part_of_the_contract() -> None:
 
 async def test_empty_conversation_frame_keeps_the_chat(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        app.send_user_text("digitei logo depois de ctrl+t")
+        app.chat.send("digitei logo depois de ctrl+t")
         await feed(app, "conversation", id="novo", messages=[], title="")
         await pilot.pause()
-        assert len(app.chat.children) == 2 and app.conversation_id == "novo"
+        assert len(app.chat.children) == 2 and app.chat.conversation_id == "novo"
 
 
 async def test_config_frame_missing_models_and_pull(app: LunaApp) -> None:

@@ -53,7 +53,7 @@ async def test_escape_cancel_reaches_brain(bus_env) -> None:
         app = LunaApp()
         async with app.run_test(size=SIZE) as pilot:
             await connected(app, brain)
-            tid = app.send_user_text("fale muito")
+            tid = app.chat.send("fale muito")
             await wait_for(lambda: len(app.chat.turns[tid].text) > 20, 10)
             await pilot.press("escape")
             await wait_for(lambda: any(c["name"] == "cancel" for c in brain.commands), 5)
@@ -69,7 +69,7 @@ async def test_brain_error_is_shown_without_traceback(bus_env) -> None:
         app = LunaApp()
         async with app.run_test(size=SIZE) as pilot:
             await connected(app, brain)
-            tid = app.send_user_text("oi")
+            tid = app.chat.send("oi")
             await wait_for(lambda: app.chat.turns[tid].done, 10)
             await pilot.pause()
             footer = str(app.chat.turns[tid].query_one(".luna-footer").render())
@@ -79,7 +79,7 @@ async def test_brain_error_is_shown_without_traceback(bus_env) -> None:
 async def test_no_brain_gives_clear_message(bus_env) -> None:
     app = LunaApp(reply_timeout=1.0)
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("alguém aí?")
+        tid = app.chat.send("alguém aí?")
         await wait_for(lambda: app.chat.turns[tid].done, 5)
         await pilot.pause()
         assert "make restart SERVICE=brain" in str(app.chat.turns[tid].query_one(".luna-footer").render())
@@ -112,7 +112,7 @@ async def test_history_and_settings_over_the_bus(bus_env) -> None:
             await wait_for(lambda: len(app.chat.children) == 2, 5)
             assert [c["name"] for c in brain.commands if c["name"].startswith("history")] == [
                 "history-list", "history-open"]
-            assert app.conversation_id == "c1"
+            assert app.chat.conversation_id == "c1"
             assert "config-get" in [c["name"] for c in brain.commands]  # asked when the brain came up
             app.config_set("code", "deepseek", "deepseek-chat")
             await wait_for(lambda: app.functions.get("code", {}).get("provider") == "deepseek", 5)

@@ -89,15 +89,15 @@ async def type_text(pilot, text: str) -> None:
 async def test_every_new_entry_is_in_view_after_long_turns_and_a_cancel(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         for k in range(3):
-            tid = app.send_user_text(f"pergunta {k}")
+            tid = app.chat.send(f"pergunta {k}")
             await stream(app, pilot, tid, long_reply(12, f"R{k}") + f"\n\nFIM-R{k}", k + 1)
             await in_view(app, pilot, f"FIM-R{k}")
-        tid = app.send_user_text("conte uma história enorme")  # cancelled half-way
+        tid = app.chat.send("conte uma história enorme")  # cancelled half-way
         await stream(app, pilot, tid, long_reply(30, "longa"), 9, end=False)
         await pilot.press("escape")
         await pilot.pause(0.2)
         await in_view(app, pilot, "(cancelado)")
-        tid = app.send_user_text("e agora um código")
+        tid = app.chat.send("e agora um código")
         await stream(app, pilot, tid, long_reply(6, "código") + "\n\n```python\nprint('ok')\n```\n\nFIM-CODIGO",
                      10, intent="code")
         await in_view(app, pilot, "FIM-CODIGO", "print('ok')")
@@ -113,7 +113,7 @@ async def test_every_new_entry_is_in_view_after_long_turns_and_a_cancel(app: Lun
 
 async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("primeira")
+        tid = app.chat.send("primeira")
         await stream(app, pilot, tid, long_reply(20, "A") + "\n\nFIM-A", 1)
         assert app.chat.following
         for _ in range(10):  # the mouse wheel, as a terminal reports it
@@ -121,7 +121,7 @@ async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None
         await pilot.pause(0.1)
         assert not app.chat.following
         seen = chat_rows(app)
-        tid = app.send_user_text("segunda")
+        tid = app.chat.send("segunda")
         await stream(app, pilot, tid, long_reply(10, "B") + "\n\nFIM-B", 2)
         await pilot.pause(0.3)  # time for a (wrong) follow scroll to land
         assert "FIM-B" not in chat_rows(app)  # the reader stays where they are...
@@ -133,7 +133,7 @@ async def test_scrolled_up_shows_marker_and_end_jumps_back(app: LunaApp) -> None
         await in_view(app, pilot, "FIM-B")
         assert app.chat.following
         assert "novas mensagens ↓" not in "\n".join(screen_lines(app))
-        tid = app.send_user_text("terceira")
+        tid = app.chat.send("terceira")
         await stream(app, pilot, tid, long_reply(10, "C") + "\n\nFIM-C", 3)
         await in_view(app, pilot, "FIM-C")
 
@@ -189,7 +189,7 @@ async def test_focus_after_context_menu_and_typing_reaches_input(app: LunaApp) -
 
 async def test_tab_brings_the_focus_back(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("primeira")
+        tid = app.chat.send("primeira")
         await stream(app, pilot, tid, long_reply(20, "A"), 1)  # a chat long enough to scroll takes the focus
         await pilot.press("tab")
         assert app.focused is app.chat
@@ -232,7 +232,7 @@ async def test_focus_after_opening_a_conversation_from_history(app: LunaApp) -> 
 ])
 async def test_f3_shows_the_code_the_chat_shows(app: LunaApp, reply: str) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("codigo")
+        tid = app.chat.send("codigo")
         await stream(app, pilot, tid, reply, 1, step=3, intent="code")
         shown = [b.code.strip() for b in app.chat.turns[tid].query("CodeBlock")]
         await pilot.press("f3")
@@ -277,7 +277,7 @@ async def test_help_lists_every_command_of_the_table(app: LunaApp) -> None:
                 assert app.shortcut(c.binding) in text, c
         assert "/metricas" in text and "/codigo" in text and "F6" in text
         for c in COMMANDS:  # and each one runs (none falls through to the model)
-            if c.action in ("exit", "attach_image"):
+            if c.action in ("exit", "chat.attach"):
                 continue
             app.submit(f"/{c.pt}")
             await pilot.pause()
@@ -299,7 +299,7 @@ async def test_command_with_argument_goes_to_the_brain_by_its_brain_name(app: Lu
 # -- provider skipped: said in the reply's header ----------------------------------------------
 async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         await stream(app, pilot, tid, "Olá! " * 30, 1,
                      notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
         await in_view(app, pilot, "embedded/smollm2-135m", "GEMINI_API_KEY")
@@ -310,7 +310,7 @@ async def test_skipped_provider_is_named_in_the_reply_header(app: LunaApp) -> No
 async def test_a_long_skip_notice_wraps_instead_of_being_cut(app: LunaApp) -> None:
     """Seen in tmux at 160 columns: the Ollama notice ran off the bubble's right edge."""
     async with app.run_test(size=(80, 30)) as pilot:
-        tid = app.send_user_text("oi")
+        tid = app.chat.send("oi")
         notice = ("Ollama não está rodando em http://127.0.0.1:11434 (instale e rode `ollama serve`); "
                   "modelo offline respondendo; instale o Ollama e baixe o modelo fimdoaviso")
         await stream(app, pilot, tid, "Olá!", 1, notice=notice)
@@ -402,10 +402,10 @@ async def walk(app: LunaApp, pilot) -> dict[str, str]:
         "code": {"provider": "ollama", "model": "qwen2.5-coder:7b"},
         "vision": {"provider": "ollama", "model": "minicpm-v"}}, "ollama": "up",
         "missing_models": ["minicpm-v"]})
-    tid = app.send_user_text("oi")
+    tid = app.chat.send("oi")
     await stream(app, pilot, tid, "Olá!\n\n```python\nprint(1)\n```", 1, intent="code",
                  notice="gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando")
-    tid = app.send_user_text("o que você está vendo?")  # Luna's own answer, as the brain sends it
+    tid = app.chat.send("o que você está vendo?")  # Luna's own answer, as the brain sends it
     await feed(app, "reply-start", tid, intent="vision", provider="luna", model="", epoch=2)
     await feed(app, "reply-end", tid, ok=True, text="Para eu ver, preciso de uma imagem: /img caminho", epoch=2)
     app.submit("/ajuda")

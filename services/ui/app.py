@@ -22,7 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, ProgressBar, Static, TextArea
 
 from services.ui import commands, i18n, keymap
-from services.ui.attach import check_image, looks_like_image_path
+from services.ui.attach import looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import CopyRequested, CopyResult, copy_text, paste_target, pyperclip_paste, selected_text
 from services.ui.handlers import HANDLERS
@@ -33,8 +33,8 @@ from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.banner import FallbackBanner
-from services.ui.widgets.bubbles import HelpMessage, SystemLine, UserMessage
-from services.ui.widgets.chat import ChatLog
+from services.ui.widgets.bubbles import HelpMessage, SystemLine
+from services.ui.widgets.chat import REPLY_START_TIMEOUT, ChatLog
 from services.ui.widgets.code_output import CodeOutputPanel
 from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
@@ -43,9 +43,6 @@ from services.ui.widgets.prompt import PromptInput
 from services.ui.widgets.status import Indicator, StatusBar
 from shared import config
 from shared.messages import text_too_long
-
-#: Seconds to wait for reply-start before saying the brain is not running.
-REPLY_START_TIMEOUT = 5.0
 
 
 class LunaApp(App):
@@ -67,12 +64,10 @@ class LunaApp(App):
         self.keymap_file = keymap_file
         self.reply_timeout = reply_timeout
         self.functions: dict[str, dict[str, Any]] = {}
-        self.image: str = ""
         self.muted = False
         self.speaking = False
         self.listening = False
         self.latency_ms: float | None = None
-        self.conversation_id: str | None = None
         self.last_copy: CopyResult | None = None
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
@@ -84,7 +79,7 @@ class LunaApp(App):
     def compose(self) -> ComposeResult:
         yield Indicator(id="indicator")
         with Vertical(id="main"):
-            yield ChatLog(id="chat")
+            yield ChatLog(self.client, reply_timeout=self.reply_timeout, id="chat")
             yield CodeOutputPanel(id="code-output")
             yield Static(t("new_below"), id="new-below", markup=False)
         yield Static("", id="attachment", markup=False)
@@ -122,6 +117,7 @@ class LunaApp(App):
             self.chat.add(SystemLine(t("bus_down", err=self.client.error), classes="error", markup=False))
         self.show_up_summary()
         self.prompt.focus()
+        self.watch(self.chat, "replying", self.update_indicator, init=False)
         self.refresh_status()
         self.set_interval(0.25, self.refresh_status)
 
@@ -250,7 +246,7 @@ class LunaApp(App):
         if target is None:
             return
         if target is self.prompt and looks_like_image_path(text):
-            self.attach_image(text)
+            self.chat.attach(text)
             return
         target.focus()
         start, end = target.selection
@@ -270,11 +266,8 @@ class LunaApp(App):
             pass
 
     def action_new_conversation(self) -> None:
-        self.client.command("new-conversation")
-        self.conversation_id = None
-        self.chat.clear()
+        self.chat.new_conversation()
         self.code_panel.clear()
-        self.notify(t("new_conv_done"), timeout=1.5)
 
     def action_history(self) -> None:
         if isinstance(self.screen, HistoryScreen):
@@ -282,17 +275,11 @@ class LunaApp(App):
 
         def opened(conv_id: str | None) -> None:
             if conv_id:
-                self.open_conversation(conv_id)
+                self.chat.open_conversation(conv_id)
+                self.code_panel.clear()
 
         self.push_screen(HistoryScreen(), opened)
         self.client.command("history-list")
-
-    def open_conversation(self, conv_id: str) -> None:
-        """Ask the brain to reopen ``conv_id``; its ``conversation`` frame fills the chat."""
-        self.conversation_id = conv_id
-        self.client.command("history-open", id=conv_id)
-        self.chat.clear()
-        self.code_panel.clear()
 
     def action_soul(self) -> None:
         if not isinstance(self.screen, SoulScreen):
@@ -363,7 +350,7 @@ class LunaApp(App):
             if self.has_class("code-mode"):  # Esc closes F3 like any other screen
                 self.action_code_mode()
             return
-        self.client.command("cancel", turn_id=self.chat.cancel_running())
+        self.chat.cancel()
         self.speaking = False
         self.update_indicator()
 
@@ -382,19 +369,15 @@ class LunaApp(App):
     # -- input ----------------------------------------------------------------------
     @on(PromptInput.ImagePasted)
     def _image_pasted(self, event: PromptInput.ImagePasted) -> None:
-        self.attach_image(event.path)
+        self.chat.attach(event.path)
 
-    def attach_image(self, text: str) -> bool:
-        path, err = check_image(text)
+    @on(ChatLog.Attached)
+    def _attached(self, event: ChatLog.Attached) -> None:
+        """The line above the input names the image that goes with the next message."""
         box = self.query_one("#attachment", Static)
-        if err:
-            self.notify(err, severity="error", timeout=4)
-            self.chat.add(SystemLine(err, classes="error", markup=False))
-            return False
-        self.image = path
-        box.update(t("img_attached", name=Path(path).name))
-        box.add_class("shown")
-        return True
+        if event.path:
+            box.update(t("img_attached", name=Path(event.path).name))
+        box.set_class(bool(event.path), "shown")
 
     @on(PromptInput.Submitted)
     def _submitted(self, event: PromptInput.Submitted) -> None:
@@ -413,31 +396,10 @@ class LunaApp(App):
             with contextlib.suppress(Exception):
                 self.query_one(PromptInput).load_text(text)
             return
-        self.send_user_text(text)
+        self.chat.send(text)
 
     def show_help(self) -> None:
         self.chat.add(HelpMessage(commands.help_markdown(keymap.help_keys(self.BINDINGS, self.keys_remapped))))
-
-    def send_user_text(self, text: str) -> str:
-        image = self.image
-        self.image = ""
-        box = self.query_one("#attachment", Static)
-        box.remove_class("shown")
-        self.chat.add(UserMessage(text, image=Path(image).name if image else ""))
-        tid = self.client.send_text(text, image=image or None, conversation_id=self.conversation_id)
-        msg = self.chat.start_turn(tid)
-        if not self.client.ok:
-            msg.fail(t("bus_down", err=self.client.error or "-"))
-        else:
-            self.set_timer(self.reply_timeout, lambda: self._check_started(tid))
-        self.update_indicator()
-        return tid
-
-    def _check_started(self, tid: str) -> None:
-        msg = self.chat.turns.get(tid)
-        if msg is not None and msg.pending and not msg.done:
-            msg.fail(t("brain_down"))
-            self.update_indicator()
 
     # -- bus events -----------------------------------------------------------------
     async def on_bus_event(self, event: BusEvent) -> None:

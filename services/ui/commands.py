@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from services.ui.i18n import language, t
@@ -19,7 +20,7 @@ from services.ui.widgets.bubbles import SystemLine
 class Command:
     pt: str  # the name shown in Portuguese
     en: str  # the name shown in English
-    action: str  # LunaApp method run with no argument ("" = the brain answers)
+    action: str  # what runs, from LunaApp: a method or a dotted path to one ("chat.attach")
     help_key: str  # i18n key of the one-line description
     binding: str = ""  # binding id whose key the help shows next to it
     arg_key: str = ""  # i18n key of the argument's placeholder
@@ -46,7 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("codigo", "code", "action_code_mode", "cmd_code", "code_mode", aliases=("código",)),
     Command("metricas", "metrics", "action_metrics", "cmd_metrics", "metrics", aliases=("métricas",)),
     Command("microfone", "mute", "action_mute", "cmd_mute", "mute", aliases=("mudo",)),
-    Command("img", "img", "attach_image", "cmd_img", "", "arg_img"),
+    Command("img", "img", "chat.attach", "cmd_img", "", "arg_img"),
     Command("ajuda", "help", "show_help", "cmd_help"),
     Command("sair", "quit", "exit", "cmd_quit", "quit", aliases=("exit",)),
 )
@@ -79,9 +80,9 @@ def run(app: Any, line: str) -> bool:
         app.chat.add(SystemLine(t("unknown_command", cmd=word), classes="error", markup=False))
         return True
     if cmd.brain_with_arg and arg:
-        app.send_user_text(f"/{cmd.pt} {arg}")
+        app.chat.send(f"/{cmd.pt} {arg}")
         return True
-    method = getattr(app, cmd.action)
+    method = attrgetter(cmd.action)(app)
     if cmd.arg_key and not cmd.brain_with_arg:
         method(arg)
     else:

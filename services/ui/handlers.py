@@ -177,7 +177,7 @@ async def conversation(app: LunaApp, f: Any) -> None:
     cid = str(data.get("id") or "")
     messages = data.get("messages") or []
     if cid:
-        app.conversation_id = cid
+        app.chat.conversation_id = cid
     if not messages:
         return
     app.chat.clear()

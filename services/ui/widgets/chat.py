@@ -1,124 +1,111 @@
-"""The chat log: the conversation's bubbles in follow mode, and the turns streaming into them.
+"""The chat: the conversation the user has with Luna, from the message sent to the reply's end.
 
-The log owns Luna's replies from the moment a message is sent (a pending bubble) to the
-reply's end: it keeps the turn id -> bubble table, finds the bubble a frame belongs to
-(by turn id, else by the brain's epoch: a spoken turn has no id of the UI's), streams
-tokens into it and closes it. The app only says what the bus reported.
+As in a chat client, the chat owns its conversation: which one it is (``conversation_id``),
+the image attached to the next message, sending it (with Luna's pending bubble and the
+"the brain is not running" timeout), starting a new one or reopening an old one, and
+cancelling the running reply. It keeps the turn id -> bubble table, finds the bubble a
+frame belongs to (by turn id, else by the brain's epoch: a spoken turn has no id of the
+UI's), streams tokens into it and closes it. The app only says what the bus reported.
+Scrolling in follow mode is :class:`~services.ui.widgets.follow.FollowLog`'s.
 """
 
 from __future__ import annotations
 
-import weakref
+from pathlib import Path
+from typing import Any
 
-from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.reactive import var
 
-from services.ui.widgets.bubbles import LunaMessage, UserMessage
+from services.ui.attach import check_image
+from services.ui.i18n import t
+from services.ui.widgets.bubbles import LunaMessage, SystemLine, UserMessage
+from services.ui.widgets.follow import FollowLog
 
-#: Older messages are removed beyond this many, so a long conversation keeps memory flat.
-MAX_MESSAGES = 200
+#: Seconds to wait for reply-start before saying the brain is not running.
+REPLY_START_TIMEOUT = 5.0
 
 
-class ChatLog(VerticalScroll):
-    """The scrolling conversation in *follow mode*: it stays on the newest entry, whatever kind.
-
-    Following is a state, not a guess: it is set by where the *user* leaves the scroll position
-    (at the bottom: follow; above it: don't) and kept while content grows. Every time the
-    chat's content changes size while following (a token, a re-rendered reply, a notice, an
-    error, a cancel) it scrolls to the end, at most ~20 times a second. When the user has
-    scrolled up, new content raises :class:`Unseen` (the app's "novas mensagens ↓" marker);
-    End, a click on it, or scrolling back to the bottom follows again. The old design
-    measured "near the bottom" before each change, and one big change (a re-render at
-    reply-end, a cancel) lost the bottom for good. (Textual's ``anchor()`` does the same job
-    but re-pins the scroll on every layout and halved the frame rate while streaming.)
-    """
+class ChatLog(FollowLog):
+    """The conversation's bubbles; ``client`` (:class:`~services.ui.busclient.BusClient`) carries its messages."""
 
     DEFAULT_CSS = "ChatLog { height: 1fr; padding: 0 1; scrollbar-size-vertical: 1; }"
-    #: Seconds between follow scrolls while content grows.
-    FOLLOW_S = 0.05
 
-    class Unseen(Message):
-        """New content arrived below while the user reads above (``unseen``), or it was seen."""
+    #: Set after each change of the running replies that the indicator shows (sending, the brain not
+    #: answering): the app watches it, and its watcher runs at once (a message would land a cycle late).
+    replying: var[bool] = var(False, always_update=True)
 
-        def __init__(self, unseen: bool) -> None:
+    class Attached(Message):
+        """The image for the next message changed (``path``; "" once it went or was dropped)."""
+
+        def __init__(self, path: str) -> None:
             super().__init__()
-            self.unseen = unseen
+            self.path = path
 
-    def __init__(self, **kw) -> None:  # noqa: ANN003
+    def __init__(self, client: Any = None, *, reply_timeout: float = REPLY_START_TIMEOUT, **kw) -> None:  # noqa: ANN003
         super().__init__(**kw)
-        self._removing: weakref.WeakSet = weakref.WeakSet()
-        self.unseen = False
-        self._following = True
-        self._follow_pending = False
+        self.client = client
+        self.reply_timeout = reply_timeout
+        self.conversation_id: str | None = None  # None: the brain's current one
+        self.image = ""  # the path attached to the next message
         self.turns: dict[str, LunaMessage] = {}  # turn id (or "epoch-N" for a turn begun elsewhere) -> reply
         self.partial: UserMessage | None = None  # the transcript still being spoken
 
-    @property
-    def following(self) -> bool:
-        """True unless the user scrolled up (then new content waits behind the marker)."""
-        return self._following or self.max_scroll_y == 0
-
-    def add(self, widget) -> None:  # noqa: ANN001
-        self.mount(widget)
-        # Removal is asynchronous: widgets already on their way out still sit in ``children`` for a
-        # while, and asking to remove them again piles up Prune messages (a real leak, seen in the bench).
-        live = [c for c in self.children if c not in self._removing]
-        extra = len(live) - MAX_MESSAGES
-        if extra > 0:
-            old = live[:extra]
-            self._removing.update(old)
-            self.remove_children(old)
-        self.follow()
-
-    def follow(self) -> None:
-        """Something new is in the chat: following, bring it into view; scrolled up, say so."""
-        if self.following:
-            self._schedule_follow()
+    # -- the conversation ------------------------------------------------------------------
+    def send(self, text: str) -> str:
+        """The user's message (with the attached image) goes out; Luna's pending bubble waits for the reply."""
+        image = self.image
+        self.image = ""
+        self.post_message(self.Attached(""))
+        self.add(UserMessage(text, image=Path(image).name if image else ""))
+        tid = self.client.send_text(text, image=image or None, conversation_id=self.conversation_id)
+        msg = self.start_turn(tid)
+        if not self.client.ok:
+            msg.fail(t("bus_down", err=self.client.error or "-"))
         else:
-            self._set_unseen(True)
+            self.set_timer(self.reply_timeout, lambda: self._check_started(tid))
+        self.replying = bool(self.running)
+        return tid
 
-    def _schedule_follow(self) -> None:
-        if not self._follow_pending:
-            self._follow_pending = True
-            self.set_timer(self.FOLLOW_S, self._do_follow)
+    def _check_started(self, tid: str) -> None:
+        msg = self.turns.get(tid)
+        if msg is not None and msg.pending and not msg.done:
+            msg.fail(t("brain_down"))
+            self.replying = bool(self.running)
 
-    def _do_follow(self) -> None:
-        self._follow_pending = False
-        if self._following:
-            self.scroll_end(animate=False)
+    def attach(self, text: str) -> bool:
+        """``/img path`` or a pasted path: the image goes with the next message; a bad one is said here."""
+        path, err = check_image(text)
+        if err:
+            self.notify(err, severity="error", timeout=4)
+            self.add(SystemLine(err, classes="error", markup=False))
+            return False
+        self.image = path
+        self.post_message(self.Attached(path))
+        return True
 
-    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:  # noqa: ANN001
-        # the content grew or shrank (streamed markdown, a re-render, a bubble mounted): keep the end in view
-        changed = super()._size_updated(size, virtual_size, container_size, layout)
-        if self._following and abs(self.max_scroll_y - self.scroll_y) > 0.5:  # shrinking too: no blank tail
-            self._schedule_follow()
-        return changed
+    def new_conversation(self) -> None:
+        """The brain starts a new conversation; the chat empties now (its answer only brings the new id)."""
+        self.client.command("new-conversation")
+        self.conversation_id = None
+        self.clear()
+        self.notify(t("new_conv_done"), timeout=1.5)
 
-    def jump_end(self) -> None:
-        """End / the marker: back to the newest entry, following again."""
-        self._following = True
-        self.scroll_end(animate=False)
-        self._set_unseen(False)
+    def open_conversation(self, conv_id: str) -> None:
+        """Ask the brain to reopen ``conv_id``; its ``conversation`` frame fills the chat."""
+        self.conversation_id = conv_id
+        self.client.command("history-open", id=conv_id)
+        self.clear()
+
+    def cancel(self) -> None:
+        """Esc: the running replies end as cancelled here, and the brain is told to stop the newest."""
+        self.client.command("cancel", turn_id=self.cancel_running())
 
     def clear(self) -> None:
         """A new or reopened conversation: empty, following, no turns (a late frame of theirs opens a new bubble)."""
         self.remove_children()
         self.jump_end()
         self.turns.clear()
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        # whoever moved the scroll position, the bottom means "follow" and anywhere above means "don't"
-        # (content growth never moves it, so it cannot switch following off by itself)
-        at_end = new_value >= self.max_scroll_y - 0.5
-        self._following = at_end
-        if at_end and self.unseen:
-            self._set_unseen(False)
-
-    def _set_unseen(self, unseen: bool) -> None:
-        if unseen != self.unseen:
-            self.unseen = unseen
-            self.post_message(self.Unseen(unseen))
 
     # -- turns ------------------------------------------------------------------------
     @property
@@ -173,7 +160,7 @@ class ChatLog(VerticalScroll):
         return msg
 
     def cancel_running(self) -> str:
-        """Esc: every running reply ends as cancelled now (tokens still in flight are dropped).
+        """Every running reply ends as cancelled now (tokens still in flight are dropped).
 
         Returns the newest running turn's id, for the brain's ``cancel`` ("" when none ran).
         """
