@@ -26,7 +26,7 @@ from services.brain.commands import Commands
 from services.brain.history import History
 from services.brain.providers.registry import OLLAMA_CHECK_S, Registry
 from services.brain.soul import Soul
-from services.brain.speculation import Speculation
+from services.brain.speculation import Gate, Speculation
 from services.brain.turn import WINDOW_CHARS, Clocks, Turn
 from shared.messages import Frame
 from shared.service import Service
@@ -186,11 +186,13 @@ class BrainService(Service):
             self.commands.own_reply(own, turn_id, intent.value, spoken)
             return
         self.keep_user_line(text, intent.value, turn_id, image)
-        self.epoch += 1
-        self.start_turn(Turn(self, text, intent.value, turn_id, self.epoch, image, spoken, route_us))
+        self.start_turn(text, intent.value, turn_id, image, spoken, route_us)
 
-    def start_turn(self, turn: Turn) -> None:
-        """Run ``turn`` as the brain's one current turn (what a cancel or the next turn stops)."""
+    def start_turn(self, text: str, intent: str, turn_id: str, image: str, spoken: bool, route_us: float,
+                   gate: Gate | None = None) -> None:
+        """Run a :class:`.turn.Turn` under a new epoch as the brain's one current turn (what a cancel stops)."""
+        self.epoch += 1
+        turn = Turn(self, text, intent, turn_id, self.epoch, image, spoken, route_us, gate=gate)
         self.turn_meta = (turn.turn_id, turn.epoch, turn.intent)
         self.turn = asyncio.get_running_loop().create_task(turn.run(), name=f"turn-{turn.epoch}")
         self.turn.add_done_callback(self._turn_done)

@@ -92,8 +92,6 @@ class Speculation:
 
     async def start(self, f: Frame) -> None:
         """Start answering a pause partial behind a closed gate."""
-        from services.brain.turn import Turn  # the turn module imports Gate from here
-
         h = self.host
         text = f["text"].strip()
         if self.early is not None:
@@ -109,9 +107,8 @@ class Speculation:
         h.clocks.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
         gate = Gate(is_open=False)
         h.keep_user_line(text, intent.value, f.turn_id, "")  # a retract removes it again (drop)
-        h.epoch += 1
         self.early = (f.turn_id, text, gate)
-        h.start_turn(Turn(h, text, intent.value, f.turn_id, h.epoch, "", True, route_us, gate=gate))
+        h.start_turn(text, intent.value, f.turn_id, "", True, route_us, gate=gate)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(EARLY_HOLD_S, lambda: loop.create_task(self.drop("timeout")))
 
