@@ -111,3 +111,27 @@ def test_the_brain_hub_holds_no_portuguese_literal() -> None:
 
 def test_the_literal_check_catches_portuguese() -> None:
     assert PORTUGUESE.search("conversa {ref} não existe") and not PORTUGUESE.search("unknown provider: {name}")
+
+
+def test_provider_errors_follow_the_language() -> None:
+    """What a failing provider says reaches the reply's header or error line as it is."""
+    from services.brain.fallback import Choice, open_stream
+    from services.brain.providers.base import MissingKey, ProviderError, Request
+    from services.brain.providers.gemini import GeminiProvider
+    from services.brain.providers.ollama import OllamaProvider
+
+    assert str(MissingKey("gemini", "GEMINI_API_KEY", "en")) == "gemini: no key (GEMINI_API_KEY empty in .env), skipping"
+    assert str(MissingKey("gemini", "GEMINI_API_KEY")) == "gemini: sem chave (GEMINI_API_KEY vazio no .env), pulando"
+    with pytest.raises(MissingKey, match="no key"):
+        GeminiProvider("", lang="en")
+
+    async def first(lang: str) -> str:
+        p = OllamaProvider("http://127.0.0.1:9", timeout=2, lang=lang)  # nothing listens on port 9
+        with pytest.raises(ProviderError) as ei:
+            await open_stream([Choice("ollama", "m")], lambda _name: p, lambda c: Request(c.model, []), 2.0,
+                              lang=lang)
+        await p.aclose()
+        return str(ei.value)
+
+    assert asyncio.run(first("en")) == "Ollama is not running at http://127.0.0.1:9 (install it and run `ollama serve`)"
+    assert asyncio.run(first("pt")) == "Ollama não está rodando em http://127.0.0.1:9 (instale e rode `ollama serve`)"
