@@ -145,7 +145,7 @@ async def test_click_code_block_copies_that_block(app: LunaApp, clip: Clip) -> N
         await pilot.pause()
         assert clip.osc[-1] == "ls -la"
         assert clip.pyperclip[-1] == "ls -la"
-        assert app.last_copy is not None and app.last_copy.osc52 and app.last_copy.pyperclip
+        assert app.clip.last is not None and app.clip.last.osc52 and app.clip.last.pyperclip
         assert any("OSC 52" in n.message and "pyperclip" in n.message for n in app._notifications)
 
 
@@ -157,7 +157,7 @@ async def test_copy_notice_says_why_pyperclip_failed(app: LunaApp, monkeypatch) 
 
     monkeypatch.setattr(pyperclip, "copy", boom)
     async with app.run_test(size=SIZE):
-        res = app.copy_with_notice("x", "teste")
+        res = app.clip.copy("x", "teste")
         assert res.osc52 and not res.pyperclip
         assert "xclip" in res.message("teste")
 

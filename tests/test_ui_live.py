@@ -430,7 +430,7 @@ async def walk(app: LunaApp, pilot) -> dict[str, str]:
     await pilot.click("#chat", offset=(10, 3), button=3)
     await grab("context_menu")
     await pilot.press("escape")
-    app.copy_with_notice("x", "teste")
+    app.clip.copy("x", "teste")
     await pilot.press("f4")
     app.save_screen()
     await grab("toasts")

@@ -22,21 +22,18 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, ProgressBar, Static, TextArea
 
 from services.ui import commands, i18n, keymap
-from services.ui.attach import looks_like_image_path
 from services.ui.busclient import SERVICES, BusClient, BusEvent
-from services.ui.clipboard import CopyRequested, CopyResult, copy_text, paste_target, pyperclip_paste, selected_text
+from services.ui.clipboard import Clipboard, CopyRequested
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
-from services.ui.screens.history import HistoryScreen
+from services.ui.panels import Panels
 from services.ui.screens.main import MainScreen
-from services.ui.screens.metrics import MetricsScreen
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.banner import FallbackBanner
 from services.ui.widgets.bubbles import HelpMessage, SystemLine
 from services.ui.widgets.chat import REPLY_START_TIMEOUT, ChatLog
 from services.ui.widgets.code_output import CodeOutputPanel
-from services.ui.widgets.context_menu import ContextMenu
 from services.ui.widgets.footer import LunaFooter
 from services.ui.widgets.palette import LunaPalette, system_commands
 from services.ui.widgets.prompt import PromptInput
@@ -68,7 +65,8 @@ class LunaApp(App):
         self.speaking = False
         self.listening = False
         self.latency_ms: float | None = None
-        self.last_copy: CopyResult | None = None
+        self.clip = Clipboard(self)  # Ctrl+C, Ctrl+V, Ctrl+A, click-to-copy
+        self.panels = Panels(self)  # the screens and panels over the chat
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
         self.pulling = ""
@@ -179,7 +177,7 @@ class LunaApp(App):
 
     def action_chat_end(self) -> None:
         """End: the newest message when the chat is scrolled up (or hides news); else what End does there."""
-        on_chat = isinstance(self.screen, MainScreen) and not self.has_class("code-mode")
+        on_chat = isinstance(self.screen, MainScreen) and not self.panels.code_mode
         if on_chat and (self.chat.unseen or not self.chat.following):
             self.chat.jump_end()
             return
@@ -198,7 +196,7 @@ class LunaApp(App):
     def on_click(self, event: events.Click) -> None:
         if event.button == 3 and not isinstance(self.screen, ModalScreen):
             event.stop()
-            self.open_context_menu(event.screen_x, event.screen_y)
+            self.panels.context_menu(event.screen_x, event.screen_y)
         elif event.button == 1 and getattr(event.widget, "id", "") == "new-below":
             event.stop()
             self.chat.jump_end()
@@ -220,84 +218,40 @@ class LunaApp(App):
 
     @on(CopyRequested)
     def _copy_requested(self, event: CopyRequested) -> None:
-        self.copy_with_notice(event.text, event.what)
-
-    def copy_with_notice(self, text: str, what: str) -> CopyResult:
-        res = copy_text(self, text)
-        self.last_copy = res
-        self.notify(res.message(what), severity="information" if res.ok else "error", timeout=3)
-        return res
+        self.clip.copy(event.text, event.what)
 
     def action_copy(self) -> None:
-        """Ctrl+C: copy the selection (input or screen); never quits."""
-        text = selected_text(self)
-        if not text:
-            self.notify(t("nothing_selected"), timeout=2)
-            return
-        self.copy_with_notice(text, t("selection"))
+        self.clip.copy_selection()
 
     def action_paste(self) -> None:
-        """Ctrl+V: paste the app clipboard (or the system one through pyperclip) into the input."""
-        text = self.clipboard or pyperclip_paste()
-        if not text:
-            self.notify(t("nothing_to_paste"), timeout=2)
-            return
-        target = paste_target(self, self.prompt)
-        if target is None:
-            return
-        if target is self.prompt and looks_like_image_path(text):
-            self.chat.attach(text)
-            return
-        target.focus()
-        start, end = target.selection
-        target.replace(text, start, end, maintain_selection_offset=False)
+        self.clip.paste()
 
     def action_select_all(self) -> None:
-        """Ctrl+A: select the whole input (or the whole chat when the input is empty)."""
-        focused = self.focused
-        if isinstance(focused, TextArea) and focused.text:
-            focused.select_all()
-            return
-        if isinstance(self.screen, ModalScreen):
-            return
-        try:
-            self.chat.text_select_all()
-        except Exception:
-            pass
+        self.clip.select_all()
 
     def action_new_conversation(self) -> None:
         self.chat.new_conversation()
         self.code_panel.clear()
 
     def action_history(self) -> None:
-        if isinstance(self.screen, HistoryScreen):
-            return
-
-        def opened(conv_id: str | None) -> None:
-            if conv_id:
-                self.chat.open_conversation(conv_id)
-                self.code_panel.clear()
-
-        self.push_screen(HistoryScreen(), opened)
-        self.client.command("history-list")
+        self.panels.history()
 
     def action_soul(self) -> None:
-        if not isinstance(self.screen, SoulScreen):
-            self.push_screen(SoulScreen())
+        self.panels.soul()
+
+    def action_metrics(self) -> None:
+        self.panels.metrics()
+
+    def action_settings(self) -> None:
+        self.panels.settings()
+
+    def action_code_mode(self) -> None:
+        self.panels.toggle_code_mode()
 
     @on(SoulScreen.Saved)
     def soul_saved(self) -> None:
         self.client.command("soul-reload")
         self.notify(t("soul_saved"), timeout=2)
-
-    def action_metrics(self) -> None:
-        if not isinstance(self.screen, MetricsScreen):
-            self.push_screen(MetricsScreen(lambda: (self.client.peers.info, list(self.turn_history))))
-
-    def action_settings(self) -> None:
-        if not isinstance(self.screen, SettingsScreen):
-            self.client.command("config-get")
-            self.push_screen(SettingsScreen(self.functions, self.brain_options, self.brain_info))
 
     @on(SettingsScreen.ConfigSet)
     def _config_chosen(self, event: SettingsScreen.ConfigSet) -> None:
@@ -311,14 +265,6 @@ class LunaApp(App):
         self.client.command("config-set", function=function, provider=provider, model=model)
         who = f"{provider}/{model}" if model else f"{provider} ({t('settings_default')})"
         self.notify(t("settings_sent", fn=t(f"fn_{function}"), who=who), timeout=3)
-
-    def action_code_mode(self) -> None:
-        self.toggle_class("code-mode")
-        if self.has_class("code-mode"):
-            self.code_panel.area.scroll_end(animate=False)
-        else:
-            self.chat.jump_end()
-        self.call_after_refresh(self.focus_input)  # the hidden (or shown) panel must not keep the keys
 
     def action_listen_mode(self) -> None:
         """Next LISTEN_MODE (stt decides and says so on its heartbeat, which the status bar shows)."""
@@ -337,34 +283,17 @@ class LunaApp(App):
         self.notify(t("muted") if self.muted else t("unmuted"), timeout=1.5)
         self.refresh_status()
 
-    @property
-    def busy(self) -> bool:
-        return bool(self.chat.running) or self.speaking
-
     def action_cancel(self) -> None:
-        """Escape: close the open modal, else cancel the running reply and Luna's speech."""
-        if isinstance(self.screen, ModalScreen):
-            self.screen.dismiss(None)
+        """Escape: close the open screen, else cancel the running reply and Luna's speech, else close F3."""
+        if self.panels.close_modal():
             return
-        if not self.busy:
-            if self.has_class("code-mode"):  # Esc closes F3 like any other screen
-                self.action_code_mode()
+        if not (self.chat.running or self.speaking):
+            if self.panels.code_mode:  # Esc closes F3 like any other screen
+                self.panels.toggle_code_mode()
             return
         self.chat.cancel()
         self.speaking = False
         self.update_indicator()
-
-    # -- mouse ----------------------------------------------------------------------
-
-    def open_context_menu(self, x: int, y: int) -> None:
-        ids = ("copy", "paste", "select_all", "new_conversation", "history", "quit")
-        menu = ContextMenu(x, y, {i: self.shortcut(i) for i in ids})
-
-        def chosen(action: str | None) -> None:
-            if action:
-                self.call_later(self.run_action, action)
-
-        self.push_screen(menu, chosen)
 
     # -- input ----------------------------------------------------------------------
     @on(PromptInput.ImagePasted)

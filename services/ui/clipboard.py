@@ -1,7 +1,8 @@
-"""Copying with two paths: OSC 52 through the terminal (Textual) and pyperclip (xclip/xsel/wl-copy).
+"""Copy and paste: Ctrl+C, Ctrl+V, Ctrl+A and click-to-copy (:class:`Clipboard`).
 
-The notification says which worked or why neither did. What Ctrl+C copies and where Ctrl+V
-pastes are decided here too (:func:`selected_text`, :func:`paste_target`).
+Copying takes two paths, OSC 52 through the terminal (Textual) and pyperclip (xclip/xsel/
+wl-copy), and the notification says which worked or why neither did. What Ctrl+C copies and
+where Ctrl+V pastes are decided here too (:func:`selected_text`, :func:`paste_target`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import TextArea
 
+from services.ui.attach import looks_like_image_path
 from services.ui.i18n import t
 
 
@@ -118,3 +120,56 @@ def paste_target(app, prompt: TextArea) -> TextArea | None:  # noqa: ANN001 - a 
     if isinstance(focused, TextArea) and not focused.read_only:
         return focused
     return None if isinstance(app.screen, ModalScreen) else prompt
+
+
+class Clipboard:
+    """The app's copy and paste keys; the chat (``app.chat``) takes a pasted image path as an attachment."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001 - a LunaApp
+        self.app = app
+        self.last: CopyResult | None = None  # how the latest copy went
+
+    def copy(self, text: str, what: str) -> CopyResult:
+        """``text`` on the clipboard both ways, and a notice naming ``what`` and how it went."""
+        res = copy_text(self.app, text)
+        self.last = res
+        self.app.notify(res.message(what), severity="information" if res.ok else "error", timeout=3)
+        return res
+
+    def copy_selection(self) -> None:
+        """Ctrl+C: copy the selection (input or screen); never quits."""
+        text = selected_text(self.app)
+        if not text:
+            self.app.notify(t("nothing_selected"), timeout=2)
+            return
+        self.copy(text, t("selection"))
+
+    def paste(self) -> None:
+        """Ctrl+V: paste the app clipboard (or the system one through pyperclip) into the input."""
+        app = self.app
+        text = app.clipboard or pyperclip_paste()
+        if not text:
+            app.notify(t("nothing_to_paste"), timeout=2)
+            return
+        target = paste_target(app, app.prompt)
+        if target is None:
+            return
+        if target is app.prompt and looks_like_image_path(text):
+            app.chat.attach(text)
+            return
+        target.focus()
+        start, end = target.selection
+        target.replace(text, start, end, maintain_selection_offset=False)
+
+    def select_all(self) -> None:
+        """Ctrl+A: select the whole input (or the whole chat when the input is empty)."""
+        focused = self.app.focused
+        if isinstance(focused, TextArea) and focused.text:
+            focused.select_all()
+            return
+        if isinstance(self.app.screen, ModalScreen):
+            return
+        try:
+            self.app.chat.text_select_all()
+        except Exception:
+            pass
