@@ -16,6 +16,7 @@ from textual import events
 from services.ui import i18n
 from services.ui.app import LunaApp
 from services.ui.screens.history import HistoryScreen
+from services.ui.screenshot import save_screen
 from services.ui.widgets.bubbles import LunaMessage, SystemLine
 from shared.messages import make
 
@@ -354,7 +355,7 @@ async def test_screenshot_without_downloads_folder(app: LunaApp, tmp_path, monke
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads there
     monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
     async with app.run_test(size=SIZE) as pilot:
-        path = app.save_screen()
+        path = save_screen(app)
         await pilot.pause()
         assert path and path.endswith(".svg") and "screenshots" in path
         assert open(path, encoding="utf-8").read().startswith("<svg")
@@ -432,7 +433,7 @@ async def walk(app: LunaApp, pilot) -> dict[str, str]:
     await pilot.press("escape")
     app.clip.copy("x", "teste")
     await pilot.press("f4")
-    app.save_screen()
+    save_screen(app)
     await grab("toasts")
     # the footer and the bindings' descriptions
     seen["bindings"] = " ".join(b.binding.description for b in app.screen.active_bindings.values()

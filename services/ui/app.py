@@ -8,7 +8,6 @@ app handles here, the styles are in ``app.tcss``.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -113,7 +112,7 @@ class LunaApp(App):
             self.notify(str(e), severity="warning", timeout=8)
         if self.connect and not self.client.start():
             self.chat.add(SystemLine(t("bus_down", err=self.client.error), classes="error", markup=False))
-        self.show_up_summary()
+        self.chat.show_up_summary()
         self.prompt.focus()
         self.watch(self.chat, "replying", self.update_indicator, init=False)
         self.refresh_status()
@@ -121,19 +120,6 @@ class LunaApp(App):
 
     async def on_unmount(self) -> None:
         await self.client.stop()
-
-    def show_up_summary(self) -> None:
-        """What ``luna up`` reported (its progress lines vanish when the UI takes the terminal) as the
-        chat's first line; ``luna up`` names the file in LUNA_UP_SUMMARY (luna/stack.py)."""
-        path = os.environ.get("LUNA_UP_SUMMARY")
-        if not path:
-            return
-        try:
-            lines = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
-        except (OSError, UnicodeDecodeError):
-            return
-        if lines:  # the verdict, then one line per service not plainly ready (degraded, no device...)
-            self.chat.add(SystemLine(t("up_summary", text="\n".join(lines)), markup=False))
 
     def get_default_screen(self) -> Screen:
         return MainScreen(id="_default")
@@ -145,29 +131,11 @@ class LunaApp(App):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(LunaPalette(id="--command-palette", placeholder=t("palette_search")))
 
-    def save_screen(self) -> str | None:
-        """The palette's screenshot: ~/Downloads when it exists, else the data dir, else here; a toast says where."""
-        from services.ui.screenshot import save_screenshot
-
-        path, err = save_screenshot(self)
-        if err:
-            self.notify(t("screenshot_failed", err=err), severity="error", timeout=6)
-            return None
-        self.notify(t("screenshot_saved", path=path), timeout=6)
-        return path
-
     # -- focus ------------------------------------------------------------------------
     def focus_input(self) -> None:
         """The focus contract (:class:`MainScreen`): on the chat screen the input holds the focus."""
         if isinstance(self.screen, MainScreen):
             self.screen.focus_input()
-
-    def action_focus_input(self) -> None:
-        """Tab: to the input from anywhere; from the input, on to the next widget (the chat)."""
-        if self.focused is self.prompt:
-            self.screen.focus_next()
-        else:
-            self.focus_input()
 
     async def on_event(self, event: events.Event) -> None:
         # Redirect before Textual forwards the key to the focused widget, so a burst of keys keeps its order.

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.ui.i18n import t
+
 
 def candidates() -> list[tuple[Path, bool]]:
     """(folder, create it when missing): download folders only when the user has one."""
@@ -50,3 +52,13 @@ def save_screenshot(app: Any, folders: list[tuple[Path, bool]] | None = None) ->
             continue
         return str(path), ""
     return "", last or "?"
+
+
+def save_screen(app: Any) -> str | None:
+    """The palette's entry: the screenshot saved by :func:`save_screenshot`, and a toast saying where (or why not)."""
+    path, err = save_screenshot(app)
+    if err:
+        app.notify(t("screenshot_failed", err=err), severity="error", timeout=6)
+        return None
+    app.notify(t("screenshot_saved", path=path), timeout=6)
+    return path

@@ -20,7 +20,7 @@ from services.ui.widgets.prompt import PromptInput
 
 
 class MainScreen(Screen):
-    BINDINGS = [Binding("tab", "app.focus_input", show=False), Binding("shift+tab", "app.focus_previous", show=False)]
+    BINDINGS = [Binding("tab", "focus_input", show=False), Binding("shift+tab", "app.focus_previous", show=False)]
 
     def on_screen_resume(self) -> None:
         self.app.call_after_refresh(self.focus_input)
@@ -30,6 +30,13 @@ class MainScreen(Screen):
         if self.app.screen is self:
             with suppress(Exception):
                 self.set_focus(self.query_one(PromptInput))
+
+    def action_focus_input(self) -> None:
+        """Tab: to the input from anywhere; from the input, on to the next widget (the chat)."""
+        if self.focused is self.query_one(PromptInput):
+            self.focus_next()
+        else:
+            self.focus_input()
 
     def typing_elsewhere(self, event: events.Key) -> bool:
         """A printable key while the focus is on something that does not take text."""

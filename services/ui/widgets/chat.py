@@ -11,6 +11,7 @@ Scrolling in follow mode is :class:`~services.ui.widgets.follow.FollowLog`'s.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,19 @@ class ChatLog(FollowLog):
     def cancel(self) -> None:
         """Esc: the running replies end as cancelled here, and the brain is told to stop the newest."""
         self.client.command("cancel", turn_id=self.cancel_running())
+
+    def show_up_summary(self) -> None:
+        """What ``luna up`` reported (its progress lines vanish when the UI takes the terminal) as the
+        chat's first line; ``luna up`` names the file in LUNA_UP_SUMMARY (luna/stack.py)."""
+        path = os.environ.get("LUNA_UP_SUMMARY")
+        if not path:
+            return
+        try:
+            lines = [x.strip() for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        except (OSError, UnicodeDecodeError):
+            return
+        if lines:  # the verdict, then one line per service not plainly ready (degraded, no device...)
+            self.add(SystemLine(t("up_summary", text="\n".join(lines)), markup=False))
 
     def clear(self) -> None:
         """A new or reopened conversation: empty, following, no turns (a late frame of theirs opens a new bubble)."""

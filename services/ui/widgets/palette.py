@@ -16,6 +16,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets.option_list import Option
 
 from services.ui.i18n import t
+from services.ui.screenshot import save_screen
 
 
 class LunaPalette(CommandPalette):
@@ -47,5 +48,5 @@ def system_commands(app: Any) -> Iterator[SystemCommand]:
     yield SystemCommand(t("talk"), t("pal_talk"), app.action_talk)
     yield SystemCommand(t("help_title"), t("pal_help"), app.show_help)
     yield SystemCommand(t("theme"), t("pal_theme"), app.action_change_theme)
-    yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: app.set_timer(0.1, app.save_screen))
+    yield SystemCommand(t("screenshot"), t("pal_screenshot"), lambda: app.set_timer(0.1, lambda: save_screen(app)))
     yield SystemCommand(t("quit"), t("pal_quit"), app.action_quit)
