@@ -361,7 +361,7 @@ async def test_f4_mutes_and_unmutes(app: LunaApp) -> None:
         await pilot.press("f4")
         await pilot.press("f4")
         assert commands(app) == ["mute", "unmute"]
-        assert app.muted is False
+        assert app.controls.muted is False
 
 
 async def test_settings_hot_swap(app: LunaApp) -> None:

@@ -114,5 +114,5 @@ async def test_history_and_settings_over_the_bus(bus_env) -> None:
                 "history-list", "history-open"]
             assert app.chat.conversation_id == "c1"
             assert "config-get" in [c["name"] for c in brain.commands]  # asked when the brain came up
-            app.config_set("code", "deepseek", "deepseek-chat")
+            app.controls.config_set("code", "deepseek", "deepseek-chat")
             await wait_for(lambda: app.functions.get("code", {}).get("provider") == "deepseek", 5)

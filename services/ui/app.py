@@ -23,6 +23,7 @@ from textual.widgets import Input, ProgressBar, Static, TextArea
 from services.ui import commands, i18n, keymap
 from services.ui.busclient import SERVICES, BusClient, BusEvent
 from services.ui.clipboard import Clipboard, CopyRequested
+from services.ui.controls import Controls
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.panels import Panels
@@ -60,12 +61,12 @@ class LunaApp(App):
         self.keymap_file = keymap_file
         self.reply_timeout = reply_timeout
         self.functions: dict[str, dict[str, Any]] = {}
-        self.muted = False
         self.speaking = False
         self.listening = False
         self.latency_ms: float | None = None
         self.clip = Clipboard(self)  # Ctrl+C, Ctrl+V, Ctrl+A, click-to-copy
         self.panels = Panels(self)  # the screens and panels over the chat
+        self.controls = Controls(self)  # mute, listen mode, providers, pulls, the soul reload
         self.brain_options: dict[str, Any] = {}
         self.brain_info: dict[str, Any] = {}
         self.pulling = ""
@@ -217,39 +218,25 @@ class LunaApp(App):
         self.panels.toggle_code_mode()
 
     @on(SoulScreen.Saved)
-    def soul_saved(self) -> None:
-        self.client.command("soul-reload")
-        self.notify(t("soul_saved"), timeout=2)
+    def _soul_saved(self) -> None:
+        self.controls.soul_reload()
 
     @on(SettingsScreen.ConfigSet)
     def _config_chosen(self, event: SettingsScreen.ConfigSet) -> None:
-        self.config_set(event.function, event.provider, event.model)
+        self.controls.config_set(event.function, event.provider, event.model)
 
     @on(SettingsScreen.Pull)
     def _pull(self, event: SettingsScreen.Pull) -> None:
-        self.client.command("pull", model=event.model)
-
-    def config_set(self, function: str, provider: str, model: str) -> None:
-        self.client.command("config-set", function=function, provider=provider, model=model)
-        who = f"{provider}/{model}" if model else f"{provider} ({t('settings_default')})"
-        self.notify(t("settings_sent", fn=t(f"fn_{function}"), who=who), timeout=3)
+        self.controls.pull(event.model)
 
     def action_listen_mode(self) -> None:
-        """Next LISTEN_MODE (stt decides and says so on its heartbeat, which the status bar shows)."""
-        modes = ("always", "name", "wake", "push")
-        now = str(self.client.peers.info.get("stt", {}).get("listen_mode") or "always")
-        mode = modes[(modes.index(now) + 1) % len(modes)] if now in modes else "always"
-        self.client.command("listen-mode", mode=mode)
-        self.notify(t("listen_" + mode), timeout=1.5)
+        self.controls.next_listen_mode()
 
     def action_talk(self) -> None:
-        self.client.command("talk-toggle")
+        self.controls.talk()
 
     def action_mute(self) -> None:
-        self.muted = not self.muted
-        self.client.command("mute" if self.muted else "unmute")
-        self.notify(t("muted") if self.muted else t("unmuted"), timeout=1.5)
-        self.refresh_status()
+        self.controls.toggle_mute()
 
     def action_cancel(self) -> None:
         """Escape: close the open screen, else cancel the running reply and Luna's speech, else close F3."""
@@ -332,5 +319,5 @@ class LunaApp(App):
         self._brain_up = brain_up
         last = self.turn_history[-1] if self.turn_history else None
         with contextlib.suppress(Exception):
-            self.query_one(StatusBar).refresh_from(states, self.functions, info, self.muted, self.latency_ms, last,
-                                                   marker)
+            self.query_one(StatusBar).refresh_from(states, self.functions, info, self.controls.muted,
+                                                   self.latency_ms, last, marker)
