@@ -1,8 +1,10 @@
-"""LunaApp: the screen's layout and the actions its keys, menus, palette and slash commands run.
+"""LunaApp: the screen's layout, and the actions its keys, menus, palette and slash commands name.
 
-Everything else has its own module: bus frames go to their handler (``handlers.py``), replies
-stream into the chat that owns the turns (``widgets/chat.py``), screens post messages that the
-app handles here, the styles are in ``app.tcss``.
+An action here only says who does the job: the chat owns the conversation (sending, the
+attachment, new/open, cancel, the turns: ``widgets/chat.py``), ``panels.py`` which screen
+or panel is open, ``controls.py`` what the user changes in the other services,
+``clipboard.py`` copy and paste. Bus frames go to their handler (``handlers.py``), screens
+post messages that the app passes on, the styles are in ``app.tcss``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, ProgressBar, Static, TextArea
+from textual.widgets import ProgressBar, Static
 
 from services.ui import commands, i18n, keymap
 from services.ui.busclient import SERVICES, BusClient, BusEvent
@@ -27,7 +29,7 @@ from services.ui.controls import Controls
 from services.ui.handlers import HANDLERS
 from services.ui.i18n import t
 from services.ui.panels import Panels
-from services.ui.screens.main import MainScreen
+from services.ui.screens.main import MainScreen, end_of
 from services.ui.screens.settings import SettingsScreen
 from services.ui.screens.soul import SoulScreen
 from services.ui.widgets.banner import FallbackBanner
@@ -146,17 +148,9 @@ class LunaApp(App):
 
     def action_chat_end(self) -> None:
         """End: the newest message when the chat is scrolled up (or hides news); else what End does there."""
-        on_chat = isinstance(self.screen, MainScreen) and not self.panels.code_mode
-        if on_chat and (self.chat.unseen or not self.chat.following):
-            self.chat.jump_end()
+        if isinstance(self.screen, MainScreen) and not self.panels.code_mode and self.chat.catch_up():
             return
-        f = self.focused
-        if isinstance(f, TextArea):
-            f.action_cursor_line_end()
-        elif isinstance(f, Input):
-            f.action_end()
-        elif f is not None and hasattr(f, "action_scroll_end"):
-            f.action_scroll_end()
+        end_of(self.focused)
 
     @on(ChatLog.Unseen)
     def _unseen(self, event: ChatLog.Unseen) -> None:

@@ -14,6 +14,7 @@ from contextlib import suppress
 from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
 from services.ui.widgets.prompt import PromptInput
@@ -46,3 +47,13 @@ class MainScreen(Screen):
         if f is self.query_one(PromptInput) or isinstance(f, Input) or (isinstance(f, TextArea) and not f.read_only):
             return False
         return True
+
+
+def end_of(focused: Widget | None) -> None:
+    """End where the chat has nothing to catch up: the end of the input's line, or of what has the focus."""
+    if isinstance(focused, TextArea):
+        focused.action_cursor_line_end()
+    elif isinstance(focused, Input):
+        focused.action_end()
+    elif focused is not None and hasattr(focused, "action_scroll_end"):
+        focused.action_scroll_end()

@@ -93,6 +93,13 @@ class FollowLog(VerticalScroll):
         self.scroll_end(animate=False)
         self._set_unseen(False)
 
+    def catch_up(self) -> bool:
+        """End: back to the newest entry when scrolled up or news wait below (True); else nothing to do."""
+        if self.unseen or not self.following:
+            self.jump_end()
+            return True
+        return False
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         # whoever moved the scroll position, the bottom means "follow" and anywhere above means "don't"
