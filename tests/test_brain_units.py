@@ -13,7 +13,8 @@ import pytest
 
 from services.brain import fallback
 from services.brain.fallback import Choice, build_chain, open_stream
-from services.brain.history import SCHEMA_VERSION, History
+from services.brain.history import History
+from services.brain.history_file import SCHEMA_VERSION
 from services.brain.providers.base import MissingKey, ProviderError, Request
 from services.brain.soul import DEFAULT, Soul
 from services.brain.speech.clean import for_speech, strip_emoji

@@ -2,10 +2,11 @@
 
 Every message is committed as soon as it exists (the user's line before the
 model answers, the reply when it ends), so a ``kill -9`` of any process loses at
-most the reply being written. The schema has a version (``PRAGMA user_version``)
-and an ordered list of migrations; opening an older file upgrades it in place.
+most the reply being written. The file itself (schema, migrations, moving a corrupt
+one aside, the in-memory copy) is :mod:`services.brain.history_file`; how much of a
+conversation the model reads is :mod:`services.brain.context_window`.
 
-Faults never stop the chat (issue 13, 8; a corrupt file used to crash-loop the brain):
+This class decides what happens on a fault, which never stops the chat (issue 13, 8):
 
 * a corrupt or foreign file is moved aside as ``history.db.corrupt-<UTC stamp>`` (with
   its -wal/-shm) and a fresh one is created; the person is told once;
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import time
 import uuid
@@ -29,141 +29,41 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from services.brain import history_file
+from services.brain.context_window import Window
 from shared import i18n
 
 log = logging.getLogger("luna.history")
-
-MIGRATIONS: list[str] = [
-    # 1: conversations and messages
-    """
-    CREATE TABLE conversations (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL,
-        updated REAL NOT NULL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL,
-        content TEXT NOT NULL,
-        created REAL NOT NULL
-    );
-    """,
-    # 2: who answered and how long it took
-    """
-    ALTER TABLE messages ADD COLUMN provider TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN model TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN intent TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN timings TEXT NOT NULL DEFAULT '{}';
-    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    """,
-    # 3: turn ids (join with the bus log) and attached images
-    """
-    ALTER TABLE messages ADD COLUMN turn_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN image TEXT NOT NULL DEFAULT '';
-    ALTER TABLE messages ADD COLUMN ok INTEGER NOT NULL DEFAULT 1;
-    """,
-    # 4: a turn cut off by the next message (or Esc) keeps its rows, marked
-    """
-    ALTER TABLE messages ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
-    """,
-]
-
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "luna"
-
-
-def default_path() -> Path:
-    return data_dir() / "history.db"
 
 
 class History:
     def __init__(self, path: Path | None = None, lang: str = "pt",
                  on_problem: Callable[[str, str], None] | None = None) -> None:
-        self.path = path or default_path()
+        self.path = path or history_file.default_path()
         self.lang = i18n.lang(lang)
         self._on_problem = on_problem
         self.problems: list[tuple[str, str]] = []  # (code, text), also kept for whoever asks later
         self.in_memory = False
         self.aside: Path | None = None
-        #: conversation -> (oldest message id in the model's window, the budget it was cut for)
-        self._window_start: dict[str, tuple[int, int]] = {}
+        self.window = Window()  # how much of a conversation the model reads
         try:
-            self.db = self._open(self.path)
+            self.db = history_file.open_file(self.path)
         except sqlite3.OperationalError as err:  # read-only, full, or no folder: keep going in memory
-            self.db = self._memory(self._read_only())
-            self._problem("history-memory", why=_why(err))
+            self.db = self._memory(history_file.read_only(self.path))
+            self._problem("history-memory", why=history_file.why(err))
         except sqlite3.DatabaseError as err:  # not a database, malformed: move it aside, start afresh
             log.error("history %s is corrupt (%s)", self.path, err)
             try:
-                self.aside = self._move_aside()
-                self.db = self._open(self.path)
+                self.aside = history_file.move_aside(self.path)
+                self.db = history_file.open_file(self.path)
                 self._problem("history-corrupt", aside=self.aside.name)
             except (OSError, sqlite3.DatabaseError) as err2:
                 self.db = self._memory(None)
-                self._problem("history-memory", why=_why(err2))
-
-    def _open(self, path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise sqlite3.OperationalError(str(err)) from None
-        db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
-            # only a power cut can lose the last few.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            row = db.execute("PRAGMA quick_check").fetchone()
-            if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {row[0] if row else '?'}")
-            self._migrate(db)
-        except Exception:
-            db.close()
-            raise
-        return db
-
-    def _read_only(self) -> sqlite3.Connection | None:
-        """The file opened for reading only (a read-only disk), so the memory copy starts with it."""
-        if not self.path.exists():
-            return None
-        try:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True)
-            db.execute("SELECT count(*) FROM messages").fetchone()
-            return db
-        except sqlite3.Error:
-            return None
-
-    def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        os.replace(self.path, aside)
-        for ext in ("-wal", "-shm"):
-            side = self.path.with_name(self.path.name + ext)
-            if side.exists():
-                os.replace(side, aside.with_name(aside.name + ext))
-        return aside
+                self._problem("history-memory", why=history_file.why(err2))
 
     def _memory(self, source: sqlite3.Connection | None) -> sqlite3.Connection:
-        """An in-memory database holding a copy of ``source`` (what could still be read)."""
-        mem = sqlite3.connect(":memory:", isolation_level=None)
-        mem.row_factory = sqlite3.Row
-        if source is not None:
-            try:
-                source.backup(mem)
-            except sqlite3.Error:
-                mem.close()
-                mem = sqlite3.connect(":memory:", isolation_level=None)
-                mem.row_factory = sqlite3.Row
-        mem.execute("PRAGMA foreign_keys=ON")
-        self._migrate(mem)
+        """Switch to an in-memory copy of ``source``: the chat goes on, nothing new is saved."""
+        mem = history_file.memory_copy(source, self.path)
         self.in_memory = True
         return mem
 
@@ -187,11 +87,11 @@ class History:
         except sqlite3.OperationalError as err:
             if self.in_memory or "locked" in str(err):
                 raise
-            why = _why(err)
+            why = history_file.why(err)
         except sqlite3.DatabaseError as err:  # corrupted under our feet
             if self.in_memory:
                 raise
-            why = _why(err)
+            why = history_file.why(err)
         old = self.db
         self.db = self._memory(old)
         old.close()
@@ -203,23 +103,7 @@ class History:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        self._migrate(self.db)
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        v = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if v > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} has schema v{v}, newer than this Luna (v{SCHEMA_VERSION})")
-        for i in range(v, SCHEMA_VERSION):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in MIGRATIONS[i].split(";"):
-                    if stmt.strip():
-                        db.execute(stmt)
-                db.execute(f"PRAGMA user_version={i + 1}")
-                db.execute("COMMIT")
-            except Exception:
-                db.execute("ROLLBACK")
-                raise
+        history_file.migrate(self.db, self.path)
 
     # -- conversations -----------------------------------------------------------------
     def new_conversation(self, title: str = "", conv_id: str | None = None) -> str:
@@ -298,44 +182,9 @@ class History:
         return out
 
     def context(self, conv_id: str, max_chars: int, reserve: int = 0) -> list[dict[str, str]]:
-        """The newest messages that fit in ``max_chars`` (oldest first), for the model's window.
-
-        Failed replies are left out; the newest message is always kept (cut from the
-        front if it alone is too long). The window's start moves in big steps (down to
-        half the budget when it overflows), not one message per turn: between steps the
-        prompt's prefix stays the same, so llama.cpp and Ollama reuse their prompt cache
-        instead of re-reading the whole history every turn. ``reserve`` makes it jump when
-        fewer than that many characters are left (the brain's prompt-cache warm-up asks so,
-        after a reply, so the jump the next line would cause happens while nobody waits).
-        """
-        start, cut_for = self._window_start.get(conv_id, (0, max_chars))
-        if cut_for != max_chars:  # another model's window (hot swap): start over
-            start = 0
-        rows = self.db.execute("SELECT id, role, content FROM messages WHERE conversation_id=? AND ok=1 "
-                               "AND id>=? ORDER BY id DESC LIMIT 200", (conv_id, start)).fetchall()
-        if sum(len(r["content"]) for r in rows) > max_chars - reserve:
-            budget = max_chars // 2  # overflow: jump forward to half the budget
-            used, first = 0, rows[0]["id"] if rows else start
-            for r in rows:
-                if used + len(r["content"]) > budget:
-                    break
-                used += len(r["content"])
-                first = r["id"]
-            self._window_start[conv_id] = (first, max_chars)
-            rows = [r for r in rows if r["id"] >= first]
-        out: list[dict[str, str]] = [{"role": r["role"], "content": r["content"]} for r in rows]
-        if out and len(out[0]["content"]) > max_chars:
-            out[0]["content"] = out[0]["content"][-max_chars:]
-        out.reverse()
-        while out and out[0]["role"] == "assistant":  # a window starts with the user
-            out.pop(0)
-        return out
+        """The newest messages that fit in ``max_chars`` (oldest first): :meth:`Window.select`."""
+        return self.window.select(self.db, conv_id, max_chars, reserve)
 
     def close(self) -> None:
         self.db.close()
 
-
-def _why(err: Exception) -> str:
-    """A short reason a person can act on (``database or disk is full``, ``readonly database``)."""
-    text = str(err).strip() or type(err).__name__
-    return text.replace("attempt to write a ", "")[:120]
