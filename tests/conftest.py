@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every test runs the bus strictly: a frame carrying a field or nested key that shared/messages.py
+# Every test runs the bus strictly: a frame carrying a field or nested key that shared/messages/
 # and shared/catalogue.py do not declare is rejected, so an undeclared key fails the test that sends it.
 os.environ.setdefault("LUNA_STRICT_CATALOGUE", "1")
 

@@ -23,7 +23,8 @@ import pytest
 import zmq
 
 from shared import endpoints
-from shared.messages import CATALOGUE, FrameError, _envelope, decode_event, decode_stream, make
+from shared.messages import CATALOGUE, FrameError, decode_event, decode_stream, make
+from shared.messages.wire import _envelope
 from tests.conftest import wait_for
 from tests.fakes.base import FakeServer
 from tests.fakes.ollama import FakeOllama

@@ -1,6 +1,6 @@
 """What each bus frame does to the screen: one handler per frame type, looked up in :data:`HANDLERS`.
 
-The UI listens to every event the catalogue (``shared/messages.py``) declares for it; a frame
+The UI listens to every event the catalogue (``shared/messages/``) declares for it; a frame
 type missing here is simply not shown. Replies go to the chat (it owns turns and streaming)
 and their code to the Code Output panel; the rest updates the app's state (listening,
 speaking, the brain's providers) or a toast. A handler that raises only logs: a strange
