@@ -99,7 +99,15 @@ class KokoroEngine:
         self.model = f"kokoro-82m {style} ({lang}, packaged)"
 
     def tokens(self, text: str) -> list[int]:
-        return [self.vocab[c] for c in phonemes(text, self.lang) if c in self.vocab][:MAX_TOKENS]
+        """Kokoro's token ids for ``text``; a symbol the vocabulary lacks is tried as its decomposed parts.
+
+        Why: NFC composes espeak's nasal vowels ``õ ẽ ũ ĩ``, which Kokoro knows only as
+        vowel + combining tilde, so they were dropped ("um" was read "m", "bom" "bm").
+        """
+        out: list[int] = []
+        for c in phonemes(text, self.lang):
+            out += [self.vocab[d] for d in (c if c in self.vocab else unicodedata.normalize("NFD", c)) if d in self.vocab]
+        return out[:MAX_TOKENS]
 
     def audio(self, text: str) -> np.ndarray:
         """One piece of text as int16 audio, leading and trailing silence trimmed."""
