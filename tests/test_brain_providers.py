@@ -10,8 +10,10 @@ import time
 import pytest
 
 from services.brain.providers.base import MissingKey, ProviderError, Request
-from services.brain.providers.embedded import LLM_NICE, EmbeddedProvider, available, default_gguf
+from services.brain.providers.embedded import EmbeddedProvider
 from services.brain.providers.gemini import GeminiProvider
+from services.brain.providers.gguf import available, default_gguf
+from services.brain.providers.llama_settings import LLM_NICE
 from services.brain.providers.ollama import OllamaProvider, has_model
 from services.brain.providers.openai_compat import OpenAICompatProvider
 from tests.fakes.gemini import FakeGemini

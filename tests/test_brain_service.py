@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from services.brain.history import History
-from services.brain.providers.embedded import available
+from services.brain.providers.gguf import available
 from shared.bus import Bus
 from shared.messages import Frame
 from tests.conftest import wait_for

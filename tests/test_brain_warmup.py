@@ -14,7 +14,8 @@ import pytest
 
 from services.brain.providers import warmup
 from services.brain.providers.base import Request
-from services.brain.providers.embedded import EmbeddedProvider, available, default_gguf
+from services.brain.providers.embedded import EmbeddedProvider
+from services.brain.providers.gguf import available, default_gguf
 from services.brain.soul import DEFAULT as SOUL
 
 pytestmark = pytest.mark.skipif(not available(), reason="llama-cpp-python or an embedded GGUF missing")

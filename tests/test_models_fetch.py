@@ -325,17 +325,17 @@ def test_ctrl_c_keeps_the_part_and_the_next_run_resumes(hub: FakeHub, env: dict[
 
 def test_brain_uses_the_fetched_gguf_and_the_packaged_one_until_then(hub: FakeHub) -> None:
     """LLM_GGUF as a hub reference: offline before the fetch the packaged model answers; after it, the file."""
-    from services.brain.providers import embedded as emb
+    from services.brain.providers import gguf
 
     serve_models(hub, small=True)
-    assert emb.model_name(GGUF_REF) in (emb.QWEN05B, emb.SMOLLM2)  # not the hub file's name: it is not here
-    assert emb.hub_ref(GGUF_REF) and not emb.hub_ref("/models/x.gguf")
+    assert gguf.model_name(GGUF_REF) in (gguf.QWEN05B, gguf.SMOLLM2)  # not the hub file's name: it is not here
+    assert gguf.hub_ref(GGUF_REF) and not gguf.hub_ref("/models/x.gguf")
     if importlib.util.find_spec("llama_cpp") is not None:
-        assert emb.available(GGUF_REF), "a hub file not fetched yet must not leave Luna without a brain"
+        assert gguf.available(GGUF_REF), "a hub file not fetched yet must not leave Luna without a brain"
     ok, lines, _ = run_models()
     assert "verificado" in lines_for(lines, "brain")[0]
-    assert emb.resolve(GGUF_REF).path == gguf_file(GGUF_REF) is not None
-    assert emb.model_name(GGUF_REF) == "qwen2.5-0.5b-instruct-q4_k_m"
+    assert gguf.resolve(GGUF_REF).path == gguf_file(GGUF_REF) is not None
+    assert gguf.model_name(GGUF_REF) == "qwen2.5-0.5b-instruct-q4_k_m"
 
 
 def test_ollama_models_are_pulled_with_size_and_speed(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

