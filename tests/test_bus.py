@@ -54,7 +54,7 @@ async def test_no_summaries_built_without_a_tap(bus_env) -> None:
     brain.produce("sentence")
     await _settle()
     brain.poll_subscriptions()
-    assert brain._summary_subs == 0
+    assert brain._summaries.subscribers == 0
     brain.close()
     tts.close()
 
