@@ -1,4 +1,4 @@
-"""Fetch one file from a Hugging Face-style model hub: resumable, verified, with a progress bar.
+"""Fetch one file from a Hugging Face-style model hub: resumable and verified.
 
 Why our own client and not ``hf_hub_download``: huggingface_hub (2.x) deletes a
 partial download when the process stops, so a 480 MB Whisper cut at 90 % by a
@@ -10,7 +10,8 @@ sha1 of a small one, a redirect to a CDN on another origin, ``Range`` requests),
 keeps ``<file>.<etag>.part`` between runs and resumes it, checks the hash before the
 file goes where a service would load it, and writes the hub cache layout
 (``models--owner--name/{blobs,snapshots,refs}``) so faster-whisper and
-huggingface_hub find what it fetched with ``local_files_only=True``.
+huggingface_hub find what it fetched with ``local_files_only=True``. The progress
+line it draws while bytes arrive is :mod:`luna.progress`.
 
 Failures are a :class:`FetchError` whose ``kind`` the caller turns into one line
 in the user's language: ``unreachable``, ``not-found``, ``auth``, ``checksum``,
@@ -23,16 +24,15 @@ import errno
 import hashlib
 import os
 import shutil
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote, urljoin, urlparse
 
 import httpx
 
+from luna.progress import Bar, ProgressFactory, default_bar, human
 from shared.paths import repo_folder  # where the hub cache is: shared with the services
 
 CHUNK = 1 << 20
@@ -78,65 +78,6 @@ def _origin(url: str) -> tuple[str, str, int]:
 def _hex(value: str | None, n: int) -> str | None:
     v = (value or "").removeprefix("W/").strip('"').lower()
     return v if len(v) == n and all(c in "0123456789abcdef" for c in v) else None
-
-
-def human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-class Bar:
-    """One progress line: ``label [#####     ]  52%  251.3/483.6 MB  11.2 MB/s``.
-
-    On a terminal it redraws in place (at most 10 times a second); elsewhere (a log,
-    a test) it prints a line every quarter so the log still shows that it moved.
-    """
-
-    def __init__(self, label: str, total: int | None, initial: int = 0, out: IO[str] | None = None) -> None:
-        self.label, self.total, self.done = label, total, initial
-        self.out = out or sys.stderr
-        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
-        self.t0 = time.monotonic()
-        self.start = initial
-        self._drawn = 0.0
-        self._quarter = -1
-
-    def speed(self) -> float:
-        dt = time.monotonic() - self.t0
-        return (self.done - self.start) / dt if dt > 0 else 0.0
-
-    def line(self) -> str:
-        rate = f"{human(self.speed())}/s"
-        if not self.total:
-            return f"{self.label}  {human(self.done)}  {rate}"
-        frac = min(1.0, self.done / self.total)
-        bar = "#" * int(frac * 20)
-        return f"{self.label}  [{bar:<20}] {frac * 100:3.0f}%  {human(self.done)}/{human(self.total)}  {rate}"
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.tty:
-            if now - self._drawn >= 0.1:
-                self._drawn = now
-                print(f"\r{self.line()}\033[K", end="", file=self.out, flush=True)
-        elif self.total:
-            q = int(4 * self.done / self.total)
-            if q > self._quarter and q < 4:
-                self._quarter = q
-                print(self.line(), file=self.out, flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            print(f"\r{self.line()}\033[K", file=self.out, flush=True)
-        else:
-            print(self.line(), file=self.out, flush=True)
-
-
-ProgressFactory = Callable[[str, "int | None", int], Bar]
 
 
 class Hub:
@@ -345,6 +286,3 @@ class Hub:
                 os.replace(tmp, ref)
         return link
 
-
-def default_bar(label: str, total: int | None, initial: int) -> Bar:
-    return Bar(label, total, initial)

@@ -32,8 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from luna.fetch import Bar, FetchError, Hub, human
+from luna.fetch import FetchError, Hub
 from luna.i18n import STRINGS, t
+from luna.progress import Bar, human
 from shared.config import Settings
 from shared.paths import cached, has_model, parse_gguf_ref, voices_dir  # the rules services read too
 
