@@ -5,7 +5,7 @@ temperature) fall into loops ("o que tem é o que tem é o que tem...") and keep
 going until ``max_tokens``; read aloud, that is a minute of noise the user can
 only stop with Esc. And even a good reply is too long to *listen* to when it
 runs past a few sentences. Sampling settings (repeat penalty, see
-:mod:`.providers.embedded`) make loops rarer; this guard is the net under them,
+:mod:`.providers.llama_settings`) make loops rarer; this guard is the net under them,
 for every provider.
 
 :class:`LoopGuard` sees the reply as it streams, passes every chunk through at
