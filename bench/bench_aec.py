@@ -1,5 +1,5 @@
 """Echo cancellation (issue 7): ERLE, Luna's own words heard, barge-in WER and canceller CPU,
-on the synthetic room of tests/aecroom.py (Piper reply delayed 60/200 ms, ~150 ms reverb, -6 dB,
+on the synthetic room of tests/support/aecroom.py (Piper reply delayed 60/200 ms, ~150 ms reverb, -6 dB,
 espeak-ng user from 1 s), against the baselines in the same run: no canceller (passthrough)
 and the half-duplex design (gate the microphone while Luna speaks, no barge-in by voice)."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from services.capture.aec import Passthrough, make_canceller
-from tests.aecroom import (
+from tests.support.aecroom import (
     BARGE_TEXT,
     RATE,
     USER_TEXT,
@@ -20,7 +20,7 @@ from tests.aecroom import (
     scene,
     user_sentence,
 )
-from tests.audio import wer, words
+from tests.support.audio import wer, words
 
 DELAYS = (0.06, 0.2)
 TAIL_S = 0.3  # the half-duplex gate's echo tail (services/capture/gate.py ECHO_TAIL_NS)

@@ -60,8 +60,8 @@ GAP_S = 1.6
 
 
 def pt_wer(ref: str, hyp: str) -> float:
-    """Word error rate over words with their accents (tests.audio's one Levenshtein)."""
-    from tests.audio import accented_words, wer
+    """Word error rate over words with their accents (tests.support.audio's one Levenshtein)."""
+    from tests.support.audio import accented_words, wer
 
     return wer(ref, hyp, accented_words)
 
@@ -71,14 +71,14 @@ def _corpus_wer(refs: list[str], hyps: list[str]) -> float:
 
 
 def _espeak(text: str, speed: int = 140) -> np.ndarray:
-    from tests.audio import espeak_speech, to_16k
+    from tests.support.audio import espeak_speech, to_16k
 
     return to_16k(*espeak_speech(text, "pt-br", speed))
 
 
 def _test_set(styles: dict[str, Any]) -> list[tuple[str, str, np.ndarray]]:
     from services.tts.kokoro import KokoroEngine
-    from tests.audio import to_16k
+    from tests.support.audio import to_16k
 
     k = styles["jf_gongitsune"]
     voices = [("kokoro jf_gongitsune 1.0", lambda s: to_16k(k.audio(s), 24000))]
@@ -92,7 +92,7 @@ def _test_set(styles: dict[str, Any]) -> list[tuple[str, str, np.ndarray]]:
 
 async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> list[str]:
     """capture (CAPTURE_FILE) -> VAD -> stt as real processes on a private bus; the transcripts in order."""
-    from tests.voicekit import Driver
+    from tests.support.voicekit import Driver
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONUNBUFFERED": "1",
            "STT_LOCAL": "small", "STT_LANGUAGE": "pt", "HF_HUB_OFFLINE": "1", "XDG_DATA_HOME": data_home}
@@ -135,7 +135,7 @@ def _roundtrip(judge: Any, speak: Any, sentences: list[str]) -> tuple[float, flo
 
 def _engine_audio(engine: Any, text: str) -> np.ndarray:
     from services.tts.pieces import clauses
-    from tests.audio import to_16k
+    from tests.support.audio import to_16k
 
     chunks = [(r, a) for piece in clauses(text) for r, a in engine.synthesize(piece, lambda: False)]
     return to_16k(np.concatenate([a for _, a in chunks]), chunks[0][0])
@@ -150,7 +150,7 @@ def _first_chunk_ms(engine: Any, text: str) -> float:
 
 
 def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
-    from tests.audio import silence, write_wav
+    from tests.support.audio import silence, write_wav
 
     tmp = Path(tempfile.mkdtemp(prefix="luna-bench-pt-"))
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -206,7 +206,7 @@ def main() -> dict[str, float]:
     figs: dict[str, float] = {} if os.environ.get("LUNA_PT_VOICE_ONLY") == "1" else _ears(judge, styles)
 
     # -- voice ----------------------------------------------------------------------------
-    from tests.audio import to_16k
+    from tests.support.audio import to_16k
 
     joe = PiperEngine(bundled_voice(), "en_US-joe-medium (bundled)")
     kokoro = styles["jf_gongitsune"]

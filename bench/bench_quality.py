@@ -1,13 +1,13 @@
 """Conversation quality of the offline brain, per model: ``python -m bench bench_quality``.
 
-Runs every prompt of tests/data/pt_quality.tsv (mostly pt-BR; the English rows under
+Runs every prompt of tests/support/data/pt_quality.tsv (mostly pt-BR; the English rows under
 ``LANGUAGE=en``) through the embedded engine the way the brain does (the GGUF's own chat
 template, the family's sampling, the default soul, Luna's loop guard), once per model:
 the packaged Qwen2.5-Coder-0.5B (the offline default) and SmolLM2-135M (the last
 resort, the baseline in the same run). ``LLM_GGUF`` adds a third model under
 ``_custom`` (or ``_$PT_BENCH_CUSTOM_NAME``); ``PT_BENCH_MODELS=qwen05b,custom`` runs only those
 models and ``PT_BENCH_IDS=quem,cap_brasil`` only those prompts. Scores are explained in
-tests/ptquality.py.
+tests/support/ptquality.py.
 
 Keys, per model suffix (``_qwen05b``, ``_smollm2``): ``pt_reply_lang_ratio`` (replies in
 the expected language), ``pt_fact_accuracy``, ``pt_identity_ratio`` (says she is Luna),
@@ -31,7 +31,7 @@ from typing import Any
 from services.brain import packaged_model
 from services.brain.providers.embedded import EmbeddedProvider
 from services.brain.providers.gguf import default_gguf
-from tests.ptquality import Reply, correct, degenerate, lang_ok, load_set, luna_reply
+from tests.support.ptquality import Reply, correct, degenerate, lang_ok, load_set, luna_reply
 
 MAX_TOKENS = 256
 #: A reply still running after this long counts as a "timeout" cut (the 1.5B on a loaded CPU).

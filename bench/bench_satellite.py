@@ -1,6 +1,6 @@
 """What a satellite costs: time to first audio with the microphone and speaker on another host.
 
-The satellite pair of tests/system/netpair.py: two network namespaces joined by a
+The satellite pair of tests/support/netpair.py: two network namespaces joined by a
 veth pair (10.77.0.1/30 - 10.77.0.2/30, made for the run and removed after),
 capture and playback in one, stt, brain (a fake Ollama, so the LLM's speed is not
 measured) and tts in the other, every socket CURVE-encrypted. The baseline, in the
@@ -44,7 +44,7 @@ def main() -> dict[str, float]:
     if os.getuid() != 0:
         print("bench_satellite: not available (needs root for network namespaces)")
         return {}
-    from tests.system.netpair import NetnsUnavailable, Pair, question_wav, spoken_turn
+    from tests.support.netpair import NetnsUnavailable, Pair, question_wav, spoken_turn
 
     with tempfile.TemporaryDirectory(prefix="luna-sat-bench-") as td:
         tmp = Path(td)

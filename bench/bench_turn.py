@@ -1,6 +1,6 @@
 """Turn-taking (issue 14): the fixed silence rule against smart-turn v3, on the same audio in one run.
 
-The set is tests/data/turns.tsv spoken by espeak-ng in three voices per language (pt-BR,
+The set is tests/support/data/turns.tsv spoken by espeak-ng in three voices per language (pt-BR,
 en): complete requests, and the same kind of request stopped mid-phrase for a thinking
 pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segmenter
 (silero VAD) three ways:
@@ -45,7 +45,7 @@ import numpy as np
 from services.stt.endofturn import SmartTurn, dangling, model_path
 from services.stt.vad import CHUNK, RATE, Segmenter, SileroVAD
 from shared.config import KEY_BY_NAME
-from tests.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
+from tests.support.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
 
 PAUSES = (0.8, 1.0, 1.2)
 _CACHE: dict[tuple[str, bytes], tuple[object, float]] = {}

@@ -10,7 +10,7 @@ exactly as :class:`services.stt.wake.WakeWord` feeds it.
   sentences (speech before, a question after), clean and under a second voice talking
   the whole time (a TV) at -20 dB and at -10 dB. Detected: the model fired within 2 s after
   the phrase ended. ``wake_detect_rate`` (and per accent).
-- An hour of speech that is not the wake word: the sentences of tests/data (intents,
+- An hour of speech that is not the wake word: the sentences of tests/support/data (intents,
   turn-taking set, conversation prompts; pt-BR and English) in pt-br and en voices and
   speeds, back to back with 0.3-0.9 s gaps, fed faster than real time.
   ``wake_false_accepts_per_h`` at the service's threshold and at 0.3.
@@ -35,7 +35,7 @@ import numpy as np
 
 from services.stt.wake import CHUNK, PHRASES, WakeWord, resolve
 from shared.config import KEY_BY_NAME
-from tests.turnset import espeak16
+from tests.support.turnset import espeak16
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 EN_VOICES = ("en-us", "en-gb", "en-us+f3", "en-us+m3")
@@ -47,7 +47,7 @@ REFRACTORY = 16  # steps (1.28 s): after a detection stt resets the model, which
 
 
 def sentences() -> list[str]:
-    """Every sentence in tests/data that is not a command, in both languages (none says the wake phrase)."""
+    """Every sentence in tests/support/data that is not a command, in both languages (none says the wake phrase)."""
     out = []
     for line in (DATA / "intents.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#") and not line.startswith("/"):

@@ -3,7 +3,7 @@
 Why one module: the UI has its catalogue (services/ui/i18n.py); the CLI's lines (``make up``
 progress, ``luna diagnose``, ``make models``) were English literals and scattered dicts, so
 a Portuguese user met English the moment Luna started. Keys are grouped by command
-(``up.*``, ``diag.*``, ``models.*``, ``state.*``); tests/test_cli_i18n.py reads the printed
+(``up.*``, ``diag.*``, ``models.*``, ``state.*``); tests/unit/luna/test_cli_i18n.py reads the printed
 lines in ``LANGUAGE=pt`` and fails on English words.
 """
 

@@ -10,7 +10,7 @@
 * :class:`WebRtcAec3` is the same algorithm through ``pywebrtc-audio``: the fallback where
   the livekit wheel is missing.
 
-  Chosen with numbers (synthetic room of tests/aecroom.py, 2-core Xeon, CPU by
+  Chosen with numbers (synthetic room of tests/support/aecroom.py, 2-core Xeon, CPU by
   ``time.process_time`` over ~9 s of audio, 10 ms calls; bench/bench_aec.py):
 
   ===================== ============ ================== ===================

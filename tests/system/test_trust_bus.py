@@ -28,8 +28,8 @@ import pytest
 
 from shared import curve, endpoints
 from tests.conftest import ROOT, wait_for
-from tests.fakes.ollama import FakeOllama
-from tests.stack import Client
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.stack import Client
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +47,7 @@ def tcp_env(bus_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 
 def rogue(env: dict[str, str], cfg: dict, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
-    return subprocess.Popen([*prefix, sys.executable, "-m", "tests.system.rogue", json.dumps(cfg)], env=env,
+    return subprocess.Popen([*prefix, sys.executable, "-m", "tests.support.rogue", json.dumps(cfg)], env=env,
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -138,7 +138,7 @@ async def test_whole_stack_on_the_curve_bus_answers_and_speaks(tmp_path: Path, m
     """The five services and the watchdog under the real supervisord with LUNA_BUS=tcp: the keypair is
     made on first use, every service comes up, a typed turn is answered and spoken, and the ports are
     all loopback CURVE servers (a keyless subscriber to each gets nothing)."""
-    from tests.stack import start_stack
+    from tests.support.stack import start_stack
 
     port = str(random.randrange(20000, 40000, 100))
     for k, v in (("LUNA_BUS", "tcp"), ("LUNA_BUS_PORT", port), ("XDG_CONFIG_HOME", str(tmp_path / "config"))):

@@ -29,8 +29,8 @@ import pytest
 
 from shared import endpoints
 from tests.conftest import ROOT, wait_for
-from tests.fakes.ollama import FakeOllama
-from tests.stack import Client
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.stack import Client
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,7 @@ async def test_second_local_user_gets_nothing(other_user, transport: str, monkey
                            "curve": "none", "inject_bind": endpoints.event_endpoint("watchdog"),
                            "push": [endpoints.stream_endpoint("pcm")], "inject_text": "ROGUE user",
                            "turn_id": ROGUE_TURN}
-                    rogue = subprocess.Popen([*other_user, sys.executable, "-m", "tests.system.rogue",
+                    rogue = subprocess.Popen([*other_user, sys.executable, "-m", "tests.support.rogue",
                                               json.dumps(cfg)], env={**env, "HOME": "/"}, cwd=ROOT, text=True,
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                     await asyncio.sleep(1.5)

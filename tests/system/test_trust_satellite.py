@@ -29,13 +29,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.netpair import ROGUE_IP, NetnsUnavailable, Pair, question_wav, spoken_turn
+from tests.support.netpair import ROGUE_IP, NetnsUnavailable, Pair, question_wav, spoken_turn
 
 pytestmark = pytest.mark.integration
 
 
 def _rogue(pair: Pair, cfg: dict) -> subprocess.Popen[str]:
-    return pair.start("rogue", [sys.executable, "-m", "tests.system.rogue", json.dumps(cfg)],
+    return pair.start("rogue", [sys.executable, "-m", "tests.support.rogue", json.dumps(cfg)],
                       pair.env("main", split=False), "rogue", track=False,
                       stdout=subprocess.PIPE, text=True)
 
@@ -73,7 +73,7 @@ def test_spoken_turn_crosses_the_link_and_an_outsider_gets_nothing(tmp_path: Pat
     tr = [r for r in rows if r["type"] == "transcript"]
     assert tr and "capital" in tr[0]["data"]["text"].lower() and "france" in tr[0]["data"]["text"].lower(), tr
     assert any(r["type"] == "speaking" and r["source"] == "playback" for r in rows)
-    from tests.audio import read_wav, rms
+    from tests.support.audio import read_wav, rms
 
     audio, _ = read_wav(split["reply_wav"])
     assert len(audio) > 16000 * 0.5 and rms(audio) > 300, "the satellite's speaker stayed silent"
@@ -102,7 +102,7 @@ def test_spoken_turn_crosses_the_link_and_an_outsider_gets_nothing(tmp_path: Pat
 @pytest.mark.timeout(300)
 def test_barge_in_crosses_the_link(tmp_path: Path) -> None:
     """speech-start (the person talks over Luna) and Esc's cancel, sent on the main host, stop the
-    satellite's speaker within the same 100 ms as on one host (tests/test_voice_services.py)."""
+    satellite's speaker within the same 100 ms as on one host (tests/integration/test_voice_services.py)."""
     if os.getuid() != 0 or not shutil.which("ip"):
         pytest.skip("needs root and iproute2 to create network namespaces")
     try:
@@ -113,7 +113,7 @@ def test_barge_in_crosses_the_link(tmp_path: Path) -> None:
         env = {"ECHO_MODE": "off"}
         pair.service("main", "tts", pair.env("main", **env), "barge")
         pair.service("sat", "playback", pair.env("sat", PLAYBACK_FILE=str(tmp_path / "out.wav"), **env), "barge")
-        d = pair.start("main", [sys.executable, "-m", "tests.system.barge"], pair.env("main", **env), "barge-driver",
+        d = pair.start("main", [sys.executable, "-m", "tests.support.barge"], pair.env("main", **env), "barge-driver",
                        track=False, stdout=subprocess.PIPE, text=True)
         out, err = d.communicate(timeout=200)
         logs = {p.name: p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("barge-*.out")}
@@ -139,8 +139,8 @@ def test_watchdog_restarts_a_frozen_satellite_service(tmp_path: Path) -> None:
 
     import numpy as np
 
-    from tests.audio import write_wav
-    from tests.system.netpair import read_recording, wait_rows
+    from tests.support.audio import write_wav
+    from tests.support.netpair import read_recording, wait_rows
 
     try:
         pair = Pair(tmp_path)

@@ -34,8 +34,8 @@ from shared import endpoints
 from shared.bus import Bus
 from shared.messages import MAX_EPOCH, Frame, encode_event, encode_stream, make
 from tests.conftest import wait_for
-from tests.fakes.ollama import FakeOllama
-from tests.stack import Client, client, start_stack
+from tests.support.fakes.ollama import FakeOllama
+from tests.support.stack import Client, client, start_stack
 
 pytestmark = pytest.mark.integration
 REPLY = "Estou aqui. Continuo falando com você."

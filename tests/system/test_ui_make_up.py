@@ -1,0 +1,68 @@
+"""End to end, as a person would: `make up` inside tmux, type with send-keys, read the reply with capture-pane.
+
+Whole stack under the real supervisord on a private bus, with the protocol-faithful fake Ollama, so no
+model download is needed. Skipped when tmux or make is missing, or when `make install` would have to
+(re)install packages first (the test must not hit the network).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, wait_for
+from tests.support.fakes.ollama import FakeOllama
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not (shutil.which("tmux") and shutil.which("make")), reason="needs tmux and make")]
+
+REPLY = "Olá! Eu sou a Luna, rodando de verdade."
+
+
+def _install_is_fresh() -> bool:
+    return subprocess.run(["make", "-q", ".venv/.install-stamp"], cwd=ROOT, capture_output=True).returncode == 0
+
+
+async def test_make_up_in_tmux(tmp_path: Path) -> None:
+    if not _install_is_fresh():
+        pytest.skip("`make install` is not up to date (it would install packages); run it first")
+    fake = FakeOllama(reply=REPLY, delay=0.01)
+    fake.start()
+    env = {
+        "LUNA_RUN_DIR": str(tmp_path / "run"), "LUNA_LOG_DIR": str(tmp_path / "logs"),
+        "LUNA_ENV_FILE": str(tmp_path / "none.env"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state"),
+        "LUNA_PYTHON": sys.executable, "HF_HUB_OFFLINE": "1", "OLLAMA_HOST": fake.url,
+        "FIRST_TOKEN_TIMEOUT": "4", "OLLAMA_TIMEOUT": "20", "STT_LANGUAGE": "en", "TERM": "xterm-256color",
+    }
+    sock, name = f"luna-up-{uuid.uuid4().hex[:8]}", "luna"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, timeout=10).stdout
+
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", name)
+
+    envs = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "36", *envs, f"cd {ROOT} && make up; sleep 60")
+    try:
+        await wait_for(lambda: "Escreva para a Luna" in screen(), 240)
+        await wait_for(lambda: "●brain" in screen(), 30)
+        tmux("send-keys", "-t", name, "-l", "oi Luna")
+        tmux("send-keys", "-t", name, "Enter")
+        await wait_for(lambda: "rodando de verdade" in screen(), 60)
+        shown = screen()
+        assert "oi Luna" in shown and "Luna ·" in shown
+        tmux("send-keys", "-t", name, "C-q")
+        await wait_for(lambda: "Escreva para a Luna" not in screen(), 15)
+    finally:
+        subprocess.run([sys.executable, "-m", "luna.cli", "down"], cwd=ROOT, env={**os.environ, **env},
+                       capture_output=True, timeout=90)
+        tmux("kill-server")
+        fake.stop()
