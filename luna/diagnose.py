@@ -114,7 +114,7 @@ class Report:
 
     # -- output ----------------------------------------------------------------------
     def render(self, language: str | None = None) -> str:
-        """The report, every line from the CLI's catalogue (luna/i18n.py) in the user's language."""
+        """The report, every line from the catalogue (shared/i18n) in the user's language."""
         def tr(key: str, **kw: object) -> str:
             return i18n.t(key, language, **kw)
 

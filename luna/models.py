@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import IO
 
 from luna.fetch import FetchError, Hub
-from luna.i18n import STRINGS, t
+from luna.i18n import t
 from luna.progress import Bar, human
 from shared.config import Settings
+from shared.i18n import STRINGS
 from shared.paths import cached, has_model, parse_gguf_ref, voices_dir  # the rules services read too
 
 Out = Callable[[str], None]
@@ -45,7 +46,7 @@ PIPER_REPO = "rhasspy/piper-voices"
 _VOICE = re.compile(r"^(?P<lang>[a-z]{2,3}_[A-Z]{2})-(?P<name>[A-Za-z0-9_]+)-(?P<quality>x_low|low|medium|high)$")
 
 def say(lang: str, msg: str, **kw: object) -> str:
-    """A ``make models`` line from the CLI's catalogue (luna/i18n.py, ``models.*``)."""
+    """A ``make models`` line from the catalogue (shared/i18n, ``models.*``)."""
     return t(f"models.{msg}", lang, **kw)
 
 

@@ -125,7 +125,7 @@ def describe(pids: dict[int, str]) -> str:
 
 
 def line(event: str, pids: dict[int, str], lang: str = "pt") -> str:
-    """The one line the person reads, in their language (luna/i18n.py): ``found`` (status) or ``stopped`` (up/down)."""
+    """The one line the person reads, in their language (shared/i18n): ``found`` (status) or ``stopped`` (up/down)."""
     from luna.i18n import t
 
     return t(f"orphans.{event}", lang, n=len(pids), names=describe(pids))

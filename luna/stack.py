@@ -90,7 +90,7 @@ def start_supervisord(foreground: bool = False) -> subprocess.Popen[bytes] | Non
 async def wait_ready(services: list[str], timeout: float, quiet: bool = False,
                      details: dict[str, str] | None = None) -> dict[str, str]:
     """Listen to heartbeats until every service is ready; print one progress line per change
-    (in the user's language, luna/i18n.py). ``details`` gets each service's last problems line."""
+    (in the user's language, shared/i18n). ``details`` gets each service's last problems line."""
     from luna import i18n
     from shared.bus import Bus
     from shared.service import Peers

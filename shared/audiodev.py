@@ -15,7 +15,7 @@ from shared import i18n
 class NoDevice(RuntimeError):
     """No usable device: the service reports ``no-device`` and keeps running.
 
-    It carries its catalogue key and fields (shared/i18n.py) so the service says it
+    It carries its catalogue key and fields (shared/i18n) so the service says it
     in the user's language; ``str()`` stays English for logs and tracebacks.
     """
 

@@ -163,7 +163,7 @@ class Service:
             return self.bus.publish(type_, **clip_strings(type_, kw))
 
     def say(self, key: str, **fields: Any) -> str:
-        """A catalogue line (shared/i18n.py) in the user's LANGUAGE, for notices and heartbeat problems."""
+        """A catalogue line (shared/i18n) in the user's LANGUAGE, for notices and heartbeat problems."""
         return i18n.say(key, self.settings.LANGUAGE, **fields)
 
     def notice(self, level: str, text: str, code: str = "") -> None:

@@ -21,39 +21,12 @@ from textual.widgets import Static
 
 from services.ui import i18n
 
-STRINGS: dict[str, dict[str, str]] = {
-    "pt": {
-        "title": "⚠ Luna está usando modelos de reserva (clique para ocultar):",
-        "ears": "ouvidos", "voice": "voz", "brain": "cérebro",
-        "missing": "{what} não foi baixado", "broken": "{what} não carregou",
-        "voice_missing": "a voz {what} não foi baixada", "voice_broken": "a voz {what} não carregou",
-        "ollama_down": "o Ollama não está rodando", "ollama_model": "o modelo {what} não está no Ollama",
-        "tiny": "o modelo em português não está instalado",
-        "provider": "{what} indisponível",
-        "using": "usando {model}", "tiny_note": " (muito pequeno: respostas ruins)",
-        "using_ears": "usando o modelo embutido", "using_voice": "usando a voz embutida",
-        "fix": "Corrija com: {cmd}",
-        "marker": "⚠ reserva: {parts}",
-    },
-    "en": {
-        "title": "⚠ Luna is using fallback models (click to hide):",
-        "ears": "ears", "voice": "voice", "brain": "brain",
-        "missing": "{what} is not downloaded", "broken": "{what} did not load",
-        "voice_missing": "the voice {what} is not downloaded", "voice_broken": "the voice {what} did not load",
-        "ollama_down": "Ollama is not running", "ollama_model": "the model {what} is not in Ollama",
-        "tiny": "the Portuguese model is not installed",
-        "provider": "{what} unavailable",
-        "using": "using {model}", "tiny_note": " (very small: poor replies)",
-        "using_ears": "using the bundled model", "using_voice": "using the bundled voice",
-        "fix": "Fix it with: {cmd}",
-        "marker": "⚠ fallback: {parts}",
-    },
-}
 OLLAMA_INSTALL = "curl -fsSL https://ollama.com/install.sh | sh"
 
 
 def s(key: str, **kw: object) -> str:
-    return STRINGS.get(i18n.language(), STRINGS["pt"])[key].format(**kw)
+    """The banner's line ``key`` (``banner.*`` in shared/i18n) in the UI's language."""
+    return i18n.t(f"banner.{key}", **kw)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Why: they were Portuguese literals in the brain, so a person with LANGUAGE=en got
 English from the UI and Portuguese from the brain in the same chat. They now come
-from shared/i18n.py; Portuguese stays word for word what it was (other tests and
+from shared/i18n; Portuguese stays word for word what it was (other tests and
 people's habits read it). A real BrainService object answers, without a bus peer:
 what it publishes and notices is recorded.
 """
