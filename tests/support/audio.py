@@ -27,16 +27,26 @@ def piper_voice():
 
 
 @lru_cache(maxsize=64)
-def _piper_cached(text: str) -> tuple[bytes, int]:
+def _piper_cached(text: str, steady: bool = False) -> tuple[bytes, int]:
     v = piper_voice()
-    chunks = list(v.synthesize(text))
+    if steady:  # no VITS noise: the same samples in every process
+        from piper import SynthesisConfig
+
+        chunks = list(v.synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
+    else:
+        chunks = list(v.synthesize(text))
     audio = np.concatenate([c.audio_int16_array for c in chunks])
     return audio.tobytes(), chunks[0].sample_rate
 
 
-def piper_speech(text: str) -> tuple[np.ndarray, int]:
-    """``text`` spoken by the joe voice: (int16 mono, rate 22050)."""
-    raw, rate = _piper_cached(text)
+def piper_speech(text: str, steady: bool = False) -> tuple[np.ndarray, int]:
+    """``text`` spoken by the joe voice: (int16 mono, rate 22050).
+
+    Piper draws fresh VITS noise on every call, so each process hears a slightly
+    different take; ``steady`` turns the noise off for tests that sit near a
+    threshold (a word cut to 190 ms against a 250 ms minimum).
+    """
+    raw, rate = _piper_cached(text, steady)
     return np.frombuffer(raw, dtype=np.int16).copy(), rate
 
 

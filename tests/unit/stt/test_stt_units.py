@@ -154,7 +154,7 @@ def test_segmenter_follows_capture_clock_across_gaps(vad):
 
 def test_shorter_minimum_while_luna_speaks(vad):
     """A 190 ms word is dropped as a click normally, and is speech while Luna speaks (barge-in with AEC)."""
-    a = to_16k(*piper_speech("Wait."))
+    a = to_16k(*piper_speech("Wait.", steady=True))
     on = np.flatnonzero(np.abs(a) > 500)
     word = a[on[0]:on[0] + int(0.19 * 16000)]  # what AEC3 lets through of it during double talk
     audio = np.concatenate([silence(0.5), word, silence(1.0)])
