@@ -149,6 +149,18 @@ def _first_chunk_ms(engine: Any, text: str) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _timed_pass(judge: Any, utts: list[tuple[str, str, np.ndarray]], short: bool) -> tuple[list[str], list[float]]:
+    """The bare model over the set, with or without the short encoder window, and its ms per utterance."""
+    judge.short_context = short
+    texts, ms = [], []
+    for _, _, a in utts:
+        t0 = time.perf_counter()
+        texts.append(judge.transcribe(a).text)
+        ms.append((time.perf_counter() - t0) * 1000)
+    judge.short_context = True
+    return texts, ms
+
+
 def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
     from tests.support.audio import silence, write_wav
 
@@ -156,7 +168,8 @@ def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     utts = _test_set(styles)
     refs = [s for s, _, _ in utts]
-    bare = [judge.transcribe(a).text for _, _, a in utts]
+    bare, short_ms = _timed_pass(judge, utts, True)
+    full, full_ms = _timed_pass(judge, utts, False)  # baseline: faster-whisper's own 30 s window
     parts = [silence(0.8)]
     for _, _, a in utts:
         parts += [a, silence(GAP_S)]
@@ -175,6 +188,9 @@ def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
     figs: dict[str, float] = {
         "stt_pt_wer": round(_corpus_wer(refs, luna), 4),
         "stt_pt_wer_bare": round(_corpus_wer(refs, bare), 4),
+        "stt_pt_wer_bare_30s_window": round(_corpus_wer(refs, full), 4),
+        "stt_pt_compute_ms_p50": round(float(np.median(short_ms)), 1),
+        "stt_pt_compute_ms_p50_30s_window": round(float(np.median(full_ms)), 1),
         "stt_pt_utterances": len(utts),
         "stt_pt_transcripts": len(luna),
     }
@@ -185,7 +201,10 @@ def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
                                                                         [bare[i] for i in idx]), 4)
     print(f"ears: {len(utts)} utterances, {len(luna)} transcripts through capture -> VAD -> stt; "
           f"WER Luna {figs['stt_pt_wer']:.3f} vs bare model {figs['stt_pt_wer_bare']:.3f} "
-          f"({figs['stt_pt_wer'] - figs['stt_pt_wer_bare']:+.3f})")
+          f"({figs['stt_pt_wer'] - figs['stt_pt_wer_bare']:+.3f}); bare model on the 10 s window "
+          f"{figs['stt_pt_compute_ms_p50']:.0f} ms p50, WER {figs['stt_pt_wer_bare']:.3f}, vs the 30 s window "
+          f"{figs['stt_pt_compute_ms_p50_30s_window']:.0f} ms, WER {figs['stt_pt_wer_bare_30s_window']:.3f} "
+          f"({figs['stt_pt_compute_ms_p50_30s_window'] / figs['stt_pt_compute_ms_p50']:.2f}x)")
     for (ref, voice, _), b in zip(utts, bare, strict=True):
         print(f"  [{voice}] {ref!r} -> bare {b!r}")
     print("  luna:", luna)

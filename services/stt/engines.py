@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from services.stt.short_context import transcribe_short
 from shared.i18n import say
 
 RATE = 16000
@@ -54,9 +55,14 @@ class LocalWhisper:
         self._m = WhisperModel(model, local_files_only=True, **kw)
         self.english_only = not getattr(self._m.model, "is_multilingual", True)
         self.language = "en" if self.english_only else (language or None)
+        self.short_context = True  # a 10 s encoder window for short speech (services/stt/short_context.py)
 
     def transcribe(self, audio: np.ndarray) -> Result:
         x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        if self.language and self.short_context:
+            text = transcribe_short(self._m, x, self.language, max_tokens(len(x) / RATE))
+            if text is not None:
+                return Result(collapse_loops(text), self.language)
         segments, info = self._m.transcribe(x, language=self.language, beam_size=1, best_of=1,
                                             temperature=0.0, condition_on_previous_text=False,
                                             vad_filter=False, without_timestamps=True,

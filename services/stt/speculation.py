@@ -38,6 +38,7 @@ class Speculation:
         self._spec_turn = ""  # the turn_id that guess would become
         self._early_sent = ""  # the last turn_id published as a pause partial
         self._spec_voice_ns = 0  # the guess's last voiced sample (capture time)
+        self._spec_speech_ms = 0.0  # how much audio the guess heard
         self._verdict: str | None = None  # smart-turn's verdict on the guess's pause (None: not yet)
         self._words: tuple[Any, int, int] | None = None  # the guess's (result, stt start, stt end), once in
         self.turn: SmartTurn | None = None  # the end-of-turn model, when it is on disk
@@ -60,6 +61,7 @@ class Speculation:
             self._spec_turn = uuid.uuid4().hex
             self._utt["pause_ns"] = now
             self._spec_voice_ns = ev.t_ns
+            self._spec_speech_ms = len(ev.audio) / 16
             loop.create_task(self._early(self._spec, self._spec_turn))
             self.counters["speculative"] += 1
 
@@ -135,7 +137,8 @@ class Speculation:
                 self.segmenter.pending = False
             return
         res = self._words[0] if self._words is not None else None
-        step = decide(self._verdict, None if res is None else res.text, getattr(res, "language", ""))
+        step = decide(self._verdict, None if res is None else res.text, getattr(res, "language", ""),
+                      self._spec_speech_ms)
         seg = self.segmenter
         if seg is not None:
             seg.pending = step.silence == WAIT

@@ -27,6 +27,13 @@ WAIT = "wait"  # ``pending``: it waits for the missing half, within TURN_BUDGET_
 RULE = "rule"  # the usual VAD_MIN_SILENCE_MS window
 HOLD = "hold"  # a thinking pause: up to TURN_MAX_SILENCE_MS
 
+#: Speech shorter than this is never committed by the model alone: the silence window decides.
+#: Why: a call-out before the request ("Hey Luna," 0.86 s, then a comma pause) is where
+#: both halves are least sure: smart-turn hears a finished phrase and tiny.en hears
+#: "Hey, you know", so the turn was cut before "tell me a short joke". A short answer
+#: that really is complete ("sim", "obrigado") only waits out the usual window.
+MIN_COMMIT_SPEECH_MS = 1000
+
 
 @dataclass(frozen=True)
 class Step:
@@ -47,7 +54,7 @@ def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float) -> 
     return COMPLETE if prob >= threshold else INCOMPLETE
 
 
-def decide(v: str | None, words: str | None, language: str = "") -> Step:
+def decide(v: str | None, words: str | None, language: str = "", speech_ms: float | None = None) -> Step:
     """The step for verdict ``v`` (None: the model is still thinking) and the pause's
     transcript ``words`` (None: Whisper is still running).
 
@@ -57,7 +64,9 @@ def decide(v: str | None, words: str | None, language: str = "") -> Step:
       are the final transcript, no second Whisper pass);
     - silence rule: publish the words as a pause partial once they are in, as without a model;
     - complete: commit the moment the words are in, unless they end mid-phrase ("eu queria
-      saber se", "can you tell me"), which a flat voice can hide from the model's ear.
+      saber se", "can you tell me"), which a flat voice can hide from the model's ear, or
+      the speech so far (``speech_ms``) is too short to trust (MIN_COMMIT_SPEECH_MS): then
+      the words go out as a pause partial and the silence window ends the turn.
     """
     if v is None:
         return Step(WAIT)
@@ -69,4 +78,6 @@ def decide(v: str | None, words: str | None, language: str = "") -> Step:
         return Step(WAIT)
     if words.strip() and dangling(words.strip(), language):
         return Step(HOLD, mid_phrase=True)
+    if speech_ms is not None and speech_ms < MIN_COMMIT_SPEECH_MS:
+        return Step(RULE, publish=True)
     return Step(RULE, publish=True, commit=True)

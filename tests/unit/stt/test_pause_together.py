@@ -94,7 +94,8 @@ async def _until(cond, s: float = 2.0) -> None:
 async def test_a_complete_pause_ends_the_turn_when_both_halves_are_in(stt):
     stt.engine, stt.turn = SlowWhisper(0.4, "Will it rain tomorrow?"), SlowTurn(0.2, 0.9)
     t = [time.monotonic_ns()]
-    await _feed(stt, 0.6, True, t)
+    # 1.2 s of voice: a whole question, longer than MIN_COMMIT_SPEECH_MS
+    await _feed(stt, 1.2, True, t)
     await _feed(stt, 0.1, False, t)  # past TURN_PAUSE_MS: the pause is asked about, then no more audio
     await _until(lambda: _of(stt, "transcript"))
     assert stt.engine.calls and stt.turn.calls

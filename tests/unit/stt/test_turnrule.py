@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, RULE, SILENCE, WAIT, Step, decide, verdict
+from services.stt.turnrule import (
+    COMPLETE,
+    HOLD,
+    INCOMPLETE,
+    MIN_COMMIT_SPEECH_MS,
+    RULE,
+    SILENCE,
+    WAIT,
+    Step,
+    decide,
+    verdict,
+)
 
 
 @pytest.mark.parametrize(("prob", "ms", "expected"), [
@@ -35,6 +46,15 @@ def test_a_complete_verdict_on_words_that_stop_mid_phrase_keeps_listening():
         step = decide(COMPLETE, words, lang)
         assert step == Step(HOLD, mid_phrase=True), words
         assert not step.publish and not step.commit
+
+
+def test_a_complete_verdict_on_a_short_call_out_leaves_the_end_to_the_silence_window():
+    # "Hey Luna," then a comma pause: 0.86 s of speech is too little to end the turn on
+    assert decide(COMPLETE, "Hey Luna.", "en", speech_ms=860) == Step(RULE, publish=True)
+    assert decide(COMPLETE, "Oi Luna.", "pt", speech_ms=MIN_COMMIT_SPEECH_MS - 1) == Step(RULE, publish=True)
+    assert decide(COMPLETE, "Vai chover amanhã?", "pt", speech_ms=MIN_COMMIT_SPEECH_MS) == Step(
+        RULE, publish=True, commit=True)
+    assert decide(COMPLETE, "Can you tell me", "en", speech_ms=500) == Step(HOLD, mid_phrase=True)
 
 
 def test_an_incomplete_verdict_holds_and_never_publishes_whatever_the_words():
