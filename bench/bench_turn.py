@@ -12,7 +12,10 @@ pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segme
   runs them; complete -> unless the words end mid-phrase
   (:func:`services.stt.endofturn.dangling`), the turn ends when both are done (the later
   of the two measured finish times is added to the delay); incomplete -> it waits up to
-  ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end); a call over
+  ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end); P between
+  ``TURN_COMPLETE_PROB`` and ``TURN_SURE_PROB`` -> unsure, the silence window decides; a
+  complete turn still waits for ``TURN_COMMIT_MIN_MS`` of silence (the segmenter's commit
+  floor, as in stt); a call over
   ``TURN_BUDGET_MS`` falls back to the silence rule. While stt waits for the words its
   silence window still runs (to ``VAD_MIN_SILENCE_MS``, or the pause + budget if longer):
   words slower than that end the turn by silence, as in stt.
@@ -111,7 +114,8 @@ def _together(lang: str, turn: SmartTurn, whisper, audio: np.ndarray) -> tuple[f
 
 def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *, min_silence_ms: int,
         pause_ms: int, max_silence_ms: int, prob: float, budget_ms: float, spec_ms: int,
-        calls: list[float], whisper, lang: str = "", together: bool = True) -> dict[str, float]:
+        calls: list[float], whisper, lang: str = "", together: bool = True, sure: float | None = None,
+        commit_ms: int = 0) -> dict[str, float]:
     """One utterance through the segmenter with one rule; ``turn`` None = the silence rule.
 
     ``together``: smart-turn and Whisper start on the same pause at once (stt since issue 14's
@@ -119,7 +123,9 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
     the in-run comparison."""
     vad.reset()
     seg = Segmenter(vad, min_silence_ms=min_silence_ms, spec_ms=spec_ms,
-                    eot_ms=pause_ms if turn else 0, max_silence_ms=max_silence_ms if turn else 0)
+                    eot_ms=pause_ms if turn else 0, max_silence_ms=max_silence_ms if turn else 0,
+                    commit_ms=commit_ms)
+    commit_at: float | None = None  # a complete verdict waiting for the commit floor: when both halves were in
     ends: list[float] = []  # sample at which each turn end was decided (+ model time)
     heard: list[float] = []  # the same, without the compute time: the silence the rule listened to
     spec = 0
@@ -138,6 +144,7 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                 guess = t_end + words_ms(e.audio) * RATE / 1000
             elif e.kind == "resume":
                 guess = None
+                commit_at = None
             elif e.kind == "eot" and turn is not None:
                 if together:
                     p, ms, res, w_ms = _together(lang, turn, whisper, e.audio)
@@ -150,6 +157,8 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                     if not together:
                         spec += 1  # late: the silence rule and its speculative pass decide this pause
                         guess = t_end + (ms + words_ms(e.audio)) * RATE / 1000
+                elif p >= prob and sure is not None and p < sure:
+                    pass  # unsure (services/stt/turnrule.verdict): the silence window decides, the pass is kept
                 elif p >= prob:
                     if not together:
                         spec += 1
@@ -171,7 +180,9 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                         if not together:  # the pass stt started at "complete" is kept for the end
                             guess = t_end + (ms + w_ms) * RATE / 1000
                         continue
-                    got = seg.end_now()
+                    got = seg.commit()  # at once past the floor, else when the silence reaches it
+                    if not got:
+                        commit_at = t_end + done * RATE / 1000
                     if got:
                         ends.append(t_end + done * RATE / 1000)
                         heard.append(t_end)
@@ -181,14 +192,15 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                 else:
                     seg.hold = True
             elif e.kind == "end":
-                ends.append(t_end)
+                ends.append(max(t_end, commit_at or 0))  # a floor reached before the words: they end it
                 heard.append(t_end)
+                by_model = commit_at is not None and t_end >= last
+                commit_at = None
                 if e.same_as_pause and guess is not None:
                     ready.append(max(t_end, guess))
                 else:
                     ready.append(t_end + words_ms(e.audio) * RATE / 1000)
                 guess = None
-                by_model = False
     early = [x for x in ends if x < last]
     final = [x for x in ends if x >= last]
     heard_final = [x for x in heard if x >= last]
@@ -222,6 +234,7 @@ def main() -> dict:
     kw = {"min_silence_ms": min_sil, "max_silence_ms": int(_default("TURN_MAX_SILENCE_MS")),
           "prob": _default("TURN_COMPLETE_PROB"), "budget_ms": _default("TURN_BUDGET_MS"),
           "spec_ms": int(_default("STT_SPECULATIVE_MS"))}
+    rule = {"sure": max(_default("TURN_SURE_PROB"), kw["prob"]), "commit_ms": int(_default("TURN_COMMIT_MIN_MS"))}
     load_avg = os.getloadavg()[0]
     t0 = time.monotonic()
     items = corpus()
@@ -235,7 +248,7 @@ def main() -> dict:
     res = {}
     for budget, together in ((kw["budget_ms"], True), (float("inf"), True), (kw["budget_ms"], False)):
         rows = [run(a, last, vad, turn, pause_ms=pause_ms, calls=calls if budget < 1e9 and together else [],
-                    whisper=ears[lang], lang=lang, together=together, **{**kw, "budget_ms": budget})
+                    whisper=ears[lang], lang=lang, together=together, **{**kw, "budget_ms": budget}, **rule)
                 for lang, _, a, _, last in items]
         key = budget if together else "sequential"
         res[key] = _rates(rows, min_sil)

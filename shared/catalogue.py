@@ -97,7 +97,7 @@ PLAYBACK_COUNTERS = counters(
 STT_COUNTERS = counters(
     "stt.counters", "utterances", "transcripts", "empty", "echo_dropped", "called", "not_for_luna",
     "not_listening", "bad_format", "stt_errors", "speculative", "speculative_used", "early_published",
-    "early_retracted", "eot_calls", "eot_skipped", "eot_late", "eot_errors", "eot_complete", "eot_incomplete",
+    "early_retracted", "eot_calls", "eot_skipped", "eot_late", "eot_errors", "eot_complete", "eot_incomplete", "eot_unsure",
     "eot_text_incomplete", "wake_detections", "barge_in_held", *_EPOCHS)
 TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", *_EPOCHS)
 BRAIN_COUNTERS = counters(

@@ -125,6 +125,7 @@ class SttService(Utterances, Speculation, Service):
         self.info["end_of_turn"] = "smart-turn-v3"
         self.segmenter.eot_ms = s.TURN_PAUSE_MS  # type: ignore[union-attr]
         self.segmenter.pending_ms = s.TURN_BUDGET_MS  # type: ignore[union-attr]
+        self.segmenter.commit_ms = s.TURN_COMMIT_MIN_MS  # type: ignore[union-attr]
         self.segmenter.max_silence_ms = max(s.TURN_MAX_SILENCE_MS, s.VAD_MIN_SILENCE_MS)  # type: ignore[union-attr]
 
     def _load_wake(self) -> bool:

@@ -117,15 +117,16 @@ class Speculation:
         self.info["eot_last_ms"] = round(ms, 1)
         if token != self._eot_token or self.segmenter is None:
             return  # they went on talking, or the budget ran out first
-        v = verdict(prob, ms, self.settings.TURN_COMPLETE_PROB, self.settings.TURN_BUDGET_MS)
-        if v == SILENCE:  # over budget, the event loop was only slower to notice: the same as late
+        s = self.settings
+        v = verdict(prob, ms, s.TURN_COMPLETE_PROB, s.TURN_BUDGET_MS, max(s.TURN_SURE_PROB, s.TURN_COMPLETE_PROB))
+        if v == SILENCE and ms > s.TURN_BUDGET_MS:  # over budget, the event loop was only slower to notice
             self._eot_late(token, ev, asked_ns)
             return
         self._cancel_eot_timer()
         self._eot_token = 0
         self._utt["eot_prob_pct"] = round(prob * 100)
         self._utt["eot_ms"] = round(ms)
-        self.counters["eot_complete" if v == COMPLETE else "eot_incomplete"] += 1
+        self.counters[{COMPLETE: "eot_complete", INCOMPLETE: "eot_incomplete"}.get(v, "eot_unsure")] += 1
         self._verdict = v
         self._settle()
 
@@ -155,7 +156,7 @@ class Speculation:
                 self._publish_early(self._spec_turn, text, res, {**self._utt, "last_voice_ns": self._spec_voice_ns},
                                     t0, t1)
         if step.commit and seg is not None:
-            for e in seg.end_now():
+            for e in seg.commit():  # at once, or when the silence reaches TURN_COMMIT_MIN_MS
                 self._on_vad(e)
 
     def _drop_spec(self) -> None:

@@ -45,13 +45,21 @@ class Step:
     mid_phrase: bool = False  # the model said complete, but the words stop on one that needs more
 
 
-def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float) -> str:
+def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float, sure: float | None = None) -> str:
     """The model's answer for one pause. A call slower than its budget is no answer: on a
     loaded CPU the silence rule is faster than waiting for it, and its next answers would
-    queue behind this one."""
+    queue behind this one.
+
+    Between ``threshold`` and ``sure`` the model is unsure, and the silence rule decides:
+    on the Portuguese speech set, pauses inside a sentence scored 0.64-0.85 as often as
+    real ends did (6 of 20 ends below 0.85, 6 of 20 inner pauses between 0.6 and 0.85).
+    Calling those complete cut sentences in two; calling them incomplete held real ends
+    for TURN_MAX_SILENCE_MS. ``sure`` None: no band (every P >= threshold is complete)."""
     if call_ms > budget_ms:
         return SILENCE
-    return COMPLETE if prob >= threshold else INCOMPLETE
+    if prob < threshold:
+        return INCOMPLETE
+    return COMPLETE if sure is None or prob >= sure else SILENCE
 
 
 def decide(v: str | None, words: str | None, language: str = "", speech_ms: float | None = None) -> Step:

@@ -87,6 +87,8 @@ class Segmenter:
     hold: bool = False  # set by the model's "incomplete": wait max_silence_ms instead of min_silence_ms
     pending: bool = False  # the model is still thinking about this pause: the silence rule waits for it ...
     pending_ms: int = 0  # ... until eot_ms + this much silence (audio time: a file read fast cannot outrun it)
+    commit_ms: int = 0  # a turn the model called complete ends once the silence has lasted this long
+    _commit: bool = False  # the model called it complete; the silence has not lasted commit_ms yet
     _quiet_min_speech_ms: int = -1
     _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     _buf_t: int = 0  # capture time of _buf[0]
@@ -163,6 +165,7 @@ class Segmenter:
             self._eot_asked = False
             self.hold = False
             self.pending = False
+            self._commit = False
             if p >= self.threshold:
                 self._voiced += CHUNK
             self._last_voice_t = t + chunk_ns
@@ -171,7 +174,9 @@ class Segmenter:
         events += self._maybe_announce()
         total = sum(len(c) for c in self._speech)
         limit = self.min_silence_ms
-        if self.hold and self.max_silence_ms:
+        if self._commit:
+            limit = self.commit_ms
+        elif self.hold and self.max_silence_ms:
             limit = self.max_silence_ms
         elif self.pending:
             limit = max(limit, self.eot_ms + self.pending_ms)
@@ -215,8 +220,24 @@ class Segmenter:
             return []
         return self._close(forced=False)
 
+    def commit(self) -> list[Event]:
+        """The model and the words say the turn is complete: end it once the silence has lasted
+        ``commit_ms`` (now, if it has), unless voice comes back first.
+
+        Why a floor: a speaker's breath inside a sentence ("Obrigado, Luna, por hoje é só
+        isso", 160-190 ms) already sounds finished to smart-turn (P 0.90-0.95), and a
+        Whisper pass of 0.1-0.3 s no longer outlasts it.
+        """
+        if not self.in_speech or not self._silence:
+            return []
+        if self._silence * 1000 >= self.commit_ms * RATE:
+            return self._close(forced=False)
+        self._commit = True
+        return []
+
     def _close(self, forced: bool) -> list[Event]:
         audio = self._trimmed()
+        self._commit = False
         same = self._paused and not forced
         self._eot_asked = False
         self.hold = False

@@ -34,6 +34,15 @@ def test_verdict_degrades_to_the_silence_rule_over_budget(prob, ms, expected):
     assert verdict(prob, ms, threshold=0.5, budget_ms=350) == expected
 
 
+@pytest.mark.parametrize(("prob", "expected"), [
+    (0.95, COMPLETE), (0.85, COMPLETE),
+    (0.84, SILENCE), (0.5, SILENCE),  # unsure: neither cut the sentence nor hold a real end for 1.6 s
+    (0.49, INCOMPLETE),
+])
+def test_between_the_threshold_and_sure_the_silence_rule_decides(prob, expected):
+    assert verdict(prob, 120.0, threshold=0.5, budget_ms=350, sure=0.85) == expected
+
+
 def test_a_complete_verdict_commits_only_once_the_words_are_in():
     assert decide(COMPLETE, None) == Step(WAIT)  # the model was faster than Whisper: wait for the words
     assert decide(None, "Will it rain tomorrow?", "en") == Step(WAIT)  # Whisper was faster: wait for the model
