@@ -31,7 +31,7 @@ from typing import Any
 from services.brain.providers import warmup
 from services.brain.providers.base import ProviderError, Request, short
 from services.brain.providers.gguf import Resolved, model_name, resolve
-from services.brain.providers.llama_settings import default_threads, family, sampling, yield_cpu
+from services.brain.providers.llama_settings import batch_threads, default_threads, family, sampling, yield_cpu
 from shared import i18n
 
 NAME = "embedded"
@@ -49,6 +49,7 @@ class EmbeddedProvider:
         self.lang = lang  # of its error lines, which the user reads
         self.configured = gguf
         self.threads = threads or default_threads()
+        self.batch_threads = max(self.threads, batch_threads()) if threads is None else threads
         self._llm: Any = None
         self._load_lock = asyncio.Lock()
         self._gen_lock = threading.Lock()  # llama.cpp contexts are not thread-safe: one generation at a time
@@ -82,7 +83,7 @@ class EmbeddedProvider:
 
             def _load() -> Any:
                 return Llama(model_path=str(path), n_ctx=N_CTX, n_threads=self.threads,
-                             n_threads_batch=self.threads, verbose=False)
+                             n_threads_batch=self.batch_threads, verbose=False)
 
             try:
                 self._llm = await asyncio.to_thread(_load)

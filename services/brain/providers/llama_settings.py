@@ -61,6 +61,22 @@ def default_threads() -> int:
     return max(1, min(4, n // 2))
 
 
+def batch_threads() -> int:
+    """Every CPU this process may use (at most 4) for prompt processing, unlike decoding.
+
+    Why: the prompt is one batch on the critical path (the user's question after the
+    cached system prompt and history), and when it runs the CPU is free: stt has just
+    handed over the words and tts waits for the first sentence. Measured on 2 idle cores,
+    Qwen2.5-Coder-0.5B, 6 Portuguese questions after a cached system prompt: time to
+    the first token 311-438 ms with one thread, 192-245 ms with two.
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
 #: Niceness of the generation thread (0-19). The rest of a reply is not on the critical path
 #: (the first sentence plays for about a second while the model writes the next one in a few
 #: hundred ms), but Piper, Whisper, the VAD, the audio clocks and the UI are: they should

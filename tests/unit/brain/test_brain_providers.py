@@ -173,3 +173,16 @@ async def test_ollama_pull_of_unknown_model_is_one_line() -> None:
         with pytest.raises(ProviderError) as ei:
             _ = [x async for x in p.pull("nope-model")]
         assert "file does not exist" in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_embedded_decodes_on_half_the_cpus_and_reads_the_prompt_on_all(monkeypatch) -> None:
+    """Decoding threads spin against the audio services; the prompt batch runs when the CPU is free."""
+    from services.brain.providers import llama_settings
+
+    monkeypatch.setattr(llama_settings.os, "sched_getaffinity", lambda pid: set(range(2)))
+    p = EmbeddedProvider()
+    assert (p.threads, p.batch_threads) == (1, 2)
+    monkeypatch.setattr(llama_settings.os, "sched_getaffinity", lambda pid: set(range(16)))
+    p = EmbeddedProvider()
+    assert (p.threads, p.batch_threads) == (4, 4)
+    assert EmbeddedProvider(threads=3).batch_threads == 3  # an explicit count is used for both
