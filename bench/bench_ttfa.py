@@ -147,7 +147,8 @@ def _stack_env(lang: str = "en") -> dict[str, str]:
     if lang == "pt":
         return {**env, "STT_LOCAL": "", "STT_LANGUAGE": "pt", "LANGUAGE": "pt", "LLM_GGUF": ""}
     smol = default_gguf()
-    return {**env, "STT_LOCAL": bundled_model_path(), "STT_LANGUAGE": "en", **({"LLM_GGUF": str(smol)} if smol else {})}
+    return {**env, "STT_LOCAL": bundled_model_path(), "STT_LANGUAGE": "en", "LANGUAGE": "en",
+            **({"LLM_GGUF": str(smol)} if smol else {})}
 
 
 # -- pipelined: the real stack --------------------------------------------------------------
@@ -254,7 +255,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
     from services.brain.providers.base import Request
     from services.brain.providers.embedded import EmbeddedProvider
     from services.brain.providers.gguf import model_name
-    from services.brain.soul import DEFAULT as SOUL
+    from services.brain.soul import DEFAULT, DEFAULT_EN, language_rule
     from services.brain.speech.segmenter import speakable
     from services.brain.turn import WINDOW_CHARS
     from services.stt.engines import load_local
@@ -273,7 +274,9 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
     llm = EmbeddedProvider(s.LLM_GGUF)
     await llm.load()
     vad = SileroVAD()
-    max_chars = max(WINDOW_CHARS["embedded"] - len(SOUL), 500)
+    # the system prompt the brain sends for this LANGUAGE (services/brain/soul.py Soul.prompt)
+    soul = f"{DEFAULT_EN if lang == 'en' else DEFAULT}\n\n{language_rule(lang)}"
+    max_chars = max(WINDOW_CHARS["embedded"] - len(soul), 500)
     history: list[dict[str, str]] = []
     rows = []
     for q, _voice, audio in utts:
@@ -282,7 +285,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
         text = whisper.transcribe(cut).text.strip()
         stt_s = time.perf_counter() - t
         history.append({"role": "user", "content": text or q})
-        req = Request(model=model_name(), messages=_messages(history, max_chars), system=SOUL,
+        req = Request(model=model_name(), messages=_messages(history, max_chars), system=soul,
                       temperature=s.CHAT_TEMPERATURE, max_tokens=MAX_TOKENS)
         t = time.perf_counter()
         chunks = [c async for c in llm.stream(req)]

@@ -12,7 +12,8 @@ pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segme
   runs them; complete -> unless the words end mid-phrase
   (:func:`services.stt.endofturn.dangling`), the turn ends when both are done (the later
   of the two measured finish times is added to the delay); incomplete -> it waits up to
-  ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end); P between
+  ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end) unless the words are
+  a whole question (ending on "?" or "!", :func:`services.stt.turnrule.asked`); P between
   ``TURN_COMPLETE_PROB`` and ``TURN_SURE_PROB`` -> unsure, the silence window decides; a
   complete turn still waits for ``TURN_COMMIT_MIN_MS`` of silence (the segmenter's commit
   floor, as in stt); a call over
@@ -46,6 +47,7 @@ import time
 import numpy as np
 
 from services.stt.endofturn import SmartTurn, dangling, model_path
+from services.stt.turnrule import asked
 from services.stt.vad import CHUNK, RATE, Segmenter, SileroVAD
 from shared.config import KEY_BY_NAME
 from tests.support.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
@@ -189,8 +191,8 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                         ready.append(ends[-1])  # the words check's pass is the final transcript
                         by_model = t_end >= last
                         guess = None
-                else:
-                    seg.hold = True
+                else:  # incomplete: hold, unless the words are a whole question (turnrule.asked)
+                    seg.hold = not (together and asked(res.text, lang))
             elif e.kind == "end":
                 ends.append(max(t_end, commit_at or 0))  # a floor reached before the words: they end it
                 heard.append(t_end)

@@ -68,8 +68,9 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
 
     - still thinking: wait for the model (the words are not published before it speaks,
       so a thinking pause never sends the brain off on half a question);
-    - incomplete: hold, whatever the words (they are kept: if no voice comes back they
-      are the final transcript, no second Whisper pass);
+    - incomplete: hold (the words are kept: if no voice comes back they are the final
+      transcript, no second Whisper pass), unless the words are a whole question (see
+      :func:`asked`): then the usual silence window decides, as without a model;
     - silence rule: publish the words as a pause partial once they are in, as without a model;
     - complete: commit the moment the words are in, unless they end mid-phrase ("eu queria
       saber se", "can you tell me"), which a flat voice can hide from the model's ear, or
@@ -79,6 +80,8 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     if v is None:
         return Step(WAIT)
     if v == INCOMPLETE:
+        if words is not None and asked(words, language):
+            return Step(RULE, publish=True)
         return Step(HOLD)
     if v == SILENCE:
         return Step(RULE, publish=words is not None)
@@ -89,3 +92,18 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     if speech_ms is not None and speech_ms < MIN_COMMIT_SPEECH_MS:
         return Step(RULE, publish=True)
     return Step(RULE, publish=True, commit=True)
+
+
+def asked(words: str, language: str = "") -> bool:
+    """Whisper heard a whole question or exclamation: it ends on "?" or "!" and not on a word
+    that needs more.
+
+    Why: smart-turn called 4 of 12 spoken English questions of the TTFA bench incomplete
+    ("How many legs does a spider have?", "What is 2 plus 2?"), and each waited out
+    TURN_MAX_SILENCE_MS (1.6 s) instead of the 0.5 s silence window. Whisper's "?" comes
+    from the same audio's intonation and words; a thinking pause ends on "se", "the",
+    "..." (services/stt/endofturn.dangling) or no mark. Only "?" and "!": Whisper ends
+    nearly everything else with a period, thinking pauses included.
+    """
+    w = words.strip()
+    return w.endswith(("?", "!")) and not w.endswith(("?...", "…")) and not dangling(w, language)

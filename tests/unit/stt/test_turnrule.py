@@ -66,9 +66,12 @@ def test_a_complete_verdict_on_a_short_call_out_leaves_the_end_to_the_silence_wi
     assert decide(COMPLETE, "Can you tell me", "en", speech_ms=500) == Step(HOLD, mid_phrase=True)
 
 
-def test_an_incomplete_verdict_holds_and_never_publishes_whatever_the_words():
-    for words in (None, "", "Can you tell me", "Will it rain tomorrow?"):
+def test_an_incomplete_verdict_holds_and_never_publishes_unless_the_words_are_a_whole_question():
+    for words in (None, "", "Can you tell me", "Eu queria saber se...", "I would like to know.", "What about the?"):
         assert decide(INCOMPLETE, words, "en") == Step(HOLD), words
+    for words, lang in (("How many legs does a spider have?", "en"), ("Qual é a capital da França?", "pt"),
+                        ("Que legal!", "pt")):
+        assert decide(INCOMPLETE, words, lang) == Step(RULE, publish=True), words  # the silence window decides
 
 
 def test_the_silence_rule_publishes_the_pause_partial_as_soon_as_it_is_in():
