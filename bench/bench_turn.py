@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 from services.stt.endofturn import SmartTurn, dangling, model_path
-from services.stt.turnrule import asked
+from services.stt.turnrule import MIN_COMMIT_SPEECH_MS, asked
 from services.stt.vad import CHUNK, RATE, Segmenter, SileroVAD
 from shared.config import KEY_BY_NAME
 from tests.support.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
@@ -159,8 +159,9 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                     if not together:
                         spec += 1  # late: the silence rule and its speculative pass decide this pause
                         guess = t_end + (ms + words_ms(e.audio)) * RATE / 1000
-                elif p >= prob and sure is not None and p < sure:
-                    pass  # unsure (services/stt/turnrule.verdict): the silence window decides, the pass is kept
+                elif p >= prob and ((sure is not None and p < sure and not (together and asked(res.text, lang)))
+                                    or len(e.audio) < MIN_COMMIT_SPEECH_MS * RATE / 1000):
+                    pass  # unsure and not a whole question, or too short to trust: the silence window decides
                 elif p >= prob:
                     if not together:
                         spec += 1

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from services.stt.endofturn import SmartTurn
-from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, SILENCE, WAIT, decide, verdict
+from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, SILENCE, UNSURE, WAIT, decide, verdict
 from services.stt.vad import Event
 
 #: Utterances waiting for Whisper beyond this are dropped (counted): never an unbounded backlog.
@@ -119,14 +119,14 @@ class Speculation:
             return  # they went on talking, or the budget ran out first
         s = self.settings
         v = verdict(prob, ms, s.TURN_COMPLETE_PROB, s.TURN_BUDGET_MS, max(s.TURN_SURE_PROB, s.TURN_COMPLETE_PROB))
-        if v == SILENCE and ms > s.TURN_BUDGET_MS:  # over budget, the event loop was only slower to notice
+        if v == SILENCE:  # over budget, the event loop was only slower to notice
             self._eot_late(token, ev, asked_ns)
             return
         self._cancel_eot_timer()
         self._eot_token = 0
         self._utt["eot_prob_pct"] = round(prob * 100)
         self._utt["eot_ms"] = round(ms)
-        self.counters[{COMPLETE: "eot_complete", INCOMPLETE: "eot_incomplete"}.get(v, "eot_unsure")] += 1
+        self.counters[{COMPLETE: "eot_complete", INCOMPLETE: "eot_incomplete", UNSURE: "eot_unsure"}[v]] += 1
         self._verdict = v
         self._settle()
 

@@ -21,6 +21,8 @@ COMPLETE = "complete"
 INCOMPLETE = "incomplete"
 #: No usable verdict (no model, the model busy, or a call over its budget): the silence rule decides.
 SILENCE = "silence"
+#: The model leans to complete but is not sure (TURN_COMPLETE_PROB <= P < TURN_SURE_PROB): the words decide.
+UNSURE = "unsure"
 
 #: How the segmenter's silence window runs after a step (see services/stt/vad.py Segmenter).
 WAIT = "wait"  # ``pending``: it waits for the missing half, within TURN_BUDGET_MS
@@ -50,7 +52,7 @@ def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float, sur
     loaded CPU the silence rule is faster than waiting for it, and its next answers would
     queue behind this one.
 
-    Between ``threshold`` and ``sure`` the model is unsure, and the silence rule decides:
+    Between ``threshold`` and ``sure`` the model is unsure (UNSURE), and the words decide:
     on the Portuguese speech set, pauses inside a sentence scored 0.64-0.85 as often as
     real ends did (6 of 20 ends below 0.85, 6 of 20 inner pauses between 0.6 and 0.85).
     Calling those complete cut sentences in two; calling them incomplete held real ends
@@ -59,7 +61,7 @@ def verdict(prob: float, call_ms: float, threshold: float, budget_ms: float, sur
         return SILENCE
     if prob < threshold:
         return INCOMPLETE
-    return COMPLETE if sure is None or prob >= sure else SILENCE
+    return COMPLETE if sure is None or prob >= sure else UNSURE
 
 
 def decide(v: str | None, words: str | None, language: str = "", speech_ms: float | None = None) -> Step:
@@ -71,6 +73,8 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     - incomplete: hold (the words are kept: if no voice comes back they are the final
       transcript, no second Whisper pass), unless the words are a whole question (see
       :func:`asked`): then the usual silence window decides, as without a model;
+    - unsure: once the words are in, commit if they are a whole question (:func:`asked`),
+      else publish them and let the silence window decide;
     - silence rule: publish the words as a pause partial once they are in, as without a model;
     - complete: commit the moment the words are in, unless they end mid-phrase ("eu queria
       saber se", "can you tell me"), which a flat voice can hide from the model's ear, or
@@ -83,6 +87,12 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
         if words is not None and asked(words, language):
             return Step(RULE, publish=True)
         return Step(HOLD)
+    if v == UNSURE:
+        if words is None:
+            return Step(WAIT)
+        if asked(words, language):  # a whole question, and the model leans to complete: as sure
+            return Step(RULE, publish=True, commit=speech_ms is None or speech_ms >= MIN_COMMIT_SPEECH_MS)
+        return Step(RULE, publish=True)
     if v == SILENCE:
         return Step(RULE, publish=words is not None)
     if words is None:

@@ -16,6 +16,7 @@ from services.stt.turnrule import (
     MIN_COMMIT_SPEECH_MS,
     RULE,
     SILENCE,
+    UNSURE,
     WAIT,
     Step,
     decide,
@@ -36,11 +37,18 @@ def test_verdict_degrades_to_the_silence_rule_over_budget(prob, ms, expected):
 
 @pytest.mark.parametrize(("prob", "expected"), [
     (0.95, COMPLETE), (0.85, COMPLETE),
-    (0.84, SILENCE), (0.5, SILENCE),  # unsure: neither cut the sentence nor hold a real end for 1.6 s
+    (0.84, UNSURE), (0.5, UNSURE),  # unsure: neither cut the sentence nor hold a real end for 1.6 s
     (0.49, INCOMPLETE),
 ])
 def test_between_the_threshold_and_sure_the_silence_rule_decides(prob, expected):
     assert verdict(prob, 120.0, threshold=0.5, budget_ms=350, sure=0.85) == expected
+
+
+def test_an_unsure_verdict_lets_the_words_decide():
+    assert decide(UNSURE, None) == Step(WAIT)
+    assert decide(UNSURE, "What is 2 plus 2?", "en") == Step(RULE, publish=True, commit=True)
+    assert decide(UNSURE, "Escreva uma consulta.", "pt") == Step(RULE, publish=True)  # the silence window
+    assert decide(UNSURE, "Eu queria saber se?", "pt") == Step(RULE, publish=True)  # ends on a word that needs more
 
 
 def test_a_complete_verdict_commits_only_once_the_words_are_in():
