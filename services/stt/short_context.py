@@ -9,7 +9,8 @@ Measured on the 20-utterance Portuguese set of ``python -m bench bench_pt_voice`
 WER 0.318 at 303 ms; windows that hug the speech (speech + 1-2 s) are faster still
 but the decoder no longer knows where to stop ("Qual é a capital da França? Qual é a
 capital da França? Qual é…", WER 0.36-0.45). So the window is a fixed bucket with at
-least ``MIN_PAD_S`` of silence after the speech, never the speech's own length.
+least ``MIN_PAD_S`` of silence after the speech, never the speech's own length, and a
+lone word or two gets 20 s (``SHORT_SPEECH_S``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ FRAMES_PER_S = 100
 BUCKETS = (1000, 2000, 3000)
 #: silence the window keeps after the speech, so the decoder hears the end
 MIN_PAD_S = 2.0
+#: speech shorter than this gets at least the 20 s window: in 10 s a lone word repeats
+#: ("Thanks Thanks Thanks", "No? No?", and Luna's own "Hello," through the speaker heard
+#: as "Hello? Hello?", which the echo filter no longer matched); in 20 s or 30 s it is
+#: "Thanks." and "Hello?"
+SHORT_SPEECH_S = 2.0
 
 
 def window_frames(speech_frames: int) -> int | None:
     """The encoder window for ``speech_frames`` of audio; None when only the full 30 s fits."""
     need = speech_frames + int(MIN_PAD_S * FRAMES_PER_S)
+    if speech_frames < SHORT_SPEECH_S * FRAMES_PER_S:
+        need = max(need, BUCKETS[1])
     for b in BUCKETS[:-1]:
         if need <= b:
             return b

@@ -11,6 +11,7 @@ def test_the_window_keeps_two_seconds_of_silence_after_the_speech_and_falls_back
     pad = int(MIN_PAD_S * FRAMES_PER_S)
     assert window_frames(300) == 1000  # a 3 s question
     assert window_frames(1000 - pad) == 1000
+    assert window_frames(199) == 2000 and window_frames(50) == 2000  # a lone word: 20 s, or it repeats
     assert window_frames(1000 - pad + 1) == 2000  # never less than 2 s of padding
     assert window_frames(2000 - pad + 1) is None  # long speech: faster-whisper's own 30 s path
     assert BUCKETS[-1] == 3000
@@ -48,3 +49,13 @@ def test_english_ears_on_the_short_window():
     assert eng.short_context
     text = eng.transcribe(to_16k(*piper_speech("What is the capital of France?", steady=True))).text
     assert wer("What is the capital of France?", text) == 0.0, text
+
+
+def test_a_lone_word_is_not_repeated():
+    from services.stt.engines import LocalWhisper, bundled_model_path
+    from tests.support.audio import piper_speech, to_16k, words
+
+    eng = LocalWhisper(bundled_model_path(), "int8", "en")
+    for said in ("Thanks!", "No.", "Hello,"):
+        heard = words(eng.transcribe(to_16k(*piper_speech(said, steady=True))).text)
+        assert heard == words(said), (said, heard)
