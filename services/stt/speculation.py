@@ -24,7 +24,7 @@ import numpy as np
 
 from services.stt.endofturn import SmartTurn
 from services.stt.turnrule import COMPLETE, HOLD, INCOMPLETE, SILENCE, UNSURE, WAIT, decide, verdict
-from services.stt.vad import Event
+from services.stt.vad import RATE, Event
 
 #: Utterances waiting for Whisper beyond this are dropped (counted): never an unbounded backlog.
 MAX_PENDING = 4
@@ -61,7 +61,7 @@ class Speculation:
             self._spec_turn = uuid.uuid4().hex
             self._utt["pause_ns"] = now
             self._spec_voice_ns = ev.t_ns
-            self._spec_speech_ms = len(ev.audio) / 16
+            self._spec_speech_ms = len(ev.audio) * 1000 / RATE
             loop.create_task(self._early(self._spec, self._spec_turn))
             self.counters["speculative"] += 1
 

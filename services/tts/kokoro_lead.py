@@ -11,15 +11,18 @@ are dropped except the last ``KEEP_COLUMNS`` (100 ms). Measured on 8 sentences a
 6 short first pieces (``/tmp`` runs, quiet machine, min of 2): the same round-trip
 WER (0.104 both), short pieces 579 -> 435 ms p50, sentences 1427 -> 1085 ms.
 
-The derived file is written once next to the assembled model (``model-lead.onnx``)
+The derived file is written once next to the assembled model (``model-lead-v1.onnx``)
 from the verified original; it needs the ``onnx`` package, and without it (or if the
 graph is not the one pinned) Kokoro runs the original file, as before.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger("luna.tts.kokoro")
 
 #: The vocoder's input: the decoder's last block, and the F0 curve (one column per 12.5 ms).
 VOCODER_X = "/decoder/decoder/decode.3/Div_4_output_0"
@@ -45,7 +48,9 @@ def lead_model(original: Path) -> Path:
         return dst
     try:
         derive(original, dst)
-    except Exception:  # no onnx package, or a graph without these tensors: the original still speaks
+    except Exception as exc:  # no onnx package, or a graph without these tensors: the original still speaks
+        log.warning("Kokoro speaks from the original model, about 0.15-0.3 s slower to first audio: "
+                    "its lead-cut copy could not be made (%s: %s)", type(exc).__name__, str(exc)[:160])
         return original
     return dst
 
