@@ -83,7 +83,7 @@ def traced_addresses(trace: Path) -> list[str]:
 
 async def drive(tmp: Path, wav: Path) -> dict:
     from tests.support.audio import read_wav, rms
-    from tests.support.stack import SUPERVISED, client, start_stack
+    from tests.support.stack import SUPERVISED, Client, start_stack
 
     out_wav = tmp / "out.wav"
     # the services run without HF_HUB_OFFLINE (tests/support/stack.py sets it for speed elsewhere)
@@ -100,6 +100,11 @@ async def drive(tmp: Path, wav: Path) -> dict:
     report: dict = {"interfaces": subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout,
                     "sockets": [], "t": {}}
     t0 = time.monotonic()
+    # listen before the stack starts: capture plays the file as soon as it runs, and the transcript
+    # can be out before every service reports ready (CI saw it answered but never heard)
+    os.environ["LUNA_RUN_DIR"] = str(tmp / "run")
+    (tmp / "run").mkdir(mode=0o700, exist_ok=True)
+    c = Client()
     st = start_stack(tmp, "http://127.0.0.1:9", timeout=200, LUNA_PYTHON=str(py), CAPTURE_FILE=str(wav),
                      PLAYBACK_FILE=str(out_wav), CHAT_MAX_TOKENS="60")
     report["t"]["stack_ready_s"] = round(time.monotonic() - t0, 1)
@@ -121,7 +126,6 @@ async def drive(tmp: Path, wav: Path) -> dict:
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    c = await client()
     try:
         env_of = {s: (Path(f"/proc/{st.pid(s)}/environ").read_bytes().split(b"\0")) for s in SUPERVISED}
         report["hf_hub_offline_set"] = {s: any(e.startswith(b"HF_HUB_OFFLINE=") for e in v) for s, v in env_of.items()}

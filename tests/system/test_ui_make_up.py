@@ -40,6 +40,9 @@ async def test_make_up_in_tmux(tmp_path: Path) -> None:
         "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_STATE_HOME": str(tmp_path / "state"),
         "LUNA_PYTHON": sys.executable, "HF_HUB_OFFLINE": "1", "OLLAMA_HOST": fake.url,
         "FIRST_TOKEN_TIMEOUT": "4", "OLLAMA_TIMEOUT": "20", "STT_LANGUAGE": "en", "TERM": "xterm-256color",
+        # the pane's size, pinned: a detached tmux pane can still read 0x0 when the UI starts, and
+        # Textual then lays out for 80x24 until a resize that never comes (seen in CI under load)
+        "COLUMNS": "120", "LINES": "36",
     }
     sock, name = f"luna-up-{uuid.uuid4().hex[:8]}", "luna"
 
@@ -53,10 +56,17 @@ async def test_make_up_in_tmux(tmp_path: Path) -> None:
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "36", *envs, f"cd {ROOT} && make up; sleep 60")
     try:
         await wait_for(lambda: "Escreva para a Luna" in screen(), 240)
-        await wait_for(lambda: "●brain" in screen(), 30)
+        # every service ready (at this width the status bar shows ready ones as bare dots)
+        ready = subprocess.run([sys.executable, "-m", "luna.cli", "wait", "--timeout", "60"], cwd=ROOT,
+                               env={**os.environ, **env}, capture_output=True, text=True, timeout=90)
+        assert ready.returncode == 0, (ready.stdout, ready.stderr, screen())
+        assert "◌cap" in screen() and "●" in screen(), screen()  # no microphone here: capture says so by name
         tmux("send-keys", "-t", name, "-l", "oi Luna")
         tmux("send-keys", "-t", name, "Enter")
-        await wait_for(lambda: "rodando de verdade" in screen(), 60)
+        try:
+            await wait_for(lambda: "rodando de verdade" in screen(), 60)
+        except AssertionError as exc:
+            raise AssertionError(f"no reply on screen:\n{screen()}") from exc
         shown = screen()
         assert "oi Luna" in shown and "Luna ·" in shown
         tmux("send-keys", "-t", name, "C-q")
