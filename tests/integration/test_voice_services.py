@@ -312,11 +312,12 @@ async def test_stt_restart_mid_stream(start_service, tmp_path):
 
 async def test_pause_partials_retract_and_commit(start_service, tmp_path):
     """A pause inside the utterance gives a pause partial that is retracted when speech goes on;
-    the windows are long (1 s pause, 1.5 s end of speech) so Whisper finishes inside them on a busy CPU;
+    the windows are long (1 s pause, 2.5 s end of speech: CI once saw the pass on both sentences outlast
+    1.5 s) so Whisper finishes inside them on a busy CPU;
     the pause before the end gives one whose turn_id and text the final transcript repeats."""
-    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 1.0, Q1, 3.0])
+    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 1.0, Q1, 4.0])
     async with Driver() as d:
-        start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="1500",
+        start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="2500",
                       TURN_MODEL="off")  # the silence rule's speculation (smart-turn's is in test_turn_taking)
         await d.ready("stt")
         start_service("capture", CAPTURE_FILE=str(wav))  # real time: the pause partial beats the VAD's decision

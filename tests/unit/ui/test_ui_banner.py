@@ -57,6 +57,24 @@ def status_bar(app: LunaApp) -> str:
     return on_screen(app, app.query_one(StatusBar))
 
 
+async def settle(pilot, app: LunaApp, least: float = 0.4, most: float = 5.0) -> None:
+    """Wait at least ``least`` s, then until banner and status bar look the same three times in a row.
+
+    Why: a fixed pause was short for a loaded CI machine (the marker was in the status bar,
+    the banner not laid out yet); polling for the expected text would pass an empty banner
+    at once where none is expected.
+    """
+    import time
+
+    await pilot.pause(least)
+    deadline, seen = time.monotonic() + most, []
+    while time.monotonic() < deadline:
+        seen = [*seen[-2:], (shown(app)[1], status_bar(app))]
+        if len(seen) == 3 and seen[0] == seen[1] == seen[2]:
+            return
+        await pilot.pause(0.15)
+
+
 @pytest.fixture
 def no_config(bus_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for k in ("LANGUAGE", "STT_LOCAL", "TTS_VOICE", "LLM_GGUF", "CHAT_PROVIDER"):
@@ -71,7 +89,7 @@ async def test_banner_lists_each_fallback_why_and_fix_in_portuguese(no_config: N
         beat(app, "stt", STT)
         beat(app, "tts", TTS)
         beat(app, "brain", OLLAMA_DOWN)
-        await pilot.pause(0.4)  # the UI's status refresh runs every 0.25 s
+        await settle(pilot, app)  # the UI's status refresh runs every 0.25 s
         b, text = shown(app)
         assert text.startswith("⚠ Luna está usando modelos de reserva"), text
         assert ("ouvidos: Whisper small não foi baixado; usando whisper-base (packaged, multilingual). "
@@ -88,7 +106,7 @@ async def test_banner_lists_each_fallback_why_and_fix_in_portuguese(no_config: N
         assert shown(app)[1] == "" and "⚠ reserva: ouvidos, voz, cérebro" in status_bar(app)
 
         beat(app, "stt", {"model": "small"})  # stt restarted with the fetched model: that part goes
-        await pilot.pause(0.4)
+        await settle(pilot, app)
         assert shown(app)[1] == "" and "⚠ reserva: voz, cérebro" in status_bar(app)
 
 
@@ -96,7 +114,7 @@ async def test_banner_in_english_names_the_last_resort_brain(no_config: None) ->
     app = LunaApp(reply_timeout=30, language="en")
     async with app.run_test(size=SIZE) as pilot:
         beat(app, "brain", LAST_RESORT)
-        await pilot.pause(0.4)
+        await settle(pilot, app)
         _, text = shown(app)
         assert "⚠ fallback: brain" in status_bar(app)
         assert text == ("⚠ Luna is using fallback models (click to hide): brain: the Portuguese model is not "
@@ -111,7 +129,7 @@ async def test_no_banner_when_everything_runs_as_configured(no_config: None) -> 
         beat(app, "brain", {"ollama": "up", "embedded_last_resort": True, "missing_models": [],
                             "functions": {"chat": {"provider": "ollama", "model": "dolphin-mistral",
                                                    "configured": "local", "configured_model": "dolphin-mistral"}}})
-        await pilot.pause(0.4)
+        await settle(pilot, app)
         b, text = shown(app)
         assert text == "" and b.region.height == 0 and b.marker() == ""
         assert "reserva" not in status_bar(app)
@@ -122,5 +140,5 @@ async def test_a_first_heartbeat_without_the_model_name_still_reads_well(no_conf
     app = LunaApp(reply_timeout=30)
     async with app.run_test(size=SIZE) as pilot:
         beat(app, "stt", {"fallback": STT["fallback"]})
-        await pilot.pause(0.4)
+        await settle(pilot, app)
         assert "ouvidos: Whisper small não foi baixado; usando o modelo embutido. Corrija com: make models" in shown(app)[1]
