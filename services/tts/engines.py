@@ -7,6 +7,7 @@ sentence is finished, and checks ``cancelled()`` between chunks.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -112,27 +113,48 @@ class BilingualVoice:
     Why two: Kokoro with pt-br phonemes is the most intelligible Portuguese that ships
     in a package (14% round-trip WER against 86% for joe reading Portuguese), but it
     reads English badly and loads more slowly, so English sentences keep the English
-    voice. Kokoro loads in a background thread at nice 10 while the tts service warms
-    joe up; the service says ready only once both speak (the first load joins its
-    92 MB model once into the data dir, about 1-3 s), so no reply waits in silence.
+    voice. Kokoro loads in a background thread while the tts service warms joe up; the
+    service says ready only once both speak (the first load joins its 92 MB model once
+    into the data dir and derives its pause-cut copy, about 1-3 s, at nice 10), so no
+    reply waits in silence.
     """
 
-    def __init__(self, english: PiperEngine, make_pt: Callable[[], Any] | None = None) -> None:
+    def __init__(self, english: PiperEngine, make_pt: Callable[[], Any] | None = None,
+                 prepare_pt: Callable[[], Any] | None = None) -> None:
         self.english = english
         self.rate = english.rate
         self.pt: Any = None
         self.pt_error: str | None = None
         self._make_pt = make_pt or _kokoro
+        # an injected maker brings its own files
+        self._prepare_pt = prepare_pt or (_kokoro_files if make_pt is None else (lambda: None))
         self._ready = threading.Event()
         self.model = f"{english.model} + kokoro-82m (pt-br, packaged)"
         threading.Thread(target=self._load, name="kokoro-load", daemon=True).start()
 
+    def _prepare_at_low_priority(self) -> None:
+        """Kokoro's file work (join, verify, derive) in a thread of its own at nice 10.
+
+        Why not the whole load: onnxruntime's worker threads keep the niceness of the
+        thread that creates the session, so a Kokoro made at nice 10 shares its second
+        core evenly with the LLM decoding at nice 10 (services/brain/providers/llama_settings.py):
+        2-word first pieces took 904 ms p50 instead of 662 ms next to a nice-10 busy thread
+        (662 ms idle). The session is made afterwards at the service's own priority.
+        """
+
+        def files() -> None:
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            with contextlib.suppress(Exception):  # a missing part is reported by the load that follows
+                self._prepare_pt()
+
+        t = threading.Thread(target=files, name="kokoro-files", daemon=True)
+        t.start()
+        t.join()
+
     def _load(self) -> None:
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
-        try:
+            self._prepare_at_low_priority()
             self.pt = self._make_pt()
             self.pt.audio("Pronto.")  # the first ONNX run is several times slower: pay it now
             self.model = f"{self.pt.model} + {self.english.model}"
@@ -157,6 +179,12 @@ def _kokoro() -> Any:
     from services.tts.kokoro import KokoroEngine
 
     return KokoroEngine()
+
+
+def _kokoro_files() -> str:
+    from services.tts.kokoro import model_path
+
+    return model_path()
 
 
 def load_offline(voice: str, lang: str = "en") -> tuple[Any, str | None]:

@@ -6,8 +6,11 @@ data dir per module, as on a user's machine); the speech is synthesized here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +156,37 @@ def test_bilingual_voice_reads_each_language_with_its_voice(kokoro):
     assert {r for r, _ in v.synthesize("Olá, tudo bem?", lambda: False)} == {24000}
     assert {r for r, _ in v.synthesize("Hello, how are you?", lambda: False)} == {22050}
     assert list(v.synthesize("Olá, tudo bem?", lambda: True)) == []
+
+
+def _thread_nice() -> dict[int, int]:
+    """Niceness of each thread of this process (field 19 of /proc/self/task/<tid>/stat)."""
+    out = {}
+    for t in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            out[int(t.name)] = int((t / "stat").read_text().rsplit(")", 1)[1].split()[16])
+    return out
+
+
+def test_kokoro_renders_at_the_services_priority_after_a_low_priority_load(data_home):
+    """The file work runs at nice 10, but onnxruntime's worker threads keep the niceness of the
+    thread that makes the session: they must not be left at 10, sharing a core with the LLM."""
+    from services.tts.engines import BilingualVoice, PiperEngine, bundled_voice
+    from services.tts.kokoro import model_path
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[int] = []
+
+    def prepare() -> str:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return model_path()
+
+    before = set(_thread_nice())
+    v = BilingualVoice(PiperEngine(bundled_voice(), "joe"), prepare_pt=prepare)
+    assert v.wait_ready(120) and v.pt_error is None, v.pt_error
+    assert seen == [10]  # the files were prepared at low priority
+    new = {tid: n for tid, n in _thread_nice().items() if tid not in before}
+    assert new and set(new.values()) == {base}, new  # Kokoro's session threads at the service's own priority
+    assert {r for r, _ in v.synthesize("Olá, tudo bem?", lambda: False)} == {24000}
 
 
 def test_bilingual_voice_without_kokoro_still_speaks():
