@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from shared.phrasing import leans_on_next
+
 _CLAUSE = re.compile(r"(?<=[,;:])\s+")
 
 
@@ -48,12 +50,6 @@ def first_piece(text: str, max_words: int = 4, min_rest: int = 3) -> tuple[str, 
     return " ".join(words[:cut]), " ".join(words[cut:])
 
 
-#: Words said together with the next one: a piece never ends on them.
-LEANS_ON_NEXT = frozenset("a o as os um uma uns umas de do da dos das em no na nos nas num numa ao aos à às "
-                          "pelo pela pelos pelas por para pra com sem e ou que se mas meu minha seu sua "
-                          "teu tua nosso nossa esse essa este esta esses essas estes estas the an of to in on and or".split())
-
-
 def growing_pieces(text: str, head_words: int = 2) -> list[str]:
     """``text`` in pieces that grow: ``head_words`` words (or to a comma), then twice as many, and so on.
 
@@ -72,7 +68,7 @@ def growing_pieces(text: str, head_words: int = 2) -> list[str]:
     n, rest = head_words, text
     while rest:
         head, rest = first_piece(rest, max_words=n, min_rest=max(2, n // 2))
-        while rest and head.split()[-1].lower() in LEANS_ON_NEXT:  # "consulta no" | "BigQuery": not there
+        while rest and leans_on_next(head.split()[-1]):  # "consulta no" | "BigQuery": not there
             word, _, rest = rest.partition(" ")
             head = f"{head} {word}"
         out.append(head)

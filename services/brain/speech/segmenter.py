@@ -4,7 +4,7 @@ Tokens arrive in arbitrary pieces; tts wants whole sentences as early as possibl
 :class:`Segmenter` buffers text and returns each sentence as soon as its end is certain
 (a terminator followed by whitespace, or any line break: lists and headings), so the
 first sentence is spoken while the model still writes the rest; the reply's first piece
-may end one clause in.
+may end one clause in, or after its first few words.
 
 Fenced code blocks (```) are never spoken: the first one in a reply becomes
 :func:`.clean.code_notice` in the user's language, later ones are silent. Every piece
@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from services.brain.speech.clean import code_notice, for_speech, has_words
+from shared.phrasing import leans_on_next
 
 #: A sentence ends at . ! ? … (and runs of them, with closing quotes/brackets) followed by whitespace,
 #: or at a line break; the loop guard counts sentences by the same rule.
@@ -31,7 +32,14 @@ MIN_CHARS = 2
 #: first sentences), and Piper speaks a clause as naturally as a sentence.
 FIRST_CLAUSE_MIN = 10
 FIRST_MAX_CHARS = 90
+#: ...or once it has this many whole words (never ending on one said with the next: "A capital da"
+#: waits for "França"). Why: the first audio waited for the model's whole first clause, 0.9 s
+#: p50 of decoding on the Portuguese TTFA bench ("A aia tem cerca de 80.476 espátas." is 17
+#: tokens), while Kokoro speaks only its first two words in its first chunk anyway
+#: (services/tts/pieces.py growing_pieces) and Piper its first clause.
+FIRST_WORDS = 3
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
+_WHOLE_WORD = re.compile(r"\S+(?=\s)")
 
 
 class Segmenter:
@@ -113,9 +121,13 @@ class Segmenter:
             text = text[cut:]
 
     def _first_clause(self, text: str) -> int | None:
-        """Where the reply's first piece may end early: a clause break, or a space past FIRST_MAX_CHARS."""
+        """Where the reply's first piece may end early: a clause break, FIRST_WORDS whole words,
+        or a space past FIRST_MAX_CHARS, whichever comes first."""
         for m in _CLAUSE.finditer(text):
             if m.end() >= FIRST_CLAUSE_MIN and has_words(text[:m.end()]) and text[m.end():].strip():
+                return m.end()
+        for i, m in enumerate(_WHOLE_WORD.finditer(text), 1):
+            if i >= FIRST_WORDS and not leans_on_next(m.group(0)) and has_words(text[:m.end()]):
                 return m.end()
         if len(text) > FIRST_MAX_CHARS:
             pos = text.rfind(" ", 0, FIRST_MAX_CHARS)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 from services.tts.kokoro import KokoroEngine
-from services.tts.pieces import LEANS_ON_NEXT, growing_pieces
+from services.tts.pieces import growing_pieces
+from shared.phrasing import LEANS_ON_NEXT
 
 
 def _bare() -> KokoroEngine:
