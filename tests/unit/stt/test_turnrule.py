@@ -49,6 +49,9 @@ def test_an_unsure_verdict_lets_the_words_decide():
     assert decide(UNSURE, "What is 2 plus 2?", "en") == Step(RULE, publish=True, commit=True)
     assert decide(UNSURE, "Escreva uma consulta.", "pt") == Step(RULE, publish=True)  # the silence window
     assert decide(UNSURE, "Eu queria saber se?", "pt") == Step(RULE, publish=True)  # ends on a word that needs more
+    # Portuguese: Whisper's "?" at an inner pause ("...entre uma lista?" | "E uma tupla") is not an end
+    assert decide(UNSURE, "Qual é a diferença entre uma lista?", "pt") == Step(RULE, publish=True)
+    assert decide(COMPLETE, "Qual é a diferença entre uma lista?", "pt") == Step(RULE, publish=True, commit=True)
 
 
 def test_a_complete_verdict_commits_only_once_the_words_are_in():
