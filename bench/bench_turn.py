@@ -14,7 +14,8 @@ pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segme
   of the two measured finish times is added to the delay); incomplete -> it waits up to
   ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end) unless the words are
   a whole question (ending on "?" or "!", :func:`services.stt.turnrule.asked`); P between
-  ``TURN_COMPLETE_PROB`` and ``TURN_SURE_PROB`` -> unsure, the silence window decides; a
+  ``TURN_COMPLETE_PROB`` and ``TURN_SURE_PROB`` -> unsure, the silence window decides unless
+  the words end it (:func:`services.stt.turnrule.ends_unsure`: an English whole question); a
   complete turn still waits for ``TURN_COMMIT_MIN_MS`` of silence (the segmenter's commit
   floor, as in stt); a call over
   ``TURN_BUDGET_MS`` falls back to the silence rule. While stt waits for the words its
@@ -47,7 +48,7 @@ import time
 import numpy as np
 
 from services.stt.endofturn import SmartTurn, dangling, model_path
-from services.stt.turnrule import MIN_COMMIT_SPEECH_MS, asked
+from services.stt.turnrule import MIN_COMMIT_SPEECH_MS, asked, ends_unsure
 from services.stt.vad import CHUNK, RATE, Segmenter, SileroVAD
 from shared.config import KEY_BY_NAME
 from tests.support.turnset import LEVEL, VOICES, espeak16, load, speech_with_pause
@@ -159,7 +160,7 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                     if not together:
                         spec += 1  # late: the silence rule and its speculative pass decide this pause
                         guess = t_end + (ms + words_ms(e.audio)) * RATE / 1000
-                elif p >= prob and ((sure is not None and p < sure and not (together and asked(res.text, lang)))
+                elif p >= prob and ((sure is not None and p < sure and not (together and ends_unsure(res.text, lang)))
                                     or len(e.audio) < MIN_COMMIT_SPEECH_MS * RATE / 1000):
                     pass  # unsure and not a whole question, or too short to trust: the silence window decides
                 elif p >= prob:

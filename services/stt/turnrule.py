@@ -98,8 +98,7 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     if v == UNSURE:
         if words is None:
             return Step(WAIT)
-        if asked(words, language) and language.split("-")[0] in QUESTION_ENDS_UNSURE:
-            # a whole question, and the model leans to complete: as sure
+        if ends_unsure(words, language):  # a whole question, and the model leans to complete: as sure
             return Step(RULE, publish=True, commit=speech_ms is None or speech_ms >= MIN_COMMIT_SPEECH_MS)
         return Step(RULE, publish=True)
     if v == SILENCE:
@@ -126,3 +125,9 @@ def asked(words: str, language: str = "") -> bool:
     """
     w = words.strip()
     return w.endswith(("?", "!")) and not w.endswith(("?...", "…")) and not dangling(w, language)
+
+
+def ends_unsure(words: str, language: str = "") -> bool:
+    """An unsure pause's words end the turn: a whole question (:func:`asked`) in a language of
+    QUESTION_ENDS_UNSURE."""
+    return language.split("-")[0] in QUESTION_ENDS_UNSURE and asked(words, language)
