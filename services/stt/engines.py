@@ -56,7 +56,8 @@ class LocalWhisper:
         self.english_only = not getattr(self._m.model, "is_multilingual", True)
         self.language = "en" if self.english_only else (language or None)
         # a 10 s encoder window for short speech (services/stt/short_context.py); tiny.en stays on
-        # 30 s: on it the window cost a point of WER and failed tests/system/test_offline.py twice
+        # 30 s: on it the window cost a point of WER ("capital of friends" once in CI); its pause
+        # pass then takes about 0.48 s, too slow to beat the 0.5 s silence window (bench_ttfa en)
         self.short_context = not self.english_only
 
     def transcribe(self, audio: np.ndarray) -> Result:
