@@ -55,10 +55,11 @@ class LocalWhisper:
         self._m = WhisperModel(model, local_files_only=True, **kw)
         self.english_only = not getattr(self._m.model, "is_multilingual", True)
         self.language = "en" if self.english_only else (language or None)
-        # a 10 s encoder window for short speech (services/stt/short_context.py); tiny.en stays on
-        # 30 s: on it the window cost a point of WER ("capital of friends" once in CI); its pause
-        # pass then takes about 0.48 s, too slow to beat the 0.5 s silence window (bench_ttfa en)
-        self.short_context = not self.english_only
+        # a 10 s encoder window for short speech (services/stt/short_context.py), tiny.en too: on
+        # 72 English utterances (the TTFA questions and 12 requests, Piper and two espeak voices,
+        # /tmp runs) WER 0.155 at 128 ms p50 against 0.168 at 476 ms on the 30 s window, and at
+        # 476 ms a pause pass ends after the 0.5 s silence window, so smart-turn never ends a turn
+        self.short_context = True
 
     def transcribe(self, audio: np.ndarray) -> Result:
         x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
