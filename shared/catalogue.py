@@ -99,7 +99,10 @@ STT_COUNTERS = counters(
     "not_listening", "bad_format", "stt_errors", "speculative", "speculative_used", "early_published",
     "early_retracted", "eot_calls", "eot_skipped", "eot_late", "eot_errors", "eot_complete", "eot_incomplete", "eot_unsure",
     "eot_text_incomplete", "wake_detections", "barge_in_held", *_EPOCHS)
-TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", *_EPOCHS)
+TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", "held", "held_released",
+                        "held_dropped", *_EPOCHS,
+                        doc="held: sentences of a preemptive reply synthesized before the turn was sure; "
+                            "held_released / held_dropped: held replies spoken / never said")
 BRAIN_COUNTERS = counters(
     "brain.counters", "sentences", "fallbacks", "turns_ok", "turns_failed", "turns_cancelled",
     "early_started", "early_committed", prefixes=("early_", "replies_cut_"),

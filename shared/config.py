@@ -75,6 +75,9 @@ KEYS: tuple[Key, ...] = (
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),
     Key("PREEMPTIVE_REPLY", "1", str, ("0", "1"),
         help="1: start the reply on the pause's transcript and speak it once the end of speech is sure"),
+    Key("PREEMPTIVE_SPEECH", "auto", str, ("auto", "0", "1"),
+        help="the preemptive reply's first sentences are synthesized before the end of speech is sure and "
+             "spoken at once when it is; auto: on for local voices, off for a paid one (a guess costs characters)"),
     # --- turn-taking and listen modes (issue 14)
     Key("TURN_MODEL", "", help="smart-turn v3 ONNX file; empty = the one make install fetched; off = silence rule only"),
     Key("TURN_PAUSE_MS", 64, int, low=32, high=2000, help="silence after which the end-of-turn model is asked"),

@@ -189,13 +189,14 @@ class BrainService(Service):
         self.start_turn(text, intent.value, turn_id, image, spoken, route_us)
 
     def start_turn(self, text: str, intent: str, turn_id: str, image: str, spoken: bool, route_us: float,
-                   gate: Gate | None = None) -> None:
+                   gate: Gate | None = None) -> Turn:
         """Run a :class:`.turn.Turn` under a new epoch as the brain's one current turn (what a cancel stops)."""
         self.epoch += 1
         turn = Turn(self, text, intent, turn_id, self.epoch, image, spoken, route_us, gate=gate)
         self.turn_meta = (turn.turn_id, turn.epoch, turn.intent)
         self.turn = asyncio.get_running_loop().create_task(turn.run(), name=f"turn-{turn.epoch}")
         self.turn.add_done_callback(self._turn_done)
+        return turn
 
     def busy_turn(self) -> bool:
         return self.turn is not None and not self.turn.done()

@@ -29,9 +29,24 @@ from shared.messages import Frame
 
 if TYPE_CHECKING:
     from services.brain.service import BrainService
+    from services.brain.turn import Turn
 
 #: A reply started on a pause partial is dropped if its final transcript has not come after this long.
 EARLY_HOLD_S = 8.0
+
+#: Voices that bill by the character: a guess synthesized ahead would be paid for even when unheard.
+PAID_VOICES = frozenset({"elevenlabs"})
+
+
+def speaks_ahead(settings: Any) -> bool:
+    """Whether a held reply's sentences go to tts before the turn commits (PREEMPTIVE_SPEECH).
+
+    Why: behind the gate the first sentence waited for the commit, and only then did the
+    voice start its first chunk (Kokoro 0.6-0.8 s here), so the silence window and the
+    synthesis were paid one after the other. Rendered ahead, the audio is ready when the
+    turn commits; a dropped guess costs only the CPU it used, or money with a paid voice."""
+    mode = settings.PREEMPTIVE_SPEECH
+    return mode == "1" or (mode == "auto" and settings.TTS_PROVIDER not in PAID_VOICES)
 
 
 class Gate:
@@ -79,6 +94,7 @@ class Speculation:
     def __init__(self, host: BrainService) -> None:
         self.host = host
         self.early: tuple[str, str, Gate] | None = None  # (turn_id, text, gate) of a reply started on a pause
+        self.reply: Turn | None = None  # that reply
         self._timer: asyncio.TimerHandle | None = None
         self.finals: deque[str] = deque(maxlen=16)  # turn_ids whose final transcript came
 
@@ -108,7 +124,7 @@ class Speculation:
         gate = Gate(is_open=False)
         h.keep_user_line(text, intent.value, f.turn_id, "")  # a retract removes it again (drop)
         self.early = (f.turn_id, text, gate)
-        h.start_turn(text, intent.value, f.turn_id, "", True, route_us, gate=gate)
+        self.reply = h.start_turn(text, intent.value, f.turn_id, "", True, route_us, gate=gate)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(EARLY_HOLD_S, lambda: loop.create_task(self.drop("timeout")))
 
@@ -116,7 +132,7 @@ class Speculation:
         """The final transcript confirmed the pause partial: release what the reply has so far."""
         assert self.early is not None
         _turn_id, _text, gate = self.early
-        self.early = None
+        self.early, self.reply = None, None
         if self._timer is not None:
             self._timer.cancel()
         self.host.counters["early_committed"] += 1
@@ -129,15 +145,17 @@ class Speculation:
             return
         h = self.host
         turn_id, _text, gate = self.early
-        self.early = None
+        reply, self.early, self.reply = self.reply, None, None
         if self._timer is not None:
             self._timer.cancel()
         gate.discard()
         t = h.turn
         if t is not None and not t.done():
-            t.cancel()
+            t.cancel()  # its cancel flushes what it sent ahead to tts
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        elif reply is not None:
+            reply.withdraw()  # it had ended behind the gate: tts still parks its audio
         if h.history is not None:
             with contextlib.suppress(Exception):
                 h.history.remove_turn(turn_id)

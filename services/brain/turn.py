@@ -32,7 +32,7 @@ from services.brain.loopguard import LoopGuard
 from services.brain.providers import gguf
 from services.brain.providers.base import ProviderError, Request
 from services.brain.soul import code_prompt
-from services.brain.speculation import Gate
+from services.brain.speculation import Gate, speaks_ahead
 from services.brain.speech.clean import strip_emoji
 from services.brain.speech.segmenter import Segmenter
 from shared.messages import Frame
@@ -108,8 +108,10 @@ class Turn:
         self.image, self.spoken = image, spoken
         self.gate = gate or Gate()
         self.publish = self.gate.wrap(host.publish)
-        self.push = self.gate.wrap(host.bus.push)
         self.later = self.gate.call
+        self.held = False  # sentences went to tts behind a closed gate (see push)
+        if not self.gate.is_open and speaks_ahead(host.settings):
+            self.later(self.release)  # the first thing the gate replays when the turn commits
         self.notices: list[str] = []  # why providers before the one answering were passed over
         self.parts: list[str] = []
         self.seg = Segmenter(host.lang)
@@ -145,6 +147,30 @@ class Turn:
             self.later(h.notice, "warning", reason, "missing-key")
 
     # -- showing and speaking ------------------------------------------------------------------
+    def push(self, stream: str, kind: str, **fields: Any) -> None:
+        """A frame to tts. Behind a closed gate a sentence goes out at once as ``held`` (tts
+        synthesizes it and parks the audio, services/tts/held.py) when PREEMPTIVE_SPEECH
+        allows; a flush of held speech is never held itself, or a dropped guess would stay
+        parked in tts."""
+        h, g = self.host, self.gate
+        if g.is_open or (kind == "flush" and self.held):
+            h.bus.push(stream, kind, **fields)
+        elif kind == "sentence" and not g.discarded and speaks_ahead(h.settings):
+            self.held = True
+            h.bus.push(stream, kind, held=True, **fields)
+        else:
+            g.call(h.bus.push, stream, kind, **fields)
+
+    def release(self) -> None:
+        """The turn committed: tts speaks what it parked for this epoch."""
+        if self.held:
+            self.host.bus.push("sentence", "release", turn_id=self.turn_id, epoch=self.epoch)
+
+    def withdraw(self) -> None:
+        """The guess was dropped after its reply had ended: tts forgets what it parked."""
+        if self.held:
+            self.host.bus.push("sentence", "flush", turn_id=self.turn_id, epoch=self.epoch + 1)
+
     def speak(self, sentences: list[str], final: bool = False) -> None:
         h = self.host
         for i, s in enumerate(sentences):

@@ -7,7 +7,9 @@ Synthesis never waits for playback (seed section 11.2, problem 1): the worker on
 produces audio and hands it to the event loop, which pushes it to playback.
 Cancelling (a ``command cancel``, a ``flush``, or speech-start in barge-in mode)
 drops every pending sentence whose epoch is not newer than the cancelled one and
-stops the sentence being synthesized between chunks.
+stops the sentence being synthesized between chunks. A ``held`` sentence (a preemptive
+reply the user may not be done asking for) is synthesized at once but its audio is
+parked until the brain's ``release`` (services/tts/held.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from typing import Any
 
 from services.tts.engines import BilingualVoice, ChatterboxEngine, ElevenLabsEngine, chatterbox_usable, load_offline
+from services.tts.held import HeldSpeech
 from services.tts.pieces import clauses
 from shared.epochs import EVENTS as EPOCH_EVENTS
 from shared.epochs import EpochWindow
@@ -43,6 +46,7 @@ class TtsService(Service):
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.epochs = EpochWindow(self.counters)  # see shared/epochs.py: no epoch that never started
+        self.held = HeldSpeech(self.counters)  # audio of a preemptive reply, until its release
         self.speaking = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: threading.Thread | None = None
@@ -109,6 +113,7 @@ class TtsService(Service):
         cut_before = self.epochs.cut
         if self.epochs.observe(f, self.settings.ECHO_MODE) is not None and self.epochs.cut > cut_before:
             self.log.info("cancelled speech up to epoch %d", self.epochs.cut)
+            self.held.drop_through(self.epochs.cut)
         elif f.type == "speaking":
             self.speaking = True
         elif f.type == "idle":
@@ -117,13 +122,21 @@ class TtsService(Service):
     async def on_stream(self, stream: str, f: Frame) -> None:
         if f.type == "flush":
             if self.cancel(f["epoch"] - 1):
+                self.held.drop_through(f["epoch"] - 1)
                 self.out.put_nowait({"flush": f["epoch"], "turn_id": f.turn_id})
+            return
+        if f.type == "release":
+            if self.held.holds(f["epoch"]):  # in order behind the chunks already made
+                self.out.put_nowait({"release": f["epoch"]})
             return
         if f.type != "sentence":
             return
         if not self.epochs.start(f["epoch"]) or self.stale(f["epoch"]):
             self.counters["cancelled"] += 1
             return
+        if f.get("held"):
+            self.held.hold(f["epoch"])
+            self.counters["held"] += 1
         self.jobs.put({"text": f["text"], "epoch": f["epoch"], "index": f.get("index") or 0,
                        "turn_id": f.turn_id, "t_in_ns": f.ts})
 
@@ -188,29 +201,37 @@ class TtsService(Service):
 
     # -- pushing to playback (event loop) ----------------------------------------------
     async def main(self) -> None:
-        consumer = self.consumer_of("pcm")
         while not self.stopping.is_set():
             item = await self.out.get()
             if "flush" in item:
                 self.bus.push("pcm", "flush", epoch=item["flush"], turn_id=item["turn_id"])
-                continue
-            if self.stale(item["epoch"]):
-                continue
-            deadline = time.monotonic() + PUSH_PATIENCE_S
-            while True:
-                if self.peers.is_ready(consumer):
-                    data = {k: item[k] for k in ("rate", "epoch", "text", "index", "first", "last")}
-                    if self.bus.push("pcm", "pcm", turn_id=item["turn_id"],
-                                     payload=item["payload"], **data):
-                        break
-                    self.bus.dropped["pcm"] -= 1
-                if time.monotonic() > deadline or self.stale(item["epoch"]):
-                    self.counters["drops"] += 1
-                    if not self._warned_playback:
-                        self._warned_playback = True
-                        self.notice("warning", self.say("tts.playback-down"), "playback-down")
-                    break
-                await asyncio.sleep(0.01)
+            elif "release" in item:
+                for chunk in self.held.release(item["release"]):
+                    await self._push(chunk)
+            elif self.held.holds(item["epoch"]):
+                self.held.park(item)
+            else:
+                await self._push(item)
+
+    async def _push(self, item: dict[str, Any]) -> None:
+        """One chunk to playback, waiting up to PUSH_PATIENCE_S for it to take it."""
+        if self.stale(item["epoch"]):
+            return
+        consumer = self.consumer_of("pcm")
+        deadline = time.monotonic() + PUSH_PATIENCE_S
+        while True:
+            if self.peers.is_ready(consumer):
+                data = {k: item[k] for k in ("rate", "epoch", "text", "index", "first", "last")}
+                if self.bus.push("pcm", "pcm", turn_id=item["turn_id"], payload=item["payload"], **data):
+                    return
+                self.bus.dropped["pcm"] -= 1
+            if time.monotonic() > deadline or self.stale(item["epoch"]):
+                self.counters["drops"] += 1
+                if not self._warned_playback:
+                    self._warned_playback = True
+                    self.notice("warning", self.say("tts.playback-down"), "playback-down")
+                return
+            await asyncio.sleep(0.01)
 
     async def teardown(self) -> None:
         self.jobs.put(None)

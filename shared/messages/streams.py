@@ -12,8 +12,11 @@ from shared.messages.spec import _B, _I, _S, STREAM, declare
 
 declare("audio", 1, STREAM, {"rate": _I, "channels": _I}, {"t_capture_ns": _I}, payload=True,
         doc="microphone PCM, int16 little-endian, capture -> stt")
-declare("sentence", 1, STREAM, {"text": _S, "epoch": _I}, {"final": _B, "index": _I},
-        doc="one sentence to speak, brain -> tts")
+declare("sentence", 1, STREAM, {"text": _S, "epoch": _I}, {"final": _B, "index": _I, "held": _B},
+        doc="one sentence to speak, brain -> tts; held: a preemptive reply's, synthesized now and spoken only "
+            "after a release for its epoch (a flush drops it unheard)")
+declare("release", 1, STREAM, {"epoch": _I},
+        doc="brain -> tts: the turn of this epoch's held sentences is confirmed: speak them, in order")
 declare("pcm", 1, STREAM, {"rate": _I, "epoch": _I}, {"text": _S, "first": _B, "last": _B, "index": _I},
         payload=True, doc="synthesized PCM int16 mono, tts -> playback")
 declare("flush", 1, STREAM, {"epoch": _I}, doc="drop everything older than epoch (sent on a stream so it stays in order)")

@@ -335,20 +335,30 @@ async def test_preemptive_reply_is_held_until_the_final_transcript(peer: Peer, s
             peer.bus.publish("transcript-partial", turn_id=tid, text=text, pause=True, timings={})
 
         def traces(tid: str) -> list[str]:
+            """What the user could see or hear of ``tid``: brain events, and speech tts may play."""
             return [f.type for f in peer.events if f.turn_id == tid and f.source == "brain"] + \
-                [f.type for f in peer.sentences if f.turn_id == tid]
+                [f.type for f in peer.sentences if f.turn_id == tid and not f.get("held")]
+
+        def withdrawn(tid: str) -> bool:
+            """Speech sent ahead for ``tid`` (if any) was flushed and never released."""
+            frames = [f for f in peer.sentences if f.turn_id == tid]
+            return not frames or (frames[-1].type == "flush" and all(
+                f.get("held") for f in frames if f.type == "sentence") and "release" not in [f.type for f in frames])
 
         # 1. committed: the model starts on the partial; the reply comes out only after the final
         partial("t1", "qual é a capital da França?")
         await wait_for(lambda: any("capital da França" in str(r["body"]) for r in ol.requests), T)
         await asyncio.sleep(1.0)  # the fake answers in ms: the whole reply is ready and held
         assert traces("t1") == []
+        ahead = [s for s in peer.sentences if s.turn_id == "t1"]  # synthesized ahead, parked in tts
+        assert [s["text"] for s in ahead] == ["Paris é a capital", "da França.", "Posso ajudar em mais algo?"]
+        assert all(s.type == "sentence" and s["held"] for s in ahead)
         peer.bus.publish("transcript", turn_id="t1", text="qual é a capital da França?", timings={})
         start, text, end = await peer.reply("t1")
         assert end["ok"] and text == "Paris é a capital da França. Posso ajudar em mais algo?"
-        await wait_for(lambda: len([s for s in peer.sentences if s.turn_id == "t1"]) >= 3, T)
-        assert [s["text"] for s in peer.sentences if s.type == "sentence" and s.turn_id == "t1"] == [
-            "Paris é a capital", "da França.", "Posso ajudar em mais algo?"]  # the first piece: 3 whole words
+        await wait_for(lambda: len([s for s in peer.sentences if s.turn_id == "t1"]) >= 4, T)
+        after = [s for s in peer.sentences if s.turn_id == "t1"][3:]
+        assert [s.type for s in after] == ["release"] and after[0]["epoch"] == ahead[0]["epoch"] == start["epoch"]
         chats = [r for r in ol.requests if r["path"] == "/api/chat"]
         assert len(chats) == 1  # the final reused the preemptive stream: the model ran once
 
@@ -374,6 +384,7 @@ async def test_preemptive_reply_is_held_until_the_final_transcript(peer: Peer, s
         assert end6["ok"]
         for tid in ("t2", "t4"):
             assert traces(tid) == [], (tid, traces(tid))
+            assert withdrawn(tid), [(f.type, f.get("held")) for f in peer.sentences if f.turn_id == tid]
         hb = await wait_for(lambda: [h for h in peer.of("heartbeat")
                                      if h["counters"].get("early_timeout")], T)
         c = hb[-1]["counters"]
@@ -385,3 +396,23 @@ async def test_preemptive_reply_is_held_until_the_final_transcript(peer: Peer, s
         assert not any(t in ("t2", "t4") for t, _ in rows)
         assert [r for r in rows if r[0] in ("t1", "t3", "t6")] == [
             ("t1", "user"), ("t1", "assistant"), ("t3", "user"), ("t3", "assistant"), ("t6", "user"), ("t6", "assistant")]
+
+
+@pytest.mark.parametrize("env", [{"PREEMPTIVE_SPEECH": "0"},
+                                 {"TTS_PROVIDER": "elevenlabs", "ELEVENLABS_API_KEY": "el-test-key-123"}],
+                         ids=["off", "paid-voice"])
+async def test_speech_waits_for_the_turn_when_speaking_ahead_is_off_or_paid(peer: Peer, start_service, env) -> None:
+    """PREEMPTIVE_SPEECH=0, or auto with a voice billed by the character: the held reply's
+    sentences reach tts only after the final transcript, and never as held."""
+    with FakeOllama(reply="Paris é a capital da França.") as ol:
+        start_service("brain", OLLAMA_HOST=ol.url, **env)
+        await peer.ready()
+        peer.bus.publish("transcript-partial", turn_id="p1", text="qual é a capital da França?", pause=True,
+                         timings={})
+        await wait_for(lambda: any("capital da França" in str(r["body"]) for r in ol.requests), T)
+        await asyncio.sleep(1.0)
+        assert [f for f in peer.sentences if f.turn_id == "p1"] == []
+        peer.bus.publish("transcript", turn_id="p1", text="qual é a capital da França?", timings={})
+        await peer.reply("p1")
+        said = await wait_for(lambda: [s for s in peer.sentences if s.turn_id == "p1" and s.get("final")], T)
+        assert said and not any(s.get("held") or s.type == "release" for s in peer.sentences if s.turn_id == "p1")

@@ -131,6 +131,46 @@ async def test_tts_to_playback_file(start_service, tmp_path):
         assert abs(len(audio) / rate - played_s) < 0.5
 
 
+async def test_held_speech_is_played_on_release_and_never_after_a_flush(start_service, tmp_path):
+    """A preemptive reply's sentence (held) is synthesized at once but not heard until the
+    brain's release, which then plays it without waiting for synthesis; a held sentence
+    that is flushed (the user went on talking) is never heard, and speech after it plays."""
+    out = tmp_path / "out.wav"
+    async with Driver("brain", produce=("sentence",)) as d:
+        start_service("playback", PLAYBACK_FILE=str(out))
+        start_service("tts")
+        await d.ready("tts", "playback")
+
+        def made() -> int:
+            hb = d.heartbeat("tts")
+            return hb["counters"].get("sentences", 0) if hb else 0
+
+        base = made()
+        await d.push_until("sentence", "sentence", text="Hello there!", epoch=1, index=0, turn_id="h1", held=True)
+        await d.wait(lambda: made() >= base + 1, 20, "the held sentence synthesized")
+        await asyncio.sleep(0.5)
+        assert d.of("speaking") == []  # made, parked, not heard
+        t_release = time.monotonic_ns()
+        await d.push_until("sentence", "release", epoch=1, turn_id="h1")
+        sp = await d.wait(lambda: d.of("speaking"), 10, "the released sentence played")
+        release_ms = (sp[0].ts - t_release) / 1e6
+        print(f"\nheld speech: first sample handed to the output {release_ms:.0f} ms after the release")
+        assert sp[0]["text"] == "Hello there!" and sp[0].turn_id == "h1"
+        assert release_ms < 300  # no synthesis left to wait for
+        await d.wait(lambda: d.of("idle", epoch=1), 10, "the released sentence ended")
+
+        await d.push_until("sentence", "sentence", text="You will never hear this.", epoch=2, index=0,
+                           turn_id="h2", held=True)
+        await d.wait(lambda: made() >= base + 2, 20, "the second held sentence synthesized")
+        await d.push_until("sentence", "flush", epoch=3, turn_id="h2")
+        await d.push_until("sentence", "sentence", text="The end.", epoch=3, index=0, turn_id="h3", final=True)
+        await d.wait(lambda: d.of("idle", epoch=3), 20, "the next reply played")
+        assert [f["text"] for f in d.of("speaking")] == ["Hello there!", "The end."]
+        c = (await d.wait(lambda: (h := d.heartbeat("tts")) and h["counters"].get("held_dropped") and h, 10,
+                          "the dropped held reply counted"))["counters"]
+        assert c["held"] == 2 and c["held_released"] == 1 and c["held_dropped"] == 1
+
+
 async def _speak_long(d, epoch, n=3):
     long = "This is a long answer that goes on for a while so that there is time to interrupt it."
     for i in range(n):

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,7 @@ from services.brain.history import History
 from services.brain.history_file import SCHEMA_VERSION
 from services.brain.providers.base import MissingKey, ProviderError, Request
 from services.brain.soul import DEFAULT, Soul
+from services.brain.speculation import speaks_ahead
 from services.brain.speech.clean import for_speech, strip_emoji
 from services.brain.speech.segmenter import Segmenter, speakable
 from shared import config
@@ -305,3 +307,13 @@ def test_gate_holds_in_order_replays_once_and_discards() -> None:
     d.open()
     d.call(out.append, ("y", 0))
     assert out == [("a", 1), ("b", 2), ("c", 3)] and d.held == 0
+
+
+def test_speaking_ahead_is_on_for_local_voices_and_off_for_a_paid_one_unless_asked():
+    def s(mode: str, provider: str) -> SimpleNamespace:
+        return SimpleNamespace(PREEMPTIVE_SPEECH=mode, TTS_PROVIDER=provider)
+
+    assert speaks_ahead(s("auto", "local")) and speaks_ahead(s("auto", "chatterbox"))
+    assert not speaks_ahead(s("auto", "elevenlabs"))
+    assert speaks_ahead(s("1", "elevenlabs"))
+    assert not speaks_ahead(s("0", "local"))
