@@ -24,6 +24,8 @@ def _reason(type_: str, **data) -> str:
     ("flush", {"epoch": 2**62}, "out-of-bounds"),
     ("flush", {"epoch": -1}, "out-of-bounds"),
     ("sentence", {"text": "oi", "epoch": MAX_EPOCH + 1}, "out-of-bounds"),
+    ("sentence", {"text": "oi", "epoch": 3, "held": "yes"}, "bad-field"),
+    ("release", {"epoch": 2**62}, "out-of-bounds"),
     ("speech-start", {"epoch": 2**62}, "out-of-bounds"),
     ("command", {"name": "cancel", "args": {"epoch": 2**62}}, "bad-arg"),
     ("command", {"name": "cancel", "args": {"epoch": "3"}}, "bad-arg"),
