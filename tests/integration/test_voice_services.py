@@ -171,6 +171,39 @@ async def test_held_speech_is_played_on_release_and_never_after_a_flush(start_se
         assert c["held"] == 2 and c["held_released"] == 1 and c["held_dropped"] == 1
 
 
+async def test_a_guess_spoken_ahead_is_never_heard_when_the_speaker_goes_on(start_service, tmp_path):
+    """The whole voice loop on real audio: at the pause inside the utterance the brain answers
+    the guess and tts synthesizes that answer ahead; the speaker goes on, and what Luna says
+    is only the answer to the whole utterance (the guess's audio was dropped unheard)."""
+    from tests.support.fakes.ollama import FakeOllama
+
+    def answer(messages):  # names the last word it was asked about, so each answer says which guess it is
+        return f"You ended with {messages[-1]['content'].strip().rstrip('.!?').split()[-1].lower()}."
+
+    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 1.2, "Thank you.", 5.0])
+    out = tmp_path / "out.wav"
+    with FakeOllama(reply=answer) as ol:
+        async with Driver() as d:
+            start_service("playback", PLAYBACK_FILE=str(out))
+            start_service("tts", LANGUAGE="en")
+            start_service("brain", OLLAMA_HOST=ol.url, LANGUAGE="en")
+            start_service("stt", **STT_ENV, STT_SPECULATIVE_MS="150", VAD_MIN_SILENCE_MS="2500", TURN_MODEL="off")
+            await d.ready("stt", "tts", "playback", "brain")
+            start_service("capture", CAPTURE_FILE=str(wav))
+            await d.wait(lambda: d.of("idle", played=True), 60, "Luna's answer played")
+            await asyncio.sleep(1.0)
+            final = d.of("transcript")
+            assert len(final) == 1 and "thank you" in final[0]["text"].lower(), [f["text"] for f in final]
+            guesses = [f for f in d.of("transcript-partial") if f.get("pause")]
+            assert any("folder" in f["text"].lower() for f in guesses), [f["text"] for f in guesses]
+            assert " ".join(f["text"] for f in d.of("speaking")) == "You ended with you."  # the guess's: never
+            c = (await d.wait(lambda: (h := d.heartbeat("tts")) and h["counters"].get("held_released") and h, 10,
+                              "tts counted the released reply"))["counters"]
+            assert c["held"] >= 2 and c["held_released"] == 1 and c["held_dropped"] >= 1, c
+            audio, rate = read_wav(out)
+            assert rms(audio) > 300 and len(audio) / rate < 4.0  # one short answer, not two
+
+
 async def _speak_long(d, epoch, n=3):
     long = "This is a long answer that goes on for a while so that there is time to interrupt it."
     for i in range(n):

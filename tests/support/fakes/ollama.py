@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,11 +13,12 @@ from tests.support.fakes.base import FakeServer, words
 
 class FakeOllama(FakeServer):
     def __init__(self, models: tuple[str, ...] = ("dolphin-mistral:latest", "qwen2.5-coder:7b", "minicpm-v:latest"),
-                 reply: str = "Olá! Eu sou a Luna. Como posso ajudar?", mode: str = "ok", delay: float = 0.0,
+                 reply: str | Callable[[list[dict[str, Any]]], str] = "Olá! Eu sou a Luna. Como posso ajudar?",
+                 mode: str = "ok", delay: float = 0.0,
                  stall_s: float = 60.0) -> None:
         super().__init__()
         self.models = list(models)
-        self.reply = reply
+        self.reply = reply  # the text, or a function of the request's messages
         self.mode = mode  # ok | error-mid | stall | stall-first | slow
         self.delay = delay  # seconds between chunks
         self.stall_s = stall_s
@@ -52,7 +54,8 @@ class FakeOllama(FakeServer):
         if self.mode == "stall-first":
             self.closed.wait(self.stall_s)
             return
-        pieces = words(self.reply)
+        reply = self.reply(body.get("messages") or []) if callable(self.reply) else self.reply
+        pieces = words(reply)
         for i, piece in enumerate(pieces):
             if self.mode == "error-mid" and i == max(1, len(pieces) // 2):
                 self._line(h, {"error": "an error was encountered while running the model: unexpected EOF"})
