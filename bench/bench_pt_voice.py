@@ -114,7 +114,13 @@ async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> list[st
                 if (got >= n or ended) and time.monotonic() - last > 8.0:
                     break
                 await asyncio.sleep(0.25)
-            return [f["text"] for f in d.of("transcript")]  # in the order spoken: one stt worker
+            heard = [f["text"] for f in d.of("transcript")]  # in the order spoken: one stt worker
+            if not heard:  # once in a bench run (not reproduced): say what each side saw, not only WER 1.0
+                hb = {s: (d.heartbeat(s) or {}).get("counters") for s in ("stt", "capture")}
+                log = (tmp / "stt.out").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"no transcript through Luna in 300 s; {len(d.events)} events seen, last "
+                                   f"counters {hb}; stt's output ends:\n{log}")
+            return heard
     finally:
         for p in procs:
             p.terminate()
