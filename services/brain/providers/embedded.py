@@ -149,7 +149,8 @@ class EmbeddedProvider:
             loop.call_soon_threadsafe(q.put_nowait, (kind, val))
 
         def work() -> None:
-            yield_cpu()
+            # the prompt is read at this thread's normal priority, and only the decoding after
+            # the first token yields the CPU (see llama_settings.LLM_NICE)
             with self._gen_lock:
                 self.active.set()
                 self.generated = 0
@@ -161,6 +162,8 @@ class EmbeddedProvider:
                     for chunk in gen:
                         if stop.is_set():
                             break
+                        if not self.generated:
+                            yield_cpu()
                         self.generated += 1
                         text = chunk["choices"][0].get("delta", {}).get("content") or ""
                         if text:

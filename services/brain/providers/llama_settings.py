@@ -77,11 +77,16 @@ def batch_threads() -> int:
     return max(1, min(4, n))
 
 
-#: Niceness of the generation thread (0-19). The rest of a reply is not on the critical path
-#: (the first sentence plays for about a second while the model writes the next one in a few
-#: hundred ms), but Piper, Whisper, the VAD, the audio clocks and the UI are: they should
-#: win the CPU whenever they need it. Measured on 2 cores: Piper's first clause took 101 ms
-#: next to a decoding LLM at nice 0, 72 ms at nice 10, 69 ms idle.
+#: Niceness of the generation thread once the first token is out (0-19). The rest of a reply
+#: is not on the critical path (the first sentence plays for about a second while the model
+#: writes the next one in a few hundred ms), but Piper, Whisper, the VAD, the audio clocks and
+#: the UI are: they should win the CPU whenever they need it. Measured on 2 cores: Piper's
+#: first clause took 101 ms next to a decoding LLM at nice 0, 72 ms at nice 10, 69 ms idle.
+#: The prompt (up to the first token) is read at normal priority: it is on the critical path,
+#: and its batch runs on every core with a barrier per layer, so one busy nice-0 process
+#: (another program, or stt's Whisper) stalled the whole batch: first token 8.0-8.4 s at
+#: nice 10 next to one busy core, 0.32-0.77 s at nice 0, 0.17-0.23 s idle (5 Portuguese
+#: questions after a cached system prompt, /tmp runs).
 LLM_NICE = 10
 
 

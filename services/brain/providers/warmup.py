@@ -19,8 +19,9 @@ stay in the cache and the real request reuses them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 log = logging.getLogger("luna.brain.warmup")
@@ -81,10 +82,34 @@ def warm(llm: Any, tokens: Sequence[int], cancelled: Callable[[], bool], chunk: 
         return 0
     llm.n_tokens = keep
     done = 0
-    for i in range(keep, len(tokens), chunk):
-        if cancelled():
-            break
-        batch = list(tokens[i:i + chunk])
-        llm.eval(batch)
-        done += len(batch)
+    with one_batch_thread(llm):
+        for i in range(keep, len(tokens), chunk):
+            if cancelled():
+                break
+            batch = list(tokens[i:i + chunk])
+            llm.eval(batch)
+            done += len(batch)
     return done
+
+
+@contextlib.contextmanager
+def one_batch_thread(llm: Any) -> Iterator[None]:
+    """The warm-up's batches on one thread, the real requests' on all of them again after.
+
+    Why: the warm-up runs at nice 10 so it never slows what Luna is saying, but a batch
+    spread over every core waits at each layer for its slowest thread: next to one busy
+    nice-0 process a 2-thread batch crawled (a 20-token prompt took 8 s, see
+    llama_settings.LLM_NICE), and a real turn waits for the batch in progress. One
+    thread at nice 10 has no barrier to wait at and the scheduler moves it to a free core.
+    """
+    ctx = getattr(getattr(llm, "_ctx", None), "ctx", None)
+    if ctx is None:
+        yield
+        return
+    import llama_cpp
+
+    llama_cpp.llama_set_n_threads(ctx, llm.n_threads, 1)
+    try:
+        yield
+    finally:
+        llama_cpp.llama_set_n_threads(ctx, llm.n_threads, llm.n_threads_batch)
