@@ -102,7 +102,8 @@ STT_COUNTERS = counters(
 TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", "held", "held_released",
                         "held_dropped", *_EPOCHS,
                         doc="held: sentences of a preemptive reply synthesized before the turn was sure; "
-                            "held_released / held_dropped: held replies spoken / never said")
+                            "held_released: held replies spoken; held_dropped: held replies never said, and "
+                            "chunks past a held reply's 30 s cap")
 BRAIN_COUNTERS = counters(
     "brain.counters", "sentences", "fallbacks", "turns_ok", "turns_failed", "turns_cancelled",
     "early_started", "early_committed", prefixes=("early_", "replies_cut_"),
