@@ -38,6 +38,36 @@ NAME = "embedded"
 N_CTX = 2048
 log = logging.getLogger("luna.brain.embedded")
 
+
+class _KeepStderr:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which does nothing here.
+
+    Why: that helper silences llama.cpp's loading chatter by pointing the process's fd 1
+    and 2 at /dev/null while a model loads. The redirect is process-wide, so every line the
+    brain's other threads log meanwhile (a refused bus connection, a provider error) is
+    lost from supervisord's log. llama.cpp's own lines already pass through the
+    library's log callback, which drops all but errors when ``verbose=False``.
+    """
+
+    def __init__(self, disable: bool = True) -> None:
+        self.disable = disable
+
+    def __enter__(self) -> _KeepStderr:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def keep_stderr_while_loading() -> None:
+    """Swap llama-cpp-python's fd redirect for :class:`_KeepStderr` in the modules that load models."""
+    import llama_cpp._internals
+    import llama_cpp.llama
+
+    for module in (llama_cpp.llama, llama_cpp._internals):
+        module.suppress_stdout_stderr = _KeepStderr
+
+
 class EmbeddedProvider:
     name = NAME
     #: extra seconds before the first token: prompt processing on a busy 2-core CPU takes seconds
@@ -78,6 +108,7 @@ class EmbeddedProvider:
                 raise ProviderError(i18n.say("brain.embedded.gone", self.lang, what=what), "model-missing", NAME)
             try:
                 from llama_cpp import Llama
+                keep_stderr_while_loading()
             except ImportError:
                 raise ProviderError(i18n.say("brain.embedded.no-extra", self.lang), "unreachable", NAME) from None
 

