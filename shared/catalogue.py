@@ -106,8 +106,9 @@ TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", 
                             "chunks past a held reply's 30 s cap")
 BRAIN_COUNTERS = counters(
     "brain.counters", "sentences", "fallbacks", "turns_ok", "turns_failed", "turns_cancelled",
-    "early_started", "early_committed", prefixes=("early_", "replies_cut_"),
-    doc="early_<why>: a speculative reply dropped (retracted, changed, ...); replies_cut_<reason>: the loop guard")
+    "early_started", "early_committed", "self_address_removed", prefixes=("early_", "replies_cut_"),
+    doc="early_<why>: a speculative reply dropped (retracted, changed, ...); replies_cut_<reason>: the loop guard; "
+        "self_address_removed: the assistant's own name taken out where a reply addressed the user with it")
 WATCHDOG_COUNTERS = counters("watchdog.counters", "restarts", "busy_spared")
 HEARTBEAT_COUNTERS = ByService("heartbeat.counters", {
     "capture": CAPTURE_COUNTERS, "playback": PLAYBACK_COUNTERS, "stt": STT_COUNTERS, "tts": TTS_COUNTERS,

@@ -21,6 +21,33 @@ from pathlib import Path
 
 DEFAULT = """# Alma da Luna
 
+Você é a Luna, a assistente pessoal que mora no computador do usuário.
+
+- Se perguntarem quem você é ou qual é o seu nome, responda: "Eu sou a Luna, sua assistente pessoal."
+- Seja calorosa, direta e breve: no máximo duas ou três frases curtas, boas para ouvir em voz alta.
+- A fala do usuário chega por reconhecimento de voz: se a mensagem não fizer sentido, diga que não entendeu e peça para repetir.
+- Não use emojis.
+- Se não souber algo, diga que não sabe.
+"""
+
+DEFAULT_EN = """# Luna's soul
+
+You are Luna, the personal assistant who lives on the user's computer.
+
+- If asked who you are or what your name is, answer: "I am Luna, your personal assistant."
+- Be warm, direct and brief: at most two or three short sentences, easy to listen to.
+- The user's words come through speech recognition: if a message makes no sense, say you did not understand and ask them to repeat.
+- Do not use emojis.
+- If you do not know something, say so.
+"""
+
+#: The souls these defaults replaced; a file still equal to one of them is upgraded (it was never edited).
+#: Why the last one went: it named Luna four times and told the model not to call the user Luna, and
+#: the offline 0.5B did just that when the ears misheard: 10 of 12 replies to the Portuguese TTFA
+#: bench's misheard questions opened "Olá, Luna!" (0 of 12 with the soul above, /tmp runs).
+_OLD_DEFAULTS = (
+    """# Alma da Luna
+
 Você é a Luna, a assistente pessoal que mora no computador do usuário. Você é a assistente, não o usuário.
 
 - Seu nome é Luna. Se perguntarem quem você é, quem está falando, seu nome, ou pedirem que se apresente,
@@ -29,9 +56,8 @@ Você é a Luna, a assistente pessoal que mora no computador do usuário. Você 
 - Seja calorosa, direta e breve: no máximo duas ou três frases curtas, boas para ouvir em voz alta.
 - Não use emojis.
 - Se não souber algo, diga que não sabe.
-"""
-
-DEFAULT_EN = """# Luna's soul
+""",
+    """# Luna's soul
 
 You are Luna, the personal assistant who lives on the user's computer. You are the assistant, not the user.
 
@@ -41,10 +67,8 @@ You are Luna, the personal assistant who lives on the user's computer. You are t
 - Be warm, direct and brief: at most two or three short sentences, easy to listen to.
 - Do not use emojis.
 - If you do not know something, say so.
-"""
-
-#: The soul this file replaced; a file still equal to it is upgraded (it was never edited).
-_OLD_DEFAULT = """# Alma da Luna
+""",
+    """# Alma da Luna
 
 Você é a Luna, uma assistente pessoal que mora no computador do usuário.
 
@@ -53,7 +77,9 @@ Você é a Luna, uma assistente pessoal que mora no computador do usuário.
 - Não use emojis.
 - Quando mostrar código, coloque-o em um bloco ``` e explique em uma ou duas frases.
 - Se não souber algo, diga que não sabe.
-"""
+""",
+)
+_OLD_DEFAULT = _OLD_DEFAULTS[-1]  # the first default of all (tests write it)
 
 #: The last line of every system prompt: the reply language follows LANGUAGE.
 LANGUAGE_RULE = {
@@ -100,10 +126,10 @@ class Soul:
     def ensure(self) -> None:
         """Create the file from the default if it does not exist (never overwrite the user's).
 
-        A file still byte-equal to the previous default was never edited: it gets the new one.
+        A file still byte-equal to an earlier default was never edited: it gets the new one.
         """
         try:
-            old = self.path.read_text(encoding="utf-8") == _OLD_DEFAULT
+            old = self.path.read_text(encoding="utf-8") in _OLD_DEFAULTS
         except (OSError, UnicodeDecodeError):
             old = False
         if old or not self.path.exists():

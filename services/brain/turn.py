@@ -4,6 +4,8 @@ A turn walks its function's fallback chain (:mod:`.fallback`) and streams
 ``reply-start``, ``token``... ``reply-end`` (same ``turn_id``, its own ``epoch``),
 while the segmenter pushes each finished sentence to tts on the ``sentence``
 stream and the loop guard ends a looping or overlong reply at a sentence.
+Before either sees a chat chunk, :mod:`.selfname` takes out Luna's own name where
+the model addressed the user with it ("Olá, Luna!").
 Cancelling the task that runs :meth:`Turn.run` closes the model stream, pushes
 ``flush`` and ends the reply with ``cancelled``.
 
@@ -31,6 +33,7 @@ from services.brain.fallback import Choice
 from services.brain.loopguard import LoopGuard
 from services.brain.providers import gguf
 from services.brain.providers.base import ProviderError, Request
+from services.brain.selfname import SelfAddress
 from services.brain.soul import code_prompt
 from services.brain.speculation import Gate, speaks_ahead
 from services.brain.speech.clean import strip_emoji
@@ -116,6 +119,8 @@ class Turn:
         self.parts: list[str] = []
         self.seg = Segmenter(host.lang)
         self.guard = LoopGuard(intent)  # ends a looping or overlong reply at a sentence (see loopguard)
+        self.names = SelfAddress() if intent != "code" else None  # "Olá, Luna!" -> "Olá!" (see selfname)
+        self.marked = False  # the model's first token was stamped
         self.kept: str | None = None  # the text to keep when the guard cut the reply
         self.index = 0  # the next sentence's number
         self.started = False  # reply-start was published
@@ -187,8 +192,23 @@ class Turn:
         shown = strip_emoji(chunk) if self.intent == "chat" else chunk
         if not shown:
             return False
-        if not self.parts:
+        if not self.marked:
+            self.marked = True
             self.host.clocks.clock(self.turn_id).mark("first_token", time.monotonic_ns())
+        return self.show(self.names.feed(shown) if self.names else shown)
+
+    def emit_tail(self) -> None:
+        """The reply ended: show and speak what the name filter still held."""
+        if self.names is not None:
+            tail = self.names.flush()
+            if self.names.removed:
+                self.host.counters["self_address_removed"] += self.names.removed
+            if tail:
+                self.show(tail)
+
+    def show(self, shown: str) -> bool:
+        if not shown:
+            return False
         stop = self.guard.feed(shown).stop
         self.parts.append(shown)
         self.publish("token", turn_id=self.turn_id, text=shown, epoch=self.epoch)
@@ -281,10 +301,12 @@ class Turn:
                 except StopAsyncIteration:
                     break
                 except (TimeoutError, asyncio.TimeoutError):
+                    self.emit_tail()
                     self.speak(self.seg.flush(), final=True)
                     self.end(False, h.say("brain.stalled", provider=self.provider, s=f"{stall:g}"))
                     return
                 except ProviderError as err:
+                    self.emit_tail()
                     self.speak(self.seg.flush(), final=True)
                     self.end(False, str(err))
                     return
@@ -294,6 +316,8 @@ class Turn:
                 self.kept = self.guard.clean()
                 self.timings["cut"] = self.guard.reason
                 h.counters[f"replies_cut_{self.guard.reason}"] += 1
+            else:
+                self.emit_tail()
             self.speak(self.seg.flush(), final=True)
             self.end(True)
         except asyncio.CancelledError:

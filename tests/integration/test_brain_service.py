@@ -416,3 +416,21 @@ async def test_speech_waits_for_the_turn_when_speaking_ahead_is_off_or_paid(peer
         await peer.reply("p1")
         said = await wait_for(lambda: [s for s in peer.sentences if s.turn_id == "p1" and s.get("final")], T)
         assert said and not any(s.get("held") or s.type == "release" for s in peer.sentences if s.turn_id == "p1")
+
+
+async def test_a_reply_that_calls_the_user_luna_is_shown_spoken_and_kept_without_it(peer: Peer, start_service,
+                                                                                   bus_env) -> None:
+    """The offline model greeted misheard questions with "Olá, Luna!"; the user never sees or hears it."""
+    with FakeOllama(reply="Olá, Luna! A capital do Brasil é Brasília. Eu sou a Luna, sua assistente.") as ol:
+        start_service("brain", OLLAMA_HOST=ol.url)
+        await peer.ready()
+        tid = peer.say("wow a capitauda do brasil")
+        _, text, end = await peer.reply(tid)
+        fixed = "Olá! A capital do Brasil é Brasília. Eu sou a Luna, sua assistente."
+        assert end["ok"] and text == end["text"] == fixed
+        await wait_for(lambda: [s for s in peer.sentences if s.turn_id == tid and s.get("final")], T)
+        assert " ".join(s["text"] for s in peer.sentences if s.turn_id == tid) == fixed
+        await wait_for(lambda: (hb := peer.of("heartbeat")) and hb[-1]["counters"].get("self_address_removed") == 1, T)
+    h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+    assert [m["content"] for m in h.messages(h.latest())][-1] == fixed  # the next turn's context has no "Luna" to copy
+    h.close()

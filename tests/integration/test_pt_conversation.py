@@ -20,7 +20,7 @@ from services.brain import packaged_model
 from services.brain.loopguard import HARD_CHARS, LoopGuard, distinct_ngram_ratio
 from services.brain.providers import gguf
 from services.brain.providers.embedded import EmbeddedProvider
-from services.brain.soul import _OLD_DEFAULT, DEFAULT, DEFAULT_EN, Soul, code_prompt
+from services.brain.soul import _OLD_DEFAULT, _OLD_DEFAULTS, DEFAULT, DEFAULT_EN, Soul, code_prompt
 from services.brain.speech.segmenter import Segmenter
 from tests.support.ptquality import correct, degenerate, lang_ok, load_set, luna_reply, reply_lang
 
@@ -111,10 +111,12 @@ def test_soul_names_luna_and_the_reply_language(tmp_path: Path) -> None:
 
 
 def test_soul_upgrades_only_an_unedited_old_default(tmp_path: Path) -> None:
-    old = tmp_path / "old" / "alma.md"
-    old.parent.mkdir()
-    old.write_text(_OLD_DEFAULT, encoding="utf-8")
-    assert Soul(old).text() == DEFAULT.strip()
+    for i, text in enumerate(_OLD_DEFAULTS):  # every default Luna ever wrote, the one that primed "Olá, Luna!" too
+        old = tmp_path / f"old{i}" / "alma.md"
+        old.parent.mkdir()
+        old.write_text(text, encoding="utf-8")
+        assert Soul(old).text() == DEFAULT.strip()
+    assert "Não chame o usuário de Luna" in "".join(_OLD_DEFAULTS) and "Não chame" not in DEFAULT
     mine = tmp_path / "mine" / "alma.md"
     mine.parent.mkdir()
     mine.write_text(_OLD_DEFAULT + "- Fale como pirata.\n", encoding="utf-8")
