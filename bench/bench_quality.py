@@ -6,7 +6,8 @@ template, the family's sampling, the default soul, Luna's loop guard), once per 
 the packaged Qwen2.5-Coder-0.5B (the offline default) and SmolLM2-135M (the last
 resort, the baseline in the same run). ``LLM_GGUF`` adds a third model under
 ``_custom`` (or ``_$PT_BENCH_CUSTOM_NAME``); ``PT_BENCH_MODELS=qwen05b,custom`` runs only those
-models and ``PT_BENCH_IDS=quem,cap_brasil`` only those prompts. Scores are explained in
+models and ``PT_BENCH_IDS=quem,cap_brasil`` only those prompts; ``PT_BENCH_SOUL_AB=1`` runs the
+packaged Qwen again with the soul the default replaced (``_qwen05b_prevsoul``). Scores are explained in
 tests/support/ptquality.py.
 
 Keys, per model suffix (``_qwen05b``, ``_smollm2``): ``pt_reply_lang_ratio`` (replies in
@@ -14,7 +15,8 @@ the expected language), ``pt_fact_accuracy``, ``pt_identity_ratio`` (says she is
 ``pt_code_ok_ratio``, ``pt_degenerate_replies`` (as kept, after the guard) and
 ``pt_degenerate_raw`` (the model alone: its output read on to its own end, up to
 256 tokens: the no-guard baseline), ``pt_loop_cuts`` / ``pt_length_cuts``
-(replies the guard ended), ``pt_first_token_p50_s``, ``pt_reply_p50_s``, ``pt_reply_p95_s``.
+(replies the guard ended), ``pt_called_user_luna`` (replies whose model output addressed the user
+as "Luna", which services/brain/selfname.py takes out), ``pt_first_token_p50_s``, ``pt_reply_p50_s``, ``pt_reply_p95_s``.
 Every model runs with the brain's thread count (1 on 2 cores) on whatever else the
 machine is doing: the figures are as noisy as the machine's load.
 """
@@ -69,6 +71,7 @@ def score(replies: list[Reply], suffix: str) -> dict[str, float]:
         f"pt_code_ok_ratio_{suffix}": ratio("code", lambda r: correct(r.item, r.text)),
         f"pt_degenerate_replies_{suffix}": sum(degenerate(r.text) for r in replies),
         f"pt_degenerate_raw_{suffix}": sum(degenerate(r.raw) for r in replies),
+        f"pt_called_user_luna_{suffix}": sum(r.called_user_luna for r in replies),
         f"pt_loop_cuts_{suffix}": sum(r.cut == "loop" for r in replies),
         f"pt_length_cuts_{suffix}": sum(r.cut == "length" for r in replies),
         f"pt_timeouts_{suffix}": sum(r.cut == "timeout" for r in replies),
@@ -79,7 +82,7 @@ def score(replies: list[Reply], suffix: str) -> dict[str, float]:
     }
 
 
-async def run_model(suffix: str, gguf: str, show: bool = True) -> dict[str, float]:
+async def run_model(suffix: str, gguf: str, show: bool = True, soul: str = "") -> dict[str, float]:
     p = EmbeddedProvider(gguf)
     t0 = time.monotonic()
     await p.load()
@@ -88,7 +91,7 @@ async def run_model(suffix: str, gguf: str, show: bool = True) -> dict[str, floa
     try:
         ids = [i for i in os.environ.get("PT_BENCH_IDS", "").split(",") if i]
         for item in [i for i in load_set() if not ids or i.id in ids]:
-            r = await luna_reply(p, item, max_tokens=MAX_TOKENS, raw_to_end=True, timeout=REPLY_TIMEOUT_S)
+            r = await luna_reply(p, item, max_tokens=MAX_TOKENS, raw_to_end=True, timeout=REPLY_TIMEOUT_S, soul=soul)
             replies.append(r)
             if show:
                 flags = ("lang " if not lang_ok(r.text, item.lang) else "") + ("DEGEN " if degenerate(r.text) else "")
@@ -108,6 +111,11 @@ def main() -> dict[str, Any]:
     for suffix, gguf in models():
         print(f"-- {suffix} ({gguf or 'packaged'})", flush=True)
         figures.update(asyncio.run(run_model(suffix, gguf)))
+    if os.environ.get("PT_BENCH_SOUL_AB") == "1":  # the soul before this one, same model, same run
+        from services.brain.soul import _OLD_DEFAULTS
+
+        print("-- qwen05b with the previous soul", flush=True)
+        figures.update(asyncio.run(run_model("qwen05b_prevsoul", "", soul=_OLD_DEFAULTS[0])))
     base, best = "smollm2", "qwen05b"
     for key in ("pt_reply_lang_ratio", "pt_fact_accuracy", "pt_identity_ratio", "pt_degenerate_replies",
                 "pt_reply_p50_s"):

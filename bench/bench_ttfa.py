@@ -47,7 +47,7 @@ with the idle measurement; that slow-down lands in the overhead).
 Two profiles in the same run (``LUNA_TTFA_PROFILES``, default ``en,pt``; ``pt`` alone
 re-runs the Portuguese one quickly): English, as above, with SmolLM2 pinned by
 ``LLM_GGUF``; Portuguese (keys ``ttfa_pt_*``), the pt-BR offline defaults: questions
-spoken by espeak-ng pt-BR in three voices, the packaged multilingual Whisper base
+spoken by two Kokoro voices that are not Luna's (``PT_SPEAKERS``), the packaged multilingual Whisper base
 (``STT_LANGUAGE=pt``), the packaged Qwen2.5-Coder-0.5B and Kokoro's pt-br voice, whose
 sequential baseline uses the same three. ``LUNA_TTFA_WARMUP=0`` turns the brain's
 prompt-cache warm-up off (the A/B); ``LUNA_TTFA_SEQUENTIAL=0`` skips the baseline
@@ -95,6 +95,12 @@ QUESTIONS_PT = [
     "Qual é a fruta amarela que o macaco come?",
 ]
 PT_VOICES = ("pt-br", "pt-br+f3", "pt-br+m3")  # espeak-ng pt-BR voices (the set bench_turn uses)
+#: Who asks the Portuguese questions: two Kokoro styles that are not Luna's (jf_gongitsune), a male
+#: voice and a faster female one. Why not espeak-ng any more: Whisper base heard its questions with
+#: a WER of 0.83 p50 ("Wow, a capitauda francesa!"), so the profile timed replies to nonsense
+#: (and the earlier soul greeted each one "Olá, Luna!"); these two it hears at about 0.2
+#: (bench_pt_voice's test set). ``LUNA_TTFA_PT_VOICES=espeak`` asks with espeak-ng as before.
+PT_SPEAKERS = (("jm_kumo", 0.9), ("jf_nezumi", 1.1))
 LEAD_S = 10.0  # silence before the first question: the file clock starts before stt is ready
 LEAD_PT_S = 20.0  # the pt profile joins Whisper base, Qwen and Kokoro into a fresh data dir first
 GAP_S = float(os.environ.get("LUNA_TTFA_GAP_S", "17"))  # silence after each question: the reply must end in it
@@ -116,10 +122,18 @@ def utterances(lang: str = "en") -> list[tuple[str, str, np.ndarray]]:
 
     out = []
     n = int(os.environ.get("LUNA_TTFA_N", len(QUESTIONS)))
-    if lang == "pt":  # espeak-ng pt-BR, the voices in turn (no packaged pt voice is a different speaker)
+    if lang == "pt":
+        if os.environ.get("LUNA_TTFA_PT_VOICES") == "espeak":  # the questions of earlier runs
+            for i, q in enumerate(QUESTIONS_PT[:n]):
+                voice = PT_VOICES[i % len(PT_VOICES)]
+                out.append((q, f"espeak-ng {voice}", to_16k(*espeak_speech(q, voice, 150))))
+            return out
+        from services.tts.kokoro import KokoroEngine
+
+        speakers = [(f"kokoro {style} {speed}", KokoroEngine(style, speed=speed)) for style, speed in PT_SPEAKERS]
         for i, q in enumerate(QUESTIONS_PT[:n]):
-            voice = PT_VOICES[i % len(PT_VOICES)]
-            out.append((q, f"espeak-ng {voice}", to_16k(*espeak_speech(q, voice, 150))))
+            name, engine = speakers[i % len(speakers)]
+            out.append((q, name, to_16k(engine.audio(q), 24000)))
         return out
     for i, q in enumerate(QUESTIONS[:n]):
         voice = "piper-joe" if i % 2 == 0 else "espeak-ng"

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from services.brain.loopguard import LoopGuard, distinct_ngram_ratio
 from services.brain.providers.base import Request
-from services.brain.soul import Soul, code_prompt
+from services.brain.selfname import SelfAddress
+from services.brain.soul import Soul, code_prompt, language_rule
 
 SET = Path(__file__).resolve().parent / "data" / "pt_quality.tsv"
 
@@ -112,13 +113,17 @@ class Reply:
     first_s: float
     total_s: float
     cut: str  # the loop guard's reason ("loop", "length"), "timeout", or "" if the reply ended by itself
+    called_user_luna: bool = False  # the model addressed the user with Luna's name (taken out of ``text``)
 
 
-def request(item: Item, model: str = "embedded", max_tokens: int = 256) -> tuple[Request, str]:
-    """The request the brain would build for this prompt in a fresh conversation, and its intent."""
+def request(item: Item, model: str = "embedded", max_tokens: int = 256, soul: str = "") -> tuple[Request, str]:
+    """The request the brain would build for this prompt in a fresh conversation, and its intent
+    (``soul``: another soul text than the default, for the bench's A/B)."""
     intent = "code" if item.kind == "code" else "chat"
     if intent == "code":
         system, temp = code_prompt(item.lang), 0.3
+    elif soul:
+        system, temp = f"{soul.strip()}\n\n{language_rule(item.lang)}", 0.85
     else:
         with tempfile.TemporaryDirectory() as d:  # the default soul, never the user's file
             system, temp = Soul(Path(d) / "alma.md", lang=item.lang).prompt(), 0.85
@@ -127,14 +132,15 @@ def request(item: Item, model: str = "embedded", max_tokens: int = 256) -> tuple
 
 
 async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float = 120.0,
-                     raw_to_end: bool = False) -> Reply:
-    """One reply through ``provider`` with Luna's loop guard, as :meth:`services.brain.turn.Turn.run` runs it.
+                     raw_to_end: bool = False, soul: str = "") -> Reply:
+    """One reply through ``provider`` with Luna's loop guard and name filter, as
+    :meth:`services.brain.turn.Turn.run` runs them.
 
     ``raw_to_end``: keep reading after the guard stops the reply (up to ``max_tokens``), so
     ``Reply.raw`` is what the model alone would have said: the bench's no-guard baseline.
     ``total_s`` is still the time to the guard's stop, what the user waits.
     """
-    req, intent = request(item, max_tokens=max_tokens)
+    req, intent = request(item, max_tokens=max_tokens, soul=soul)
     guard = LoopGuard(intent)
     t0 = time.monotonic()
     first = total = 0.0
@@ -159,4 +165,8 @@ async def luna_reply(provider, item: Item, max_tokens: int = 256, timeout: float
             guard.reason = "timeout"
     finally:
         await stream.aclose()
-    return Reply(item, guard.clean(), "".join(raw), first, total or time.monotonic() - t0, guard.reason)
+    text, names = guard.clean(), SelfAddress()
+    if intent != "code":
+        text = names.feed(text) + names.flush()
+    return Reply(item, text, "".join(raw), first, total or time.monotonic() - t0, guard.reason,
+                 called_user_luna=names.removed > 0)
