@@ -71,7 +71,9 @@ def test_spoken_turn_crosses_the_link_and_an_outsider_gets_nothing(tmp_path: Pat
         pair.close()
     rows = split["rows"]
     tr = [r for r in rows if r["type"] == "transcript"]
-    assert tr and "capital" in tr[0]["data"]["text"].lower() and "france" in tr[0]["data"]["text"].lower(), tr
+    # the user's words crossed the link (not how well tiny.en hears them: once in CI, under the rogues'
+    # load, "France" came out as "friends")
+    assert tr and {"what", "capital"} <= set(tr[0]["data"]["text"].lower().replace("?", " ").split()), tr
     assert any(r["type"] == "speaking" and r["source"] == "playback" for r in rows)
     from tests.support.audio import read_wav, rms
 
