@@ -35,11 +35,20 @@ FIRST_MAX_CHARS = 90
 #: ...or once it has this many whole words (never ending on one said with the next: "A capital da"
 #: waits for "França"). Why: the first audio waited for the model's whole first clause, 0.9 s
 #: p50 of decoding on the Portuguese TTFA bench ("A aia tem cerca de 80.476 espátas." is 17
-#: tokens), while Kokoro speaks only its first two words in its first chunk anyway
-#: (services/tts/pieces.py growing_pieces) and Piper its first clause.
-FIRST_WORDS = 3
+#: tokens). Why two and not three: Kokoro renders a piece of up to four words whole
+#: (services/tts/pieces.py growing_pieces), so "A capital da França" was one 0.8 s render
+#: before any audio, where "A capital" is 0.5 s and its words come a token or two sooner;
+#: the rest of the sentence renders while it plays. Portuguese TTFA bench, same machine, quiet:
+#: p50 1.640 s with three words, 1.215 s with two (held replies ready at the commit: 5 -> 8 of 12).
+FIRST_WORDS = 2
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
 _WHOLE_WORD = re.compile(r"\S+(?=\s)")
+
+
+def _closed(text: str) -> bool:
+    """No markdown link, bracket or inline code is still open: "See [the" | "docs](url)" would reach
+    the voice as brackets and a bare URL, since each piece is cleaned for speech on its own."""
+    return text.count("[") <= text.count("]") and text.count("(") <= text.count(")") and text.count("`") % 2 == 0
 
 
 class Segmenter:
@@ -122,13 +131,15 @@ class Segmenter:
 
     def _first_clause(self, text: str) -> int | None:
         """Where the reply's first piece may end early: a clause break, else the end of FIRST_WORDS
-        whole words, else a space past FIRST_MAX_CHARS. Streamed a token at a time, the words are
+        whole words (not on a title: "O Dr." waits for "Silva"), else a space past FIRST_MAX_CHARS. Streamed a token at a time, the words are
         usually whole before any clause break shows up; a clause already in the buffer wins."""
         for m in _CLAUSE.finditer(text):
             if m.end() >= FIRST_CLAUSE_MIN and has_words(text[:m.end()]) and text[m.end():].strip():
                 return m.end()
         for i, m in enumerate(_WHOLE_WORD.finditer(text), 1):
-            if i >= FIRST_WORDS and not leans_on_next(m.group(0)) and has_words(text[:m.end()]):
+            word = m.group(0)
+            if i >= FIRST_WORDS and not leans_on_next(word) and word.rstrip(".").lower() not in _ABBREV \
+                    and _closed(text[:m.end()]) and has_words(text[:m.end()]):
                 return m.end()
         if len(text) > FIRST_MAX_CHARS:
             pos = text.rfind(" ", 0, FIRST_MAX_CHARS)

@@ -41,7 +41,7 @@ def test_segmenter_splits_sentences_as_they_complete() -> None:
 
 def test_segmenter_abbreviations_numbers_and_lists() -> None:
     out = feed_all(Segmenter(), "O Dr. Silva custa 3.50 reais. Itens:\n- um\n- dois\nFim.")
-    assert out[:2] == ["O Dr. Silva", "custa 3.50 reais."]  # the first piece: three words, not "O Dr."
+    assert out[:2] == ["O Dr. Silva", "custa 3.50 reais."]  # the first piece: two words, but not "O Dr."
     assert "um" in out and "dois" in out and out[-1] == "Fim."
 
 
@@ -247,27 +247,29 @@ def test_first_piece_may_end_at_a_clause_then_whole_sentences() -> None:
     for i in range(0, len(text), 3):
         out += seg.feed(text[i:i + 3])
     out += seg.flush()
-    assert out == ["A capital da França,", "que fica na Europa, é Paris.",
+    assert out == ["A capital", "da França, que fica na Europa, é Paris.",
                    "Ela tem muitos museus, parques e cafés.", "Fim."]
-    # a short clause is not cut off on its own; the first piece then ends after three whole words,
+    seg = Segmenter()  # a clause already in the buffer wins
+    assert seg.feed("A capital da França, que") == ["A capital da França,"]
+    # a short clause is not cut off on its own; the first piece then ends after two whole words,
     # never on one said with the next ("que"), and never inside a word still being written
     seg = Segmenter()
-    assert seg.feed("Sim, ") == [] and seg.feed("claro que") == [] and seg.feed(" pos") == []
-    assert seg.feed("so ajudar.") == ["Sim, claro que posso"] and seg.flush() == ["ajudar."]
+    assert seg.feed("Sim, ") == [] and seg.feed("que") == [] and seg.feed(" pos") == []
+    assert seg.feed("so ajudar.") == ["Sim, que posso"] and seg.flush() == ["ajudar."]
     long = Segmenter().feed("palavra " * 20)
     assert len(long) == 1 and len(long[0]) <= 90
 
 
-def test_the_first_piece_goes_after_three_words_then_only_sentences() -> None:
-    """The first audio waits for three words of the reply, not its whole first sentence."""
+def test_the_first_piece_goes_after_two_words_then_only_sentences() -> None:
+    """The first audio waits for two words of the reply, not its whole first sentence."""
     seg, out = Segmenter(), []
     for tok in ["A", " aia", " tem", " cerca", " de", " 80", ".476", " pat", "as", ".", " Ela", " é", " grande", "."]:
         out += seg.feed(tok)
-        if tok == " cerca":
-            assert out == ["A aia tem"]  # out as soon as "tem" is whole, while the model writes on
+        if tok == " tem":
+            assert out == ["A aia"]  # out as soon as "aia" is whole, while the model writes on
     out += seg.flush()
-    assert out == ["A aia tem", "cerca de 80.476 patas.", "Ela é grande."]
-    assert feed_all(Segmenter("en"), "The capital of France is Paris.") == ["The capital of France", "is Paris."]
+    assert out == ["A aia", "tem cerca de 80.476 patas.", "Ela é grande."]
+    assert feed_all(Segmenter("en"), "The capital of France is Paris.") == ["The capital", "of France is Paris."]
 
 
 def test_context_window_moves_in_steps_so_the_prompt_prefix_is_stable(tmp_path) -> None:
