@@ -269,7 +269,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
     from services.brain.providers.base import Request
     from services.brain.providers.embedded import EmbeddedProvider
     from services.brain.providers.gguf import model_name
-    from services.brain.soul import DEFAULT, DEFAULT_EN, language_rule
+    from services.brain.soul import DEFAULT, DEFAULT_EN, system_prompt
     from services.brain.speech.segmenter import speakable
     from services.brain.turn import WINDOW_CHARS
     from services.stt.engines import load_local
@@ -289,7 +289,7 @@ async def _sequential(utts: list[tuple[str, str, np.ndarray]], first_spoken: lis
     await llm.load()
     vad = SileroVAD()
     # the system prompt the brain sends for this LANGUAGE (services/brain/soul.py Soul.prompt)
-    soul = f"{DEFAULT_EN if lang == 'en' else DEFAULT}\n\n{language_rule(lang)}"
+    soul = system_prompt((DEFAULT_EN if lang == "en" else DEFAULT).strip(), lang)  # as Soul.prompt gives it
     max_chars = max(WINDOW_CHARS["embedded"] - len(soul), 500)
     history: list[dict[str, str]] = []
     rows = []

@@ -81,7 +81,6 @@ Você é a Luna, uma assistente pessoal que mora no computador do usuário.
 - Se não souber algo, diga que não sabe.
 """,
 )
-_OLD_DEFAULT = _OLD_DEFAULTS[-1]  # the first default of all (tests write it)
 
 #: The last line of every system prompt: the reply language follows LANGUAGE.
 LANGUAGE_RULE = {
@@ -92,6 +91,11 @@ LANGUAGE_RULE = {
 
 def language_rule(lang: str) -> str:
     return LANGUAGE_RULE.get((lang or "pt")[:2].lower(), LANGUAGE_RULE["pt"])
+
+
+def system_prompt(soul: str, lang: str) -> str:
+    """A soul's text as the system prompt of chat and vision turns: the soul, then the reply-language line."""
+    return f"{soul}\n\n{language_rule(lang)}"
 
 
 #: The system prompt of code turns (not the user's soul: code wants other rules), per LANGUAGE.
@@ -165,4 +169,4 @@ class Soul:
 
     def prompt(self) -> str:
         """The system prompt: the soul, then the reply-language line for ``LANGUAGE``."""
-        return f"{self.text()}\n\n{language_rule(self.lang)}"
+        return system_prompt(self.text(), self.lang)

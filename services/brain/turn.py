@@ -197,14 +197,12 @@ class Turn:
             self.host.clocks.clock(self.turn_id).mark("first_token", time.monotonic_ns())
         return self.show(self.names.feed(shown) if self.names else shown)
 
-    def emit_tail(self) -> None:
-        """The reply ended: show and speak what the name filter still held."""
-        if self.names is not None:
-            tail = self.names.flush()
-            if self.names.removed:
-                self.host.counters["self_address_removed"] += self.names.removed
-            if tail:
-                self.show(tail)
+    def finish_speech(self, keep_tail: bool = True) -> None:
+        """The reply ended: what the name filter still held is shown (unless the loop guard cut
+        the reply there), and the segmenter's last piece is spoken."""
+        if keep_tail and self.names is not None:
+            self.show(self.names.flush())
+        self.speak(self.seg.flush(), final=True)
 
     def show(self, shown: str) -> bool:
         if not shown:
@@ -245,6 +243,8 @@ class Turn:
                          model=self.model, epoch=self.epoch)
         self.publish("reply-end", turn_id=self.turn_id, **kw)
         self.later(self._count, ok, cancelled)
+        if self.names is not None and self.names.removed:
+            self.later(h.counters.update, {"self_address_removed": self.names.removed})
         if full or error:
             self.later(self._keep_reply, full or error, provider=self.provider, model=self.model,
                        intent=self.intent, timings=timings, turn_id=self.turn_id, ok=ok)
@@ -301,13 +301,11 @@ class Turn:
                 except StopAsyncIteration:
                     break
                 except (TimeoutError, asyncio.TimeoutError):
-                    self.emit_tail()
-                    self.speak(self.seg.flush(), final=True)
+                    self.finish_speech()
                     self.end(False, h.say("brain.stalled", provider=self.provider, s=f"{stall:g}"))
                     return
                 except ProviderError as err:
-                    self.emit_tail()
-                    self.speak(self.seg.flush(), final=True)
+                    self.finish_speech()
                     self.end(False, str(err))
                     return
                 cut = self.emit(chunk)
@@ -316,9 +314,7 @@ class Turn:
                 self.kept = self.guard.clean()
                 self.timings["cut"] = self.guard.reason
                 h.counters[f"replies_cut_{self.guard.reason}"] += 1
-            else:
-                self.emit_tail()
-            self.speak(self.seg.flush(), final=True)
+            self.finish_speech(keep_tail=not cut)
             self.end(True)
         except asyncio.CancelledError:
             self.push("sentence", "flush", turn_id=self.turn_id, epoch=self.epoch + 1)

@@ -20,7 +20,7 @@ from services.brain import packaged_model
 from services.brain.loopguard import HARD_CHARS, LoopGuard, distinct_ngram_ratio
 from services.brain.providers import gguf
 from services.brain.providers.embedded import EmbeddedProvider
-from services.brain.soul import _OLD_DEFAULT, _OLD_DEFAULTS, DEFAULT, DEFAULT_EN, Soul, code_prompt
+from services.brain.soul import _OLD_DEFAULTS, DEFAULT, DEFAULT_EN, Soul, code_prompt
 from services.brain.speech.segmenter import Segmenter
 from tests.support.ptquality import correct, degenerate, lang_ok, load_set, luna_reply, reply_lang
 
@@ -119,7 +119,7 @@ def test_soul_upgrades_only_an_unedited_old_default(tmp_path: Path) -> None:
     assert "Não chame o usuário de Luna" in "".join(_OLD_DEFAULTS) and "Não chame" not in DEFAULT
     mine = tmp_path / "mine" / "alma.md"
     mine.parent.mkdir()
-    mine.write_text(_OLD_DEFAULT + "- Fale como pirata.\n", encoding="utf-8")
+    mine.write_text(_OLD_DEFAULTS[-1] + "- Fale como pirata.\n", encoding="utf-8")
     assert "pirata" in Soul(mine).text()
 
 

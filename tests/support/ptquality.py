@@ -32,7 +32,7 @@ from pathlib import Path
 from services.brain.loopguard import LoopGuard, distinct_ngram_ratio
 from services.brain.providers.base import Request
 from services.brain.selfname import SelfAddress
-from services.brain.soul import Soul, code_prompt, language_rule
+from services.brain.soul import Soul, code_prompt, system_prompt
 
 SET = Path(__file__).resolve().parent / "data" / "pt_quality.tsv"
 
@@ -123,7 +123,7 @@ def request(item: Item, model: str = "embedded", max_tokens: int = 256, soul: st
     if intent == "code":
         system, temp = code_prompt(item.lang), 0.3
     elif soul:
-        system, temp = f"{soul.strip()}\n\n{language_rule(item.lang)}", 0.85
+        system, temp = system_prompt(soul.strip(), item.lang), 0.85
     else:
         with tempfile.TemporaryDirectory() as d:  # the default soul, never the user's file
             system, temp = Soul(Path(d) / "alma.md", lang=item.lang).prompt(), 0.85

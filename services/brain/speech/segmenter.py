@@ -131,8 +131,9 @@ class Segmenter:
 
     def _first_clause(self, text: str) -> int | None:
         """Where the reply's first piece may end early: a clause break, else the end of FIRST_WORDS
-        whole words (not on a title: "O Dr." waits for "Silva"), else a space past FIRST_MAX_CHARS. Streamed a token at a time, the words are
-        usually whole before any clause break shows up; a clause already in the buffer wins."""
+        whole words (not on a title: "O Dr." waits for "Silva"), else a space past FIRST_MAX_CHARS.
+        Streamed a token at a time, the words are usually whole before any clause break shows up;
+        a clause already in the buffer wins."""
         for m in _CLAUSE.finditer(text):
             if m.end() >= FIRST_CLAUSE_MIN and has_words(text[:m.end()]) and text[m.end():].strip():
                 return m.end()
