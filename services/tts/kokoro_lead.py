@@ -11,6 +11,16 @@ are dropped except the last ``KEEP_COLUMNS`` (100 ms). Measured on 8 sentences a
 6 short first pieces (``/tmp`` runs, quiet machine, min of 2): the same round-trip
 WER (0.104 both), short pieces 579 -> 435 ms p50, sentences 1427 -> 1085 ms.
 
+Tried and not kept (2026-12-02, ``/tmp`` runs, idle machine): the graph cut in two at
+the same place, the vocoder run on windows of its columns so a piece's audio starts
+before the whole piece is rendered (first audio about 0.25 s instead of 0.5-0.8 s).
+The vocoder's AdaIN layers normalize over the window's own length and its
+convolutions reach far, so windows with 8 columns of context changed the words heard
+("sou a Luna" -> "sou a tona"); 32 columns fixed that, at five times the compute of a
+16-column window, and at 5.8 ms of vocoder per 12.5 ms column a 2-core CPU then falls
+behind playback. Cutting the closing pause too saved nothing measurable on first
+pieces (840 ms p50 both, 40 heads turn about): a 2-word head rarely ends on one.
+
 The derived file is written once next to the assembled model (``model-lead-v1.onnx``)
 from the verified original; it needs the ``onnx`` package, and without it (or if the
 graph is not the one pinned) Kokoro runs the original file, as before.
