@@ -19,7 +19,7 @@ convolutions reach far, so windows with 8 columns of context changed the words h
 ("sou a Luna" -> "sou a tona"); 32 columns fixed that, at five times the compute of a
 16-column window, and at 5.8 ms of vocoder per 12.5 ms column a 2-core CPU then falls
 behind playback. Cutting the closing pause too saved nothing measurable on first
-pieces (840 ms p50 both, 40 heads turn about): a 2-word head rarely ends on one.
+pieces (840 ms against 844 ms p50, 40 heads turn about): a 2-word head rarely ends on one.
 
 The derived file is written once next to the assembled model (``model-lead-v1.onnx``)
 from the verified original; it needs the ``onnx`` package, and without it (or if the

@@ -214,8 +214,8 @@ def test_spoken_turn_offline_in_a_loopback_only_namespace(offline: dict) -> None
     links = [ln.split(":")[1].strip() for ln in rep["interfaces"].splitlines() if ln.strip()]
     assert links == ["lo"], rep["interfaces"]
     assert not any(rep["hf_hub_offline_set"].values()), rep["hf_hub_offline_set"]
-    # spoken question in: the words crossed the offline ears (tiny.en hears espeak's "France" as "friends"
-    # about one run in twenty; how well it hears is the stt tests' business, not this one's)
+    # spoken question in: the words crossed the offline ears (tiny.en heard espeak's "France" as "friends"
+    # once in a fresh-clone CI run; how well it hears is the stt tests' business, not this one's)
     heard = set(re.findall(r"[a-z]+", (rep["transcript"] or "").lower()))
     asked = set(re.findall(r"[a-z]+", QUESTION.lower()))
     assert "capital" in heard and len(heard & asked) >= len(asked) - 1, (rep["transcript"], why)
