@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from services.tts.portuguese import looks_portuguese
+from services.tts.portuguese import guess_language
 from shared.i18n import say
 
 Cancelled = Callable[[], bool]
@@ -129,6 +129,8 @@ class BilingualVoice:
         # an injected maker brings its own files
         self._prepare_pt = prepare_pt or (_kokoro_files if make_pt is None else (lambda: None))
         self._ready = threading.Event()
+        #: The voice an undecided piece gets: the last decided piece's, at first the user's (a pt voice was asked for).
+        self.lang = "pt"
         self.model = f"{english.model} + kokoro-82m (pt-br, packaged)"
         threading.Thread(target=self._load, name="kokoro-load", daemon=True).start()
 
@@ -167,7 +169,8 @@ class BilingualVoice:
         return self._ready.wait(timeout)
 
     def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
-        if looks_portuguese(text):
+        self.lang = guess_language(text) or self.lang  # undecided ("A capital", a name): as the last piece
+        if self.lang == "pt":
             self._ready.wait(60)
             if self.pt is not None:
                 yield from self.pt.synthesize(text, cancelled)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from services.tts.kokoro_lead import EDGE_SAMPLES, lead_model
-from services.tts.pieces import growing_pieces
+from services.tts.pieces import Pacer, growing_pieces
 from services.tts.portuguese import speech_pt
 from shared.packaged import assemble, package_file
 
@@ -79,10 +80,11 @@ def _own_phonemizer():
 
 
 class KokoroEngine:
-    """Kokoro on the CPU; yields one chunk per piece, the first piece kept short so audio starts soon."""
+    """Kokoro on the CPU; yields one chunk per piece, the first piece of a reply one word (or as many as
+    the audio queued ahead covers: services/tts/pieces.py Pacer) so audio starts soon."""
 
     def __init__(self, style: str = DEFAULT_STYLE, speed: float = 1.0, lang: str = "pt-br", threads: int = 0,
-                 head_words: int = 2, lead_cut: bool = True) -> None:
+                 head_words: int = 1, lead_cut: bool = True) -> None:
         import os
 
         import onnxruntime as ort
@@ -105,6 +107,7 @@ class KokoroEngine:
         self.rate = RATE
         self.speed = speed
         self.head_words = head_words
+        self.pacer = Pacer()
         self.lang = lang
         self.model = f"kokoro-82m {style} ({lang}, packaged)"
 
@@ -143,9 +146,12 @@ class KokoroEngine:
 
     def synthesize(self, text: str, cancelled: Callable[[], bool]) -> Iterator[tuple[int, np.ndarray]]:
         text = speech_pt(text) if self.lang.startswith("pt") else text
-        for piece in growing_pieces(text, self.head_words):
+        head = self.head_words and max(self.head_words, self.pacer.head_words())
+        for piece in growing_pieces(text, head):
             if cancelled():
                 return
+            t0 = time.monotonic()
             a = self.audio(piece)
+            self.pacer.rendered(len(piece.split()), time.monotonic() - t0, len(a) / self.rate)
             if len(a):
                 yield self.rate, a

@@ -1,7 +1,7 @@
 """Portuguese in tts's bilingual voice: which sentences the pt voice reads, and how its phonemizer needs them.
 
 Why in tts: the brain hands tts clean clauses (services/brain/speech); what is left is
-engine work. :func:`looks_portuguese` picks the voice per sentence (BilingualVoice),
+engine work. :func:`guess_language` picks the voice per piece (BilingualVoice),
 and :func:`speech_pt` respells what espeak-ng's pt-br rules, Kokoro's front end, read
 wrong. Neither changes what is shown or what another engine (ElevenLabs) receives.
 """
@@ -71,16 +71,21 @@ _EN_WORDS = frozenset("the a an of to in on is are was be it this that you i he 
                       "as at by from have has do does what which can will would there here hello yes no".split())
 
 
-def looks_portuguese(text: str) -> bool:
-    """A cheap per-sentence guess (diacritics, then stop words), so each reply is read by a voice of its language.
+def guess_language(text: str) -> str | None:
+    """A cheap per-piece guess (diacritics, then stop words): "pt", "en", or None when the piece
+    does not say ("A capital", "Dom", "Huawei", "2 mais 2" has "mais": pt).
 
-    Why per sentence: Luna answers in the user's language, and a reply may quote the
+    Why per piece: Luna answers in the user's language, and a reply may quote the
     other one; the wrong voice is unintelligible (the English voice reading Portuguese
     scored 86% WER in the round-trip bench), a wrong guess on a mixed sentence is not.
+    Why None: the reply's first piece is one or two words, and a guess forced on them
+    sent "A capital" (the English "a" counts as much as the Portuguese) and a name to
+    the English voice; :class:`~services.tts.engines.BilingualVoice` reads an undecided
+    piece with the voice of the last one that was decided.
     """
     if _PT_MARKS.search(text):
-        return True
+        return "pt"
     ws = re.findall(r"[a-zà-ü']+", text.lower())
     pt = sum(w in _PT_WORDS for w in ws)
     en = sum(w in _EN_WORDS for w in ws)
-    return pt > en
+    return "pt" if pt > en else "en" if en > pt else None

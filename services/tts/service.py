@@ -85,7 +85,8 @@ class TtsService(Service):
         self.info.update(model=self.engine.model, provider=s.TTS_PROVIDER)
         if self.engine is piper:  # the first ONNX run is several times slower: pay it before ready
             t0 = time.monotonic()
-            await asyncio.to_thread(lambda: list(piper.synthesize("Ready.", lambda: False)))
+            english = piper.english if isinstance(piper, BilingualVoice) else piper  # Kokoro warms up as it loads
+            await asyncio.to_thread(lambda: list(english.synthesize("Ready.", lambda: False)))
             if isinstance(piper, BilingualVoice):
                 # Ready means every voice Luna may need now speaks: a Portuguese reply that
                 # arrived while Kokoro was still loading would otherwise wait in silence.

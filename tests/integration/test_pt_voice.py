@@ -156,6 +156,14 @@ def test_bilingual_voice_reads_each_language_with_its_voice(kokoro):
     assert {r for r, _ in v.synthesize("Olá, tudo bem?", lambda: False)} == {24000}
     assert {r for r, _ in v.synthesize("Hello, how are you?", lambda: False)} == {22050}
     assert list(v.synthesize("Olá, tudo bem?", lambda: True)) == []
+    # the reply's first piece is a word or two that says nothing of its language: the user's voice reads it,
+    # and an undecided piece after an English one stays English (a name inside an English reply)
+    assert {r for r, _ in v.synthesize("A capital", lambda: False)} == {24000}
+    assert {r for r, _ in v.synthesize("Hello, how are you?", lambda: False)} == {22050}
+    assert {r for r, _ in v.synthesize("Huawei", lambda: False)} == {22050}
+    assert {r for r, _ in v.synthesize("Dom", lambda: False)} == {22050}
+    assert {r for r, _ in v.synthesize("Dom Casmurro é um romance.", lambda: False)} == {24000}
+    assert {r for r, _ in v.synthesize("Dom", lambda: False)} == {24000}
 
 
 def _thread_nice() -> dict[int, int]:
@@ -240,13 +248,14 @@ def test_speech_pt(raw, spoken):
 
 def test_first_piece_and_language_guess():
     from services.tts.pieces import first_piece
-    from services.tts.portuguese import looks_portuguese
+    from services.tts.portuguese import guess_language
 
     assert first_piece("Oi, eu sou a Luna, sua assistente de voz.") == ("Oi,", "eu sou a Luna, sua assistente de voz.")
     assert first_piece("Hoje o dia está bonito e ensolarado no Rio.") == ("Hoje o dia está", "bonito e ensolarado no Rio.")
     assert first_piece("Tudo bem com você?") == ("Tudo bem com você?", "")
-    assert looks_portuguese("Qual é a capital da França?") and looks_portuguese("o que voce quer")
-    assert not looks_portuguese("Hello there, what is the weather?") and not looks_portuguese("Ready.")
+    assert guess_language("Qual é a capital da França?") == guess_language("o que voce quer") == "pt"
+    assert guess_language("Hello there, what is the weather?") == "en"
+    assert guess_language("A capital") is guess_language("Dom Casmurro") is guess_language("Ready.") is None
 
 
 def test_decoding_loops_are_cut():

@@ -40,7 +40,12 @@ FIRST_MAX_CHARS = 90
 #: before any audio, where "A capital" is 0.5 s and its words come a token or two sooner;
 #: the rest of the sentence renders while it plays. Portuguese TTFA bench, same machine, quiet:
 #: p50 1.640 s with three words, 1.215 s with two (held replies ready at the commit: 5 -> 8 of 12).
-FIRST_WORDS = 2
+#: Why one: Kokoro renders one word in 281 ms p50 against 351 ms for two, and the word is whole
+#: a token sooner; the rest of the first sentence follows at once, in pieces as long as the
+#: word's audio covers (services/tts/pieces.py Pacer). Portuguese TTFA bench, idle 2-core AMD
+#: EPYC, every piece read by Kokoro: p50 1.182 s with one word, 1.294 s with two.
+#: Words said with the next still wait ("A capital", "O maior"), as does a title ("O Dr.").
+FIRST_WORDS = 1
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
 _WHOLE_WORD = re.compile(r"\S+(?=\s)")
 

@@ -41,14 +41,14 @@ def test_segmenter_splits_sentences_as_they_complete() -> None:
 
 def test_segmenter_abbreviations_numbers_and_lists() -> None:
     out = feed_all(Segmenter(), "O Dr. Silva custa 3.50 reais. Itens:\n- um\n- dois\nFim.")
-    assert out[:2] == ["O Dr. Silva", "custa 3.50 reais."]  # the first piece: two words, but not "O Dr."
+    assert out[:2] == ["O Dr. Silva", "custa 3.50 reais."]  # the first piece: a whole word, but not "O" or "O Dr."
     assert "um" in out and "dois" in out and out[-1] == "Fim."
 
 
 def test_segmenter_code_block_is_announced_not_read() -> None:
     text = "Aqui está:\n```python\ndef f(x):\n    return x. # not a sentence\n```\nPronto. Outro:\n```js\nx()\n```\nFim."
     out = feed_all(Segmenter("pt"), text, step=2)
-    assert out == ["Aqui está:", "o código está na tela.", "Pronto.", "Outro:", "Fim."]
+    assert out == ["Aqui", "está:", "o código está na tela.", "Pronto.", "Outro:", "Fim."]
     assert feed_all(Segmenter("en"), "See:\n```\nx\n```\n")[1] == "the code is on screen."
 
 
@@ -56,7 +56,7 @@ def test_segmenter_hands_tts_only_what_the_voice_says() -> None:
     """tts synthesizes what it receives: a bare URL, a link's target, a table's pipes and ⏰ never reach it."""
     text = ("Links úteis:\n- https://docs.python.org/3/\n- [pandas](https://pandas.pydata.org) ⏰\n\n"
             "| Nome | Idade |\n| Ana | 30 |\n\nBoa sorte! 🎉 ")
-    assert feed_all(Segmenter("pt"), text) == ["Links úteis:", "pandas", "Nome Idade", "Ana 30", "Boa sorte!"]
+    assert feed_all(Segmenter("pt"), text) == ["Links", "úteis:", "pandas", "Nome Idade", "Ana 30", "Boa sorte!"]
     assert speakable("Veja:\n```py\nx = 1\n```\nPronto.", "pt") == "Veja: o código está na tela. Pronto."
 
 
@@ -251,11 +251,13 @@ def test_first_piece_may_end_at_a_clause_then_whole_sentences() -> None:
                    "Ela tem muitos museus, parques e cafés.", "Fim."]
     seg = Segmenter()  # a clause already in the buffer wins
     assert seg.feed("A capital da França, que") == ["A capital da França,"]
-    # a short clause is not cut off on its own; the first piece then ends after two whole words,
-    # never on one said with the next ("que"), and never inside a word still being written
+    # the first piece ends after one whole word, never on one said with the next ("Em", "que"),
+    # and never inside a word still being written
     seg = Segmenter()
-    assert seg.feed("Sim, ") == [] and seg.feed("que") == [] and seg.feed(" pos") == []
-    assert seg.feed("so ajudar.") == ["Sim, que posso"] and seg.flush() == ["ajudar."]
+    assert seg.feed("Sim, ") == [] and seg.feed("que") == ["Sim,"]  # out once more of the reply follows
+    seg = Segmenter()
+    assert seg.feed("Em ") == [] and seg.feed("que") == [] and seg.feed(" pos") == []
+    assert seg.feed("so ajudar?") == ["Em que posso"] and seg.flush() == ["ajudar?"]
     long = Segmenter().feed("palavra " * 20)
     assert len(long) == 1 and len(long[0]) <= 90
 

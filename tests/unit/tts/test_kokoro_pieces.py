@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from services.tts.kokoro import KokoroEngine
-from services.tts.pieces import growing_pieces
+from services.tts.pieces import Pacer, growing_pieces
 from shared.phrasing import LEANS_ON_NEXT
 
 
@@ -42,3 +42,27 @@ def test_nasal_vowels_reach_the_model():
     assert not {"ũ", "õ", "ĩ"} & set(e.vocab)  # composed, as NFC writes them: Kokoro has none of them
     toks = e.tokens("um bom sim")  # espeak-ng: ũm bˈõm sˈĩm
     assert toks.count(e.vocab["\u0303"]) == 3, toks  # each nasal vowel as vowel + combining tilde
+
+
+def test_the_head_is_one_word_after_silence_and_longer_when_audio_is_queued():
+    now = [100.0]
+    p = Pacer(clock=lambda: now[0])
+    assert p.head_words() == 1  # nothing known, nothing queued: the first audio after one word's render
+    p.rendered(1, 0.28, 0.5)  # "Qual": 0.28 s to render, 0.5 s to play
+    assert p.one_word_s == 0.28 and abs(p.queued_s() - 0.5) < 1e-9
+    head = p.head_words()
+    assert head == 3  # 0.28 s for the first word and 0.084 s each for two more fit before 0.5 s has played
+    assert growing_pieces("é a capital da França?", head) == ["é a capital da França?"]  # one piece, one intonation
+    assert growing_pieces("é a capital da França?", 1)[0] == "é"  # what a head of one word on every text gave
+    now[0] += 0.45  # the audio has nearly played: back to one word
+    assert p.head_words() == 1
+    p.rendered(4, 0.9, 1.2)  # a slower CPU: 0.9 s for four words is 0.47 s for one
+    assert 0.33 < p.one_word_s < 0.36
+    now[0] += 0.2
+    assert abs(p.queued_s() - 1.05) < 1e-9  # 0.05 s left of the first piece, then 1.2 s, less 0.2 s played
+    assert p.head_words() == 1 + int((1.05 - p.one_word_s) / (0.3 * p.one_word_s)) == 8
+    now[0] += 5
+    assert p.queued_s() == 0 and p.head_words() == 1  # the next reply, after silence
+    p2 = Pacer(clock=lambda: now[0])
+    p2.rendered(1, 0.01, 30.0)
+    assert p2.head_words() == 8  # never more than ``longest``
