@@ -142,8 +142,8 @@ def _roundtrip(judge: Any, speak: Any, sentences: list[str]) -> tuple[float, flo
 def _new_reply(engine: Any) -> Any:
     """Each sentence is timed and heard as a reply of its own, after silence: nothing queued ahead
     (Kokoro's Pacer would otherwise give it the longer head of a reply's later sentences)."""
-    if hasattr(engine, "pacer"):
-        engine.pacer.ahead_until = 0.0
+    if hasattr(engine, "nothing_queued"):
+        engine.nothing_queued()
     return engine
 
 

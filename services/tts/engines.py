@@ -168,6 +168,10 @@ class BilingualVoice:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
+    def nothing_queued(self) -> None:
+        if self.pt is not None:
+            self.pt.nothing_queued()
+
     def synthesize(self, text: str, cancelled: Cancelled) -> Iterator[tuple[int, np.ndarray]]:
         self.lang = guess_language(text) or self.lang  # undecided ("A capital", a name): as the last piece
         if self.lang == "pt":

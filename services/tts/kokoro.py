@@ -144,6 +144,10 @@ class KokoroEngine:
             a = a[max(0, loud[0] - pad):loud[-1] + pad]
         return (np.clip(a, -1, 1) * 32767).astype(np.int16)
 
+    def nothing_queued(self) -> None:
+        """Speech was cut: the next text starts from a one-word head."""
+        self.pacer.ahead_until = 0.0
+
     def synthesize(self, text: str, cancelled: Callable[[], bool]) -> Iterator[tuple[int, np.ndarray]]:
         text = speech_pt(text) if self.lang.startswith("pt") else text
         head = self.head_words and max(self.head_words, self.pacer.head_words())

@@ -105,7 +105,17 @@ class TtsService(Service):
         n = self.epochs.cut_to(epoch)
         if n is not None and n > before:
             self.log.info("cancelled speech up to epoch %d", n)
+            self._nothing_queued()
         return n is not None
+
+    def _nothing_queued(self) -> None:
+        """Tell a voice that paces its pieces by the audio it has handed out (Kokoro) that none of it
+        is still to play: speech was cut. Without it, the reply after a barge-in would get the long first
+        piece of a reply with seconds of audio queued. (Not on ``idle``: playback says it at the end
+        of every sentence, with the next one already queued.)"""
+        for engine in {id(e): e for e in (self.engine, self.fallback) if e is not None}.values():
+            if hasattr(engine, "nothing_queued"):
+                engine.nothing_queued()
 
     def stale(self, epoch: int) -> bool:
         return self.epochs.stale(epoch)
@@ -115,6 +125,7 @@ class TtsService(Service):
         if self.epochs.observe(f, self.settings.ECHO_MODE) is not None and self.epochs.cut > cut_before:
             self.log.info("cancelled speech up to epoch %d", self.epochs.cut)
             self.held.drop_through(self.epochs.cut)
+            self._nothing_queued()
         elif f.type == "speaking":
             self.speaking = True
         elif f.type == "idle":

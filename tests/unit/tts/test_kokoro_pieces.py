@@ -66,3 +66,24 @@ def test_the_head_is_one_word_after_silence_and_longer_when_audio_is_queued():
     p2 = Pacer(clock=lambda: now[0])
     p2.rendered(1, 0.01, 30.0)
     assert p2.head_words() == 8  # never more than ``longest``
+
+
+def test_cut_speech_leaves_nothing_queued_for_the_pacer(monkeypatch, tmp_path):
+    """After a barge-in the next reply starts from a one-word head, not from the long head of the
+    seconds of audio the pacer still thought were queued."""
+    from services.tts.engines import BilingualVoice
+    from services.tts.service import TtsService
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    now = [0.0]
+    kokoro = KokoroEngine.__new__(KokoroEngine)
+    kokoro.pacer = Pacer(clock=lambda: now[0])
+    voice = BilingualVoice.__new__(BilingualVoice)
+    voice.pt = kokoro
+    svc = TtsService()
+    svc.engine = svc.fallback = voice
+    kokoro.pacer.rendered(1, 0.3, 6.0)  # a long sentence handed out
+    assert kokoro.pacer.head_words() == 8
+    assert svc.epochs.start(1)
+    assert svc.cancel(1)  # the user spoke over it
+    assert kokoro.pacer.queued_s() == 0 and kokoro.pacer.head_words() == 1
