@@ -43,7 +43,8 @@ FIRST_MAX_CHARS = 90
 #: Why one: Kokoro renders one word in 281 ms p50 against 351 ms for two, and the word is whole
 #: a token sooner; the rest of the first sentence follows at once, in pieces as long as the
 #: word's audio covers (services/tts/pieces.py Pacer). Portuguese TTFA bench, idle 2-core AMD
-#: EPYC, every piece read by Kokoro: p50 1.182 s with one word, 1.294 s with two.
+#: EPYC, every piece read by Kokoro: p50 1.182 s with one word, 1.294 s with two; a second run
+#: with one word gave 1.250 s, so the gain (about 0.1 s) is within this bench's run-to-run spread.
 #: Words said with the next still wait ("A capital", "O maior"), as does a title ("O Dr.").
 FIRST_WORDS = 1
 _CLAUSE = re.compile(r"[,;:](?=\s)|\s[–—-](?=\s)")
