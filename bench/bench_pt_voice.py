@@ -6,8 +6,9 @@ Power BI) synthesized by four voices (Kokoro jf_gongitsune 1.0, jm_kumo 0.9,
 jf_nezumi 1.1, espeak-ng pt-br at 140 wpm), played once at real time through capture (a WAV file)
 -> silero VAD -> the stt service as real processes (``stt_pt_wer``), and once straight
 into the same model, one call per utterance (``stt_pt_wer_bare``). Both are corpus WER
-(the transcripts joined in order), so a VAD split inside an utterance costs nothing
-but a lost or added word does.
+(the turns joined in order; a transcript that ``continues`` the one before replaces it, as
+it does in the brain's history and on screen), so a split inside an utterance costs only
+the words Whisper gets wrong for lack of the other half.
 
 Voice: each sentence spoken by a candidate and transcribed by the same Whisper base
 with language="pt" (a weak judge of synthetic speech: compare side by side, in the
@@ -90,8 +91,9 @@ def _test_set(styles: dict[str, Any]) -> list[tuple[str, str, np.ndarray]]:
     return [(s, voices[i % len(voices)][0], voices[i % len(voices)][1](s)) for i, s in enumerate(SENTENCES)]
 
 
-async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> list[str]:
-    """capture (CAPTURE_FILE) -> VAD -> stt as real processes on a private bus; the transcripts in order."""
+async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> tuple[list[str], int]:
+    """capture (CAPTURE_FILE) -> VAD -> stt as real processes on a private bus: the turns as heard, in
+    order, and how many transcripts went on with the one before (``continues``)."""
     from tests.support.voicekit import Driver
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONUNBUFFERED": "1",
@@ -114,13 +116,13 @@ async def _through_luna(wav: Path, n: int, data_home: str, tmp: Path) -> list[st
                 if (got >= n or ended) and time.monotonic() - last > 8.0:
                     break
                 await asyncio.sleep(0.25)
-            heard = [f["text"] for f in d.of("transcript")]  # in the order spoken: one stt worker
+            heard = d.heard()  # in the order spoken (one stt worker), a continued turn replaced by its whole
             if not heard:  # once in a bench run (not reproduced): say what each side saw, not only WER 1.0
                 hb = {s: (d.heartbeat(s) or {}).get("counters") for s in ("stt", "capture")}
                 log = (tmp / "stt.out").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"no transcript through Luna in 300 s; {len(d.events)} events seen, last "
                                    f"counters {hb}; stt's output ends:\n{log}")
-            return heard
+            return heard, sum(1 for f in d.of("transcript") if f.get("continues"))
     finally:
         for p in procs:
             p.terminate()
@@ -195,7 +197,7 @@ def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
     os.environ.update(LUNA_RUN_DIR=str(tmp / "run"), LUNA_LOG_DIR=str(tmp / "logs"),
                       LUNA_ENV_FILE=str(tmp / "none.env"))
     try:
-        luna = asyncio.run(_through_luna(wav, len(utts), data_home, tmp))
+        luna, continued = asyncio.run(_through_luna(wav, len(utts), data_home, tmp))
     finally:
         for k, v in old.items():
             if v is None:
@@ -210,13 +212,15 @@ def _ears(judge: Any, styles: dict[str, Any]) -> dict[str, float]:
         "stt_pt_compute_ms_p50_30s_window": round(float(np.median(full_ms)), 1),
         "stt_pt_utterances": len(utts),
         "stt_pt_transcripts": len(luna),
+        "stt_pt_continued": continued,
     }
     for voice in dict.fromkeys(v for _, v, _ in utts):
         idx = [i for i, (_, v, _) in enumerate(utts) if v == voice]
         slug = voice.split()[1] if voice.startswith("kokoro") else "espeak_pt_br"
         figs[f"stt_pt_wer_bare_{slug}"] = round(_corpus_wer([refs[i] for i in idx],
                                                                         [bare[i] for i in idx]), 4)
-    print(f"ears: {len(utts)} utterances, {len(luna)} transcripts through capture -> VAD -> stt; "
+    print(f"ears: {len(utts)} utterances, {len(luna)} turns through capture -> VAD -> stt ({continued} went on "
+          f"with the one before); "
           f"WER Luna {figs['stt_pt_wer']:.3f} vs bare model {figs['stt_pt_wer_bare']:.3f} "
           f"({figs['stt_pt_wer'] - figs['stt_pt_wer_bare']:+.3f}); bare model on the 10 s window "
           f"{figs['stt_pt_compute_ms_p50']:.0f} ms p50, WER {figs['stt_pt_wer_bare']:.3f}, vs the 30 s window "

@@ -98,7 +98,9 @@ STT_COUNTERS = counters(
     "stt.counters", "utterances", "transcripts", "empty", "echo_dropped", "called", "not_for_luna",
     "not_listening", "bad_format", "stt_errors", "speculative", "speculative_used", "early_published",
     "early_retracted", "eot_calls", "eot_skipped", "eot_late", "eot_errors", "eot_complete", "eot_incomplete", "eot_unsure",
-    "eot_text_incomplete", "wake_detections", "barge_in_held", *_EPOCHS)
+    "eot_text_incomplete", "wake_detections", "barge_in_held", "continued", *_EPOCHS,
+    doc="continued: utterances that went on with the last one (the VAD joined their audio; the transcript "
+        "carries continues)")
 TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", "held", "held_released",
                         "held_dropped", *_EPOCHS,
                         doc="held: sentences of a preemptive reply synthesized before the turn was sure; "
@@ -106,9 +108,11 @@ TTS_COUNTERS = counters("tts.counters", "sentences", "cancelled", "tts_errors", 
                             "chunks past a held reply's 30 s cap")
 BRAIN_COUNTERS = counters(
     "brain.counters", "sentences", "fallbacks", "turns_ok", "turns_failed", "turns_cancelled",
-    "early_started", "early_committed", "self_address_removed", prefixes=("early_", "replies_cut_"),
+    "early_started", "early_committed", "self_address_removed", "turns_continued",
+    prefixes=("early_", "replies_cut_"),
     doc="early_<why>: a speculative reply dropped (retracted, changed, ...); replies_cut_<reason>: the loop guard; "
-        "self_address_removed: the assistant's own name taken out where a reply addressed the user with it")
+        "self_address_removed: the assistant's own name taken out where a reply addressed the user with it; "
+        "turns_continued: spoken turns replaced by the transcript that went on with them")
 WATCHDOG_COUNTERS = counters("watchdog.counters", "restarts", "busy_spared")
 HEARTBEAT_COUNTERS = ByService("heartbeat.counters", {
     "capture": CAPTURE_COUNTERS, "playback": PLAYBACK_COUNTERS, "stt": STT_COUNTERS, "tts": TTS_COUNTERS,

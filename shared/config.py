@@ -71,6 +71,9 @@ KEYS: tuple[Key, ...] = (
     Key("VAD_BARGE_IN_MIN_SPEECH_MS", 150, int, low=0, high=5000,
         help="with ECHO_MODE=aec, the shortest burst that counts as speech while Luna speaks"),
     Key("STT_MAX_UTTERANCE_S", 30.0, float, low=1, high=600, help="longer speech is cut into pieces"),
+    Key("STT_CONTINUE_MS", 1000, int, low=0, high=5000,
+        help="voice again within this long after an utterance ended goes on with it: the two are transcribed "
+             "as one and replace the first turn; 0 = off"),
     Key("STT_SPECULATIVE_MS", 64, int, low=0, high=5000,
         help="start transcribing after this much silence, before the end of speech is sure; 0 = off"),
     Key("PREEMPTIVE_REPLY", "1", str, ("0", "1"),

@@ -160,6 +160,8 @@ class BrainService(Service):
         elif f.type == "transcript":
             self.speculation.finals.append(f.turn_id)
             self.clocks.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
+            if f.get("continues"):
+                await self.supersede(f["continues"])
             if self.speculation.holds(f.turn_id, f["text"]):
                 self.speculation.commit()
                 return
@@ -233,6 +235,15 @@ class BrainService(Service):
             self.history.new_conversation(conv_id=conv_id)
         self.conv_id = conv_id
         self.info["conversation_id"] = conv_id
+
+    async def supersede(self, turn_id: str) -> None:
+        """The speaker went on with ``turn_id``'s words (stt joined the two utterances): that turn's
+        reply answers half a sentence, so it stops, and its lines leave the history; the new
+        transcript holds the whole of what was said, so nothing the user said is lost."""
+        if self.turn_meta[0] == turn_id and self.speculation.early is None:
+            await self.cancel_turn()
+        if self.history is not None and self.history.remove_turn(turn_id):
+            self.counters["turns_continued"] += 1
 
     async def cancel_turn(self) -> bool:
         if self.speculation.early is not None:

@@ -76,6 +76,7 @@ class SttService(Utterances, Speculation, Service):
         self.segmenter = Segmenter(SileroVAD(), threshold=s.VAD_THRESHOLD, min_silence_ms=s.VAD_MIN_SILENCE_MS,
                                    min_speech_ms=s.VAD_MIN_SPEECH_MS, pad_ms=s.VAD_SPEECH_PAD_MS,
                                    max_s=s.STT_MAX_UTTERANCE_S, spec_ms=s.STT_SPECULATIVE_MS,
+                                   continue_ms=s.STT_CONTINUE_MS,
                                    barge_min_speech_ms=s.VAD_BARGE_IN_MIN_SPEECH_MS if s.ECHO_MODE == "aec" else 0)
         loop = asyncio.get_running_loop()
         self.listen.set_mode(s.LISTEN_MODE)

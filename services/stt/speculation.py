@@ -190,6 +190,8 @@ class Speculation:
         self._early_sent = turn_id
         self.counters["early_published"] += 1
         said = self._said(text)
+        if self._continues:
+            said["continues"] = self._continues
         self.publish("transcript-partial", turn_id=turn_id, text=said.pop("text", text), pause=True, **said,
                      timings={**timings, "stt_start_ns": t0, "stt_end_ns": t1, "transcript_ns": time.monotonic_ns()},
                      model=self.engine.model if self.engine else "", language=res.language)

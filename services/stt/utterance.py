@@ -27,6 +27,8 @@ class Utterances:
         self.pending = 0  # utterances queued for (or in) Whisper
         self._utt: dict[str, Any] = {}  # the current utterance's timings
         self._held: dict[str, Any] | None = None  # this utterance's speech-start, held until its words are accepted
+        self._last_turn = ""  # the turn_id of the last utterance that ended
+        self._continues = ""  # the turn the current utterance goes on with (the VAD joined their audio)
 
     def _release_start(self, held: dict[str, Any] | None) -> None:
         """The utterance's words were accepted: its speech-start (barge-in) goes out now."""
@@ -40,6 +42,8 @@ class Utterances:
         if seg is not None and seg.in_speech:
             seg.in_speech, seg._speech, seg._announced, seg._paused, seg._eot_asked = False, [], False, False, False
             seg.hold = seg.pending = False
+        if seg is not None:
+            seg.forget_last()
         self._drop_spec()
         self._eot_token = 0
         self._held = None
@@ -48,6 +52,9 @@ class Utterances:
         now = time.monotonic_ns()
         if ev.kind == "start":
             self._utt = {"speech_start_ns": ev.t_ns, "vad_start_ns": now}
+            self._continues = self._last_turn if ev.continues else ""
+            if self._continues:
+                self.counters["continued"] += 1
             self._drop_spec()
             self.counters["utterances"] += 1
             self._held = {"epoch": self.epochs.latest, "t_audio_ns": ev.t_ns}
@@ -81,10 +88,13 @@ class Utterances:
         timings = {**self._utt, "last_voice_ns": ev.t_ns, "vad_end_ns": now}
         self._utt = {}
         held, self._held = self._held, None
+        continues, self._continues = (self._continues if ev.continues else ""), ""
+        self._last_turn = turn_id
         dur = 0.0 if ev.audio is None else len(ev.audio) / 16000
         self.publish("speech-end", t_audio_ns=ev.t_ns, duration_s=round(dur, 3))
         if ev.audio is None or len(ev.audio) == 0 or self.pending >= MAX_PENDING:
             self._retract(turn_id)  # the brain may have started on its pause partial: call it off
+            self._not_continued(turn_id)
             if ev.audio is None or len(ev.audio) == 0:
                 return
             self.counters["drops"] += 1
@@ -96,7 +106,7 @@ class Utterances:
             timings["speculative"] = 1
         else:
             spec = asyncio.get_running_loop().run_in_executor(self.pool, self._timed, ev.audio)
-        asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id, held))
+        asyncio.get_running_loop().create_task(self._transcribe(spec, timings, turn_id, held, continues))
 
     def _said(self, text: str) -> dict[str, str]:
         """Name mode: the brain answers the words without "Luna," ({text, said}); the UI shows what was said."""
@@ -110,9 +120,15 @@ class Utterances:
         r = self.engine.transcribe(audio)  # type: ignore[union-attr]
         return r, t0, time.monotonic_ns()
 
+    def _not_continued(self, turn_id: str) -> None:
+        """``turn_id``'s words were dropped: voice after it must not be joined to its audio."""
+        if turn_id == self._last_turn and self.segmenter is not None:
+            self.segmenter.forget_last()
+
     async def _transcribe(self, job: asyncio.Future[Any], timings: dict[str, int], turn_id: str,
-                          held: dict[str, Any] | None = None) -> None:
+                          held: dict[str, Any] | None = None, continues: str = "") -> None:
         assert self.engine is not None
+        published = False
         try:
             try:
                 res, t0, t1 = await job
@@ -149,7 +165,12 @@ class Utterances:
             self.counters["transcripts"] += 1
             self.info["last_stt_ms"] = round((t1 - t0) / 1e6)
             said = self._said(text)
+            if continues:
+                said["continues"] = continues
             self.publish("transcript", turn_id=turn_id, text=said.pop("text", text), timings=timings,
                          model=self.engine.model, language=res.language, **said)
+            published = True
         finally:
             self.pending -= 1
+            if not published:
+                self._not_continued(turn_id)

@@ -62,6 +62,8 @@ class Event:
     audio: np.ndarray | None = None  # int16, the whole utterance (end only)
     forced: bool = False  # cut because it ran past the maximum length
     same_as_pause: bool = False  # end: no voice since the last "pause", so its audio is this audio
+    continues: bool = False  # start/pause/eot/end: the speaker went on within continue_ms of the last end,
+    # so this utterance's audio begins with that one's (see Segmenter.continue_ms)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Segmenter:
     pending: bool = False  # the model is still thinking about this pause: the silence rule waits for it ...
     pending_ms: int = 0  # ... until eot_ms + this much silence (audio time: a file read fast cannot outrun it)
     commit_ms: int = 0  # a turn the model called complete ends once the silence has lasted this long
+    continue_ms: int = 0  # > 0: voice again this soon after an end continues that utterance (see _open)
     _commit: bool = False  # the model called it complete; the silence has not lasted commit_ms yet
     _quiet_min_speech_ms: int = -1
     _buf: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
@@ -102,6 +105,9 @@ class Segmenter:
     _announced: bool = False
     _paused: bool = False
     _eot_asked: bool = False
+    _prev: np.ndarray | None = None  # the last utterance's audio, while the speaker may still go on with it
+    _prev_voice_t: int = 0  # its last voiced sample (capture time)
+    _continues: bool = False  # the current utterance began with _prev's audio
     last_prob: float = 0.0
 
     def luna_speaking(self, on: bool) -> None:
@@ -146,7 +152,7 @@ class Segmenter:
             del self._pre[:-keep]
             if p >= self.threshold:
                 self.in_speech = True
-                self._speech = list(self._pre)
+                self._speech = self._open(t)
                 self._pre = []
                 self._silence = 0
                 self._voiced = CHUNK
@@ -185,11 +191,11 @@ class Segmenter:
         if (self.eot_ms and self._announced and not self._eot_asked and self._silence
                 and self._silence * 1000 >= self.eot_ms * RATE):
             self._eot_asked = True
-            events.append(Event("eot", self._last_voice_t, self._trimmed()))
+            events.append(Event("eot", self._last_voice_t, self._trimmed(), continues=self._continues))
         if (self.spec_ms and self._announced and not self._paused and self._silence
                 and self._silence * 1000 >= self.spec_ms * RATE):
             self._paused = True
-            events.append(Event("pause", self._last_voice_t, self._trimmed()))
+            events.append(Event("pause", self._last_voice_t, self._trimmed(), continues=self._continues))
         if total >= self.max_s * RATE:
             return events + self._close(forced=True)
         return events
@@ -198,7 +204,7 @@ class Segmenter:
         # speech-start only once enough voiced audio came: a click must not cut Luna off
         if not self._announced and self._voiced * 1000 >= max(self.min_speech_ms, 1) * RATE:
             self._announced = True
-            return [Event("start", self._start_t)]
+            return [Event("start", self._start_t, continues=self._continues)]
         return []
 
     def _trimmed(self) -> np.ndarray:
@@ -235,6 +241,28 @@ class Segmenter:
         self._commit = True
         return []
 
+    def _open(self, t: int) -> list[np.ndarray]:
+        """The new utterance's first audio: the pad before its voice, after the last utterance's
+        audio when the voice came back within ``continue_ms`` of that one's end.
+
+        Why: a speaker's pause inside a sentence can outlast the silence window or sound
+        finished to smart-turn ("Desculpe," | "eu não entendi a sua pergunta"; Kokoro's
+        0.6-0.7 s pause before "dbt"). Transcribed apart, each half loses the other's context
+        ("O modelo do debate." | "Faiou no teste"); joined, Whisper hears the sentence it was,
+        and stt says which turn it completes (``continues``) so the brain and the UI merge them.
+        The pause between the two is kept only as the pads around it (at most 2 * pad_ms).
+        """
+        prev = self._prev  # kept until this one is announced: a click after it must not lose it
+        self._continues = bool(self.continue_ms and prev is not None
+                               and 0 <= t - self._prev_voice_t <= self.continue_ms * 1_000_000
+                               and len(prev) + CHUNK * (len(self._pre) + 1) < self.max_s * RATE)
+        return ([prev] if self._continues and prev is not None else []) + list(self._pre)
+
+    def forget_last(self) -> None:
+        """The last utterance is not one to go on with (its words were dropped: an echo, a call;
+        the listen mode changed): voice after it starts a new one."""
+        self._prev, self._continues = None, False
+
     def _close(self, forced: bool) -> list[Event]:
         audio = self._trimmed()
         self._commit = False
@@ -249,6 +277,9 @@ class Segmenter:
         self._speech = []
         self._silence = 0
         self._voiced = 0
+        continues, self._continues = self._continues, False
         if not announced:
             return []  # too short: a click or a cough, not speech
-        return [Event("end", self._last_voice_t, audio, forced, same_as_pause=same)]
+        # a forced cut is the length limit: the next piece is not joined to it
+        self._prev, self._prev_voice_t = (None, 0) if forced else (audio, self._last_voice_t)
+        return [Event("end", self._last_voice_t, audio, forced, same_as_pause=same, continues=continues)]

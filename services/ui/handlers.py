@@ -71,7 +71,8 @@ async def transcript_partial(app: LunaApp, f: Any) -> None:
 
 
 async def transcript(app: LunaApp, f: Any) -> None:
-    app.chat.transcript(f.get("said") or f["text"])  # what was said ("Luna, ..."); text is what the brain got
+    # what was said ("Luna, ..."); text is what the brain got
+    app.chat.transcript(f.get("said") or f["text"], f.turn_id, f.get("continues") or "")
     app.listening = False
     app.update_indicator()
 

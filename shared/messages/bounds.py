@@ -46,6 +46,7 @@ LIMITS: dict[str, Any] = {
     "user-text.text": MAX_USER_TEXT_BYTES,
     "transcript.text": 16_384, "transcript-partial.text": 16_384,
     "transcript.said": 16_384, "transcript-partial.said": 16_384,
+    "transcript.continues": 128, "transcript-partial.continues": 128,
     "token.text": 65_536, "sentence.text": _LONG_TEXT, "pcm.text": _LONG_TEXT, "speaking.text": _LONG_TEXT,
     "idle.text": _LONG_TEXT, "reply-end.text": _LONG_TEXT, "reply-end.error": 16_384,
     "notice.text": 16_384, "reply-start.notice": 16_384, "config.error": 16_384,

@@ -13,15 +13,19 @@ from shared.messages.spec import _B, _D, _I, _NUM, _S, EVENT, declare
 declare("speech-start", 1, EVENT, {}, {"epoch": _I, "t_audio_ns": _I})
 declare("speech-end", 1, EVENT, {}, {"t_audio_ns": _I, "duration_s": _NUM})
 declare("transcript-partial", 1, EVENT, {"text": _S},
-        {"pause": _B, "timings": _D, "model": _S, "language": _S, "said": _S},
+        {"pause": _B, "timings": _D, "model": _S, "language": _S, "said": _S, "continues": _S},
         doc="stt: the words so far; pause=True: the speaker paused, this may be the whole utterance (its final "
-            "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure",
+            "transcript will carry the same turn_id), so the brain may start answering before the VAD is sure; "
+            "continues: as on transcript",
         shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 declare("transcript-retract", 1, EVENT, {},
         doc="stt: the speaker went on after the pause of this turn_id's partial transcript: it was not the end")
-declare("transcript", 1, EVENT, {"text": _S}, {"timings": _D, "model": _S, "language": _S, "said": _S},
+declare("transcript", 1, EVENT, {"text": _S},
+        {"timings": _D, "model": _S, "language": _S, "said": _S, "continues": _S},
         doc="stt: the final words; said: the words as heard when text differs (LISTEN_MODE=name takes Luna's "
-            "name out of text, the UI shows said)",
+            "name out of text, the UI shows said); continues: the turn_id of the spoken turn these words go on "
+            "with (the speaker resumed within STT_CONTINUE_MS): text is the whole of both, and it replaces that "
+            "turn in the history and on screen",
         shapes={"timings": cat.TRANSCRIPT_TIMINGS})
 declare("speaking", 1, EVENT, {"text": _S}, {"epoch": _I, "t_tts_ns": _I},
         doc="a sentence started playing (ts = first sample to the device; t_tts_ns = turn's first PCM made)")

@@ -41,6 +41,15 @@ class Driver:
     def of(self, type_: str, **match: Any) -> list[Frame]:
         return [f for f in self.events if f.type == type_ and all(f.get(k) == v for k, v in match.items())]
 
+    def heard(self) -> list[str]:
+        """The user's spoken turns as they stand: a transcript that ``continues`` another replaces it
+        (stt joined the two utterances), as in the brain's history and on the UI's screen."""
+        kept: dict[str, str] = {}
+        for f in self.of("transcript"):
+            kept.pop(f.get("continues") or "", None)
+            kept[f.turn_id] = f["text"]
+        return list(kept.values())
+
     def heartbeat(self, service: str) -> Frame | None:
         hbs = [f for f in self.events if f.type == "heartbeat" and f["service"] == service]
         return hbs[-1] if hbs else None

@@ -12,6 +12,7 @@ Scrolling in follow mode is :class:`~services.ui.widgets.follow.FollowLog`'s.
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from services.ui.widgets.follow import FollowLog
 
 #: Seconds to wait for reply-start before saying the brain is not running.
 REPLY_START_TIMEOUT = 5.0
+#: Spoken turns whose bubbles a newer transcript may still replace (it comes within STT_CONTINUE_MS).
+SPOKEN_KEPT = 8
 
 
 class ChatLog(FollowLog):
@@ -51,6 +54,9 @@ class ChatLog(FollowLog):
         self.image = ""  # the path attached to the next message
         self.turns: dict[str, LunaMessage] = {}  # turn id (or "epoch-N" for a turn begun elsewhere) -> reply
         self.partial: UserMessage | None = None  # the transcript still being spoken
+        self.spoken: dict[str, UserMessage] = {}  # the last spoken turns' bubbles (a newer one may go on with one)
+        self.merged: deque[str] = deque(maxlen=SPOKEN_KEPT)  # spoken turns a newer transcript went on with: their
+        # late frames (the brain's reply-end for the reply it stopped) are dropped
 
     # -- the conversation ------------------------------------------------------------------
     def send(self, text: str) -> str:
@@ -120,6 +126,7 @@ class ChatLog(FollowLog):
         self.remove_children()
         self.jump_end()
         self.turns.clear()
+        self.spoken.clear()
 
     # -- turns ------------------------------------------------------------------------
     @property
@@ -136,6 +143,8 @@ class ChatLog(FollowLog):
 
     def reply_for(self, turn_id: str, epoch: int | None, create: bool = False) -> LunaMessage | None:
         """The bubble a reply frame belongs to: by turn id, else by epoch; ``create`` opens one (a spoken turn)."""
+        if turn_id in self.merged:
+            return None  # a late frame of a turn a newer transcript replaced
         msg = self.turns.get(turn_id) if turn_id else None
         if msg is None and epoch is not None:
             msg = next((m for m in self.turns.values() if m.epoch == epoch), None)
@@ -192,10 +201,32 @@ class ChatLog(FollowLog):
         else:
             self.partial.set_text(said)
 
-    def transcript(self, said: str) -> None:
-        """The final transcript: the partial bubble becomes it, or a new one (nothing said: nothing shown)."""
+    def transcript(self, said: str, turn_id: str = "", continues: str = "") -> None:
+        """The final transcript: the partial bubble becomes it, or a new one (nothing said: nothing shown).
+
+        ``continues``: these words go on with that spoken turn and hold all of it, so that turn's
+        bubble and Luna's reply to half a sentence leave the screen, as they leave the history.
+        """
+        if continues:
+            self.merge(continues)
+        bubble = None
         if self.partial is not None:
-            self.partial.set_text(said, final=True)
-            self.partial = None
+            bubble, self.partial = self.partial, None
+            bubble.set_text(said, final=True)
         elif said.strip():
-            self.add(UserMessage(said, spoken=True))
+            bubble = UserMessage(said, spoken=True)
+            self.add(bubble)
+        if bubble is not None and turn_id:
+            self.spoken[turn_id] = bubble
+            for old in list(self.spoken)[:-SPOKEN_KEPT]:
+                del self.spoken[old]
+
+    def merge(self, turn_id: str) -> None:
+        """Take spoken turn ``turn_id`` (the user's line and Luna's reply to it) off the screen."""
+        self.merged.append(turn_id)
+        bubble = self.spoken.pop(turn_id, None)
+        reply = self.turns.pop(turn_id, None)
+        for w in (bubble, reply):
+            if w is not None and w.is_attached:
+                w.remove()
+        self.replying = bool(self.running)
