@@ -434,3 +434,45 @@ async def test_a_reply_that_calls_the_user_luna_is_shown_spoken_and_kept_without
     h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
     assert [m["content"] for m in h.messages(h.latest())][-1] == fixed  # the next turn's context has no "Luna" to copy
     h.close()
+
+
+async def test_a_transcript_that_continues_a_turn_replaces_it_in_the_reply_and_the_history(peer: Peer, start_service,
+                                                                                         bus_env) -> None:
+    """The speaker paused after "desculpe," long enough for stt to end the turn, then went on: the
+    next transcript ``continues`` it and holds both halves. The reply to half a sentence stops, its
+    lines leave the history, and the model answers (and remembers) the whole sentence once. The
+    same through a pause partial: the preemptive reply starts on the whole sentence at once."""
+    with FakeOllama(reply="Sem problema, eu explico de novo com calma e mais devagar desta vez.") as ol:
+        start_service("brain", OLLAMA_HOST=ol.url)
+        await peer.ready()
+        ol.delay = 0.3  # per token: the first reply is still running when the rest of the sentence comes
+        peer.bus.publish("transcript", turn_id="c1", text="Desculpe.", timings={})
+        await wait_for(lambda: peer.of("token") and peer.of("token")[-1].turn_id == "c1", T)
+        peer.bus.publish("transcript", turn_id="c2", text="Desculpe, eu não entendi a sua pergunta.",
+                         continues="c1", timings={})
+        _, _, end1 = await peer.reply("c1")
+        assert not end1["ok"] and end1.get("cancelled")  # the reply to "Desculpe." stopped
+        ol.delay = 0.0
+        _, text2, end2 = await peer.reply("c2")
+        assert end2["ok"] and text2.startswith("Sem problema")
+        last = [r for r in ol.requests if r["path"] == "/api/chat"][-1]["body"]["messages"]
+        users = [m["content"] for m in last if m["role"] == "user"]
+        assert users == ["Desculpe, eu não entendi a sua pergunta."]  # not "Desculpe." as a turn of its own
+
+        # through a pause partial: it starts the whole sentence's reply, held, and the final commits it
+        peer.bus.publish("transcript", turn_id="c3", text="O modelo do dbt.", timings={})
+        await peer.reply("c3")
+        peer.bus.publish("transcript-partial", turn_id="c4", text="O modelo do dbt falhou no teste.", pause=True,
+                         continues="c3", timings={})
+        await wait_for(lambda: any("falhou no teste" in str(r["body"]) for r in ol.requests), T)
+        peer.bus.publish("transcript", turn_id="c4", text="O modelo do dbt falhou no teste.", continues="c3",
+                         timings={})
+        _, _, end4 = await peer.reply("c4")
+        assert end4["ok"]
+        hb = await wait_for(lambda: [h for h in peer.of("heartbeat") if h["counters"].get("turns_continued") == 2], T)
+        assert hb[-1]["counters"]["early_committed"] == 1
+    h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+    rows = [(m["turn_id"], m["role"], m["content"]) for m in h.messages(h.latest())]
+    h.close()
+    assert [(t, r) for t, r, _ in rows] == [("c2", "user"), ("c2", "assistant"), ("c4", "user"), ("c4", "assistant")]
+    assert rows[0][2] == "Desculpe, eu não entendi a sua pergunta." and rows[2][2] == "O modelo do dbt falhou no teste."

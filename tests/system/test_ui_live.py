@@ -507,3 +507,29 @@ async def test_a_luna_send_turn_is_marked(app: LunaApp) -> None:
         await app.handle_frame(make("user-text", source="ctl", turn_id="s1", text="mensagem do script"))
         await pilot.pause()
         await in_view(app, pilot, "mensagem do script", "enviado por luna send")
+
+
+async def test_a_spoken_turn_the_speaker_went_on_with_is_one_line_and_one_answer(app: LunaApp) -> None:
+    """They paused after "Desculpe." long enough for stt to end the turn, Luna began an answer, and
+    they went on: stt's next transcript ``continues`` that turn. On screen the half sentence and
+    Luna's cut answer to it are gone, the whole sentence is one line with one answer, and the turns
+    before it stay."""
+    async with app.run_test(size=SIZE) as pilot:
+        tid = app.chat.send("qual é a capital do Brasil?")
+        await stream(app, pilot, tid, "A capital do Brasil é Brasília.", epoch=1)
+        await app.handle_frame(make("speech-start", source="stt", epoch=1))
+        await app.handle_frame(make("transcript", source="stt", turn_id="c1", text="Desculpe."))
+        await stream(app, pilot, "c1", "Tudo bem, sem", epoch=2, end=False)
+        await in_view(app, pilot, "Desculpe.", "Tudo bem, sem")
+        await app.handle_frame(make("transcript-partial", source="stt", turn_id="c2", pause=True, continues="c1",
+                                    text="Desculpe, eu não entendi a sua pergunta."))
+        await app.handle_frame(make("transcript", source="stt", turn_id="c2", continues="c1",
+                                    text="Desculpe, eu não entendi a sua pergunta."))
+        await feed(app, "reply-end", "c1", ok=False, cancelled=True, text="", epoch=2)  # the brain stopped it
+        await stream(app, pilot, "c2", "Sem problema: perguntei qual é a capital do Brasil.", epoch=3)
+        rows = await in_view(app, pilot, "qual é a capital do Brasil?", "A capital do Brasil é Brasília.",
+                             "Desculpe, eu não entendi a sua pergunta.", "Sem problema: perguntei")
+        assert "Desculpe." not in rows and "Tudo bem, sem" not in rows, rows
+        assert rows.count("Desculpe, eu não entendi") == 1, rows  # the partial bubble became the final one
+        assert i18n.t("cancelled") not in rows, rows
+        assert not app.chat.running  # nothing left "thinking"

@@ -77,3 +77,69 @@ async def test_portuguese_name_mode_waits_out_a_thinking_pause_and_drops_the_nam
     rows = [m["content"] for m in h.messages(h.latest())]
     h.close()
     assert len(rows) == 2 and "chover" in rows[0].lower() and "horas" not in " ".join(rows).lower(), rows
+
+
+@pytest.mark.integration
+async def test_portuguese_speaker_who_goes_on_after_a_cut_gets_one_whole_turn(start_service, tmp_path, bus_env):
+    """"Desculpe," (0.8 s of silence) "eu não entendi a sua pergunta.": the silence rule (no model
+    here, so the cut is sure) ends the turn after 0.5 s and the brain starts answering "Desculpe.";
+    the voice comes back within STT_CONTINUE_MS, so stt transcribes both halves as one utterance
+    that ``continues`` the first. The brain answers, and keeps, only the whole sentence (the first answer
+    stops if it is still running: tests/integration/test_brain_service.py). With STT_CONTINUE_MS=0 the same audio stays two turns (what Luna did before)."""
+    from services.brain.history import History
+    from services.tts.kokoro import KokoroEngine
+    from shared.bus import Bus
+    from tests.support.audio import accented_words, wer
+    from tests.support.fakes.ollama import FakeOllama
+    from tests.support.voicekit import Driver
+
+    kokoro = KokoroEngine()
+
+    def speak(text):
+        chunks = [(r, a) for r, a in kokoro.synthesize(text, lambda: False)]
+        return to_16k(np.concatenate([a for _, a in chunks]), chunks[0][0])
+
+    whole = "Desculpe, eu não entendi a sua pergunta."
+    wav = write_wav(tmp_path / "cut.wav", np.concatenate([silence(0.5), speak("Desculpe,"), silence(0.8),
+                                                          speak("eu não entendi a sua pergunta."), silence(3.0)]),
+                    16000)
+    for continue_ms in ("1000", "0"):
+        sink = Bus(None)
+        sink.consume("sentence")
+        with FakeOllama(reply="Sem problema, eu repito a pergunta com calma.", delay=0.1) as ol:
+            async with Driver() as d:
+                procs = [start_service("stt", **PT_ENV, TURN_MODEL="off", STT_CONTINUE_MS=continue_ms),
+                         start_service("brain", OLLAMA_HOST=ol.url, LANGUAGE="pt")]
+                await d.ready("stt", "brain", timeout=120)
+                procs.append(start_service("capture", CAPTURE_FILE=str(wav)))
+                await d.wait(lambda: len(d.of("transcript")) >= 2, 60, "both utterances heard")
+                await d.wait(lambda: len(d.of("reply-end")) >= 2, 60, "the brain done with both")
+                first, second = d.of("transcript")[:2]
+                if continue_ms == "0":
+                    assert not second.get("continues") and len(d.heard()) == 2
+                    assert _counters(d).get("continued", 0) == 0
+                else:
+                    assert second["continues"] == first.turn_id, (first, second)
+                    assert d.heard() == [second["text"]]
+                    assert wer(whole, second["text"], accented_words) <= 0.25, second["text"]
+                    ends = {f.turn_id: f for f in d.of("reply-end")}
+                    assert ends[second.turn_id]["ok"]  # (the half's answer stopped, or ended before the rest came)
+                    await d.wait(lambda: _counters(d).get("continued") == 1, 10, "stt's counter")
+                    chats = [r for r in ol.requests if r["path"] == "/api/chat"]
+                    assert [m["content"] for m in chats[-1]["body"]["messages"] if m["role"] == "user"] == \
+                        [second["text"]]
+                    def rows():
+                        h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
+                        try:
+                            return [(m["role"], m["content"]) for m in h.messages(h.latest())]
+                        finally:
+                            h.close()
+
+                    want = [("user", second["text"]), ("assistant", ends[second.turn_id]["text"])]
+                    try:
+                        await d.wait(lambda: rows() == want, 10, "the history")
+                    except AssertionError:
+                        raise AssertionError(rows()) from None
+                for p in procs:
+                    p.stop()
+        sink.close()
