@@ -81,8 +81,10 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     - incomplete: hold (the words are kept: if no voice comes back they are the final
       transcript, no second Whisper pass), unless the words are a whole question (see
       :func:`asked`): then the usual silence window decides, as without a model;
-    - unsure: once the words are in, commit if they are a whole question (:func:`asked`) in a
-      language of QUESTION_ENDS_UNSURE, else publish them and let the silence window decide;
+    - unsure: once the words are in, hold if they end mid-phrase (as a complete verdict does: the
+      model leans to complete, the words say it is not), commit if they are a whole question
+      (:func:`asked`) in a language of QUESTION_ENDS_UNSURE, else publish them and let the silence
+      window decide;
     - silence rule: publish the words as a pause partial once they are in, as without a model;
     - complete: commit the moment the words are in, unless they end mid-phrase ("eu queria
       saber se", "can you tell me"), which a flat voice can hide from the model's ear, or
@@ -98,6 +100,8 @@ def decide(v: str | None, words: str | None, language: str = "", speech_ms: floa
     if v == UNSURE:
         if words is None:
             return Step(WAIT)
+        if words.strip() and dangling(words.strip(), language):
+            return Step(HOLD, mid_phrase=True)  # leaning to complete on a word that needs more: as complete
         if ends_unsure(words, language):  # a whole question, and the model leans to complete: as sure
             return Step(RULE, publish=True, commit=speech_ms is None or speech_ms >= MIN_COMMIT_SPEECH_MS)
         return Step(RULE, publish=True)

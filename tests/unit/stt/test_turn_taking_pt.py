@@ -137,7 +137,7 @@ async def test_portuguese_speaker_who_goes_on_after_a_cut_gets_one_whole_turn(st
 
                     want = [("user", second["text"]), ("assistant", ends[second.turn_id]["text"])]
                     try:
-                        await d.wait(lambda: rows() == want, 10, "the history")
+                        await d.wait(lambda w=want: rows() == w, 10, "the history")
                     except AssertionError:
                         raise AssertionError(rows()) from None
                 for p in procs:

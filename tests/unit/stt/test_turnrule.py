@@ -48,7 +48,10 @@ def test_an_unsure_verdict_lets_the_words_decide():
     assert decide(UNSURE, None) == Step(WAIT)
     assert decide(UNSURE, "What is 2 plus 2?", "en") == Step(RULE, publish=True, commit=True)
     assert decide(UNSURE, "Escreva uma consulta.", "pt") == Step(RULE, publish=True)  # the silence window
-    assert decide(UNSURE, "Eu queria saber se?", "pt") == Step(RULE, publish=True)  # ends on a word that needs more
+    # ends on a word that needs more: held, as a complete verdict on those words is ("Can you tell me",
+    # P 0.76 from smart-turn on espeak-ng's voice, was cut by the silence window at a 1 s thinking pause)
+    assert decide(UNSURE, "Eu queria saber se?", "pt") == Step(HOLD, mid_phrase=True)
+    assert decide(UNSURE, "Can you tell me?", "en") == Step(HOLD, mid_phrase=True)
     # Portuguese: Whisper's "?" at an inner pause ("...entre uma lista?" | "E uma tupla") is not an end
     assert decide(UNSURE, "Qual é a diferença entre uma lista?", "pt") == Step(RULE, publish=True)
     assert decide(COMPLETE, "Qual é a diferença entre uma lista?", "pt") == Step(RULE, publish=True, commit=True)
