@@ -15,7 +15,8 @@ pause of 0.8-1.2 s before the rest. Each utterance goes through stt's real segme
   ``TURN_MAX_SILENCE_MS`` (the pause's words are kept for the end) unless the words are
   a whole question (ending on "?" or "!", :func:`services.stt.turnrule.asked`); P between
   ``TURN_COMPLETE_PROB`` and ``TURN_SURE_PROB`` -> unsure, the silence window decides unless
-  the words end it (:func:`services.stt.turnrule.ends_unsure`: an English whole question); a
+  the words end it (:func:`services.stt.turnrule.ends_unsure`: an English whole question) or
+  end mid-phrase (then it holds, as on complete); a
   complete turn still waits for ``TURN_COMMIT_MIN_MS`` of silence (the segmenter's commit
   floor, as in stt); a call over
   ``TURN_BUDGET_MS`` falls back to the silence rule. While stt waits for the words its
@@ -162,7 +163,9 @@ def run(audio: np.ndarray, last: int, vad: SileroVAD, turn: SmartTurn | None, *,
                         guess = t_end + (ms + words_ms(e.audio)) * RATE / 1000
                 elif p >= prob and ((sure is not None and p < sure and not (together and ends_unsure(res.text, lang)))
                                     or len(e.audio) < MIN_COMMIT_SPEECH_MS * RATE / 1000):
-                    pass  # unsure and not a whole question, or too short to trust: the silence window decides
+                    # unsure and not a whole question, or too short to trust: the silence window decides,
+                    # unless unsure words end mid-phrase: then it holds, as on complete (turnrule.decide)
+                    seg.hold = bool(together and sure is not None and p < sure and dangling(res.text, lang))
                 elif p >= prob:
                     if not together:
                         spec += 1
