@@ -54,6 +54,7 @@ class BrainService(Service):
         self.turn: asyncio.Task[Any] | None = None
         self._held: list[tuple[str, str, str]] | None = []
         self.turn_meta: tuple[str, int, str] = ("", 0, "")
+        self.last_spoken = ""  # the turn_id of the newest turn, when it was spoken: the one stt may continue
         self.turn_running = 0
         self.waiting: deque[Frame] = deque(maxlen=64)  # queued user-text (luna send), answered in order
 
@@ -145,6 +146,7 @@ class BrainService(Service):
         if f.type == "speaking" and self.clocks.heard(f):
             return
         if f.type == "user-text":
+            self.last_spoken = ""
             self.clocks.clock(f.turn_id).mark("end_of_speech", f.ts)
             if f.get("queue") and self.busy_turn():  # a script's message waits its turn (luna send)
                 self.waiting.append(f)
@@ -160,8 +162,9 @@ class BrainService(Service):
         elif f.type == "transcript":
             self.speculation.finals.append(f.turn_id)
             self.clocks.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
-            if f.get("continues"):
+            if f.get("continues") and f["continues"] == self.last_spoken:
                 await self.supersede(f["continues"])
+            self.last_spoken = f.turn_id
             if self.speculation.holds(f.turn_id, f["text"]):
                 self.speculation.commit()
                 return
@@ -239,7 +242,9 @@ class BrainService(Service):
     async def supersede(self, turn_id: str) -> None:
         """The speaker went on with ``turn_id``'s words (stt joined the two utterances): that turn's
         reply answers half a sentence, so it stops, and its lines leave the history; the new
-        transcript holds the whole of what was said, so nothing the user said is lost."""
+        transcript holds the whole of what was said, so nothing the user said is lost. Only the
+        newest turn, and only a spoken one (``last_spoken``): a frame naming any other turn (a
+        typed one, an old one) must not take it out of the history."""
         if self.turn_meta[0] == turn_id and self.speculation.early is None:
             await self.cancel_turn()
         if self.history is not None and self.history.remove_turn(turn_id):

@@ -112,7 +112,7 @@ class Speculation:
         text = f["text"].strip()
         if self.early is not None:
             await self.drop("superseded")
-        if f.get("continues") and h.turn_meta[0] == f["continues"]:
+        if f.get("continues") and h.turn_meta[0] == f["continues"] == h.last_spoken:
             await h.cancel_turn()  # they went on with the turn being answered: that reply is moot
         if not text or h.busy_turn():
             return  # never interrupt a reply in progress on a guess: the final transcript will

@@ -471,8 +471,18 @@ async def test_a_transcript_that_continues_a_turn_replaces_it_in_the_reply_and_t
         assert end4["ok"]
         hb = await wait_for(lambda: [h for h in peer.of("heartbeat") if h["counters"].get("turns_continued") == 2], T)
         assert hb[-1]["counters"]["early_committed"] == 1
+
+        # a frame that claims to continue an older turn, or a typed one, takes nothing away
+        peer.bus.publish("transcript", turn_id="c5", text="E o teste de chave única?", continues="c2", timings={})
+        await peer.reply("c5")
+        typed = peer.say("oi")
+        await peer.reply(typed)
+        peer.bus.publish("transcript", turn_id="c6", text="tudo bem?", continues=typed, timings={})
+        await peer.reply("c6")
+        await asyncio.sleep(0.5)
     h = History(Path(bus_env["XDG_DATA_HOME"]) / "luna" / "history.db")
     rows = [(m["turn_id"], m["role"], m["content"]) for m in h.messages(h.latest())]
     h.close()
-    assert [(t, r) for t, r, _ in rows] == [("c2", "user"), ("c2", "assistant"), ("c4", "user"), ("c4", "assistant")]
+    assert [(t, r) for t, r, _ in rows] == [(t, r) for t in ("c2", "c4", "c5", typed, "c6")
+                                            for r in ("user", "assistant")]
     assert rows[0][2] == "Desculpe, eu não entendi a sua pergunta." and rows[2][2] == "O modelo do dbt falhou no teste."

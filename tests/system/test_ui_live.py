@@ -533,3 +533,6 @@ async def test_a_spoken_turn_the_speaker_went_on_with_is_one_line_and_one_answer
         assert rows.count("Desculpe, eu não entendi") == 1, rows  # the partial bubble became the final one
         assert i18n.t("cancelled") not in rows, rows
         assert not app.chat.running  # nothing left "thinking"
+        # a transcript naming a turn that is not the newest spoken one (an old one) takes nothing away
+        await app.handle_frame(make("transcript", source="stt", turn_id="c3", continues=tid, text="e amanhã?"))
+        await in_view(app, pilot, "Desculpe, eu não entendi a sua pergunta.", "Sem problema: perguntei", "e amanhã?")

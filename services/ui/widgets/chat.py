@@ -63,6 +63,7 @@ class ChatLog(FollowLog):
         """The user's message (with the attached image) goes out; Luna's pending bubble waits for the reply."""
         image = self.image
         self.image = ""
+        self.spoken.clear()  # a typed message in between: no spoken turn before it may be continued
         self.post_message(self.Attached(""))
         self.add(UserMessage(text, image=Path(image).name if image else ""))
         tid = self.client.send_text(text, image=image or None, conversation_id=self.conversation_id)
@@ -207,7 +208,7 @@ class ChatLog(FollowLog):
         ``continues``: these words go on with that spoken turn and hold all of it, so that turn's
         bubble and Luna's reply to half a sentence leave the screen, as they leave the history.
         """
-        if continues:
+        if continues and continues == next(reversed(self.spoken), None):  # only the newest spoken turn
             self.merge(continues)
         bubble = None
         if self.partial is not None:
