@@ -465,6 +465,8 @@ async def test_a_transcript_that_continues_a_turn_replaces_it_in_the_reply_and_t
         peer.bus.publish("transcript-partial", turn_id="c4", text="O modelo do dbt falhou no teste.", pause=True,
                          continues="c3", timings={})
         await wait_for(lambda: any("falhou no teste" in str(r["body"]) for r in ol.requests), T)
+        early = [r for r in ol.requests if "falhou no teste" in str(r["body"])][0]["body"]["messages"]
+        assert "O modelo do dbt." not in [m["content"] for m in early]  # the half is not in its context
         peer.bus.publish("transcript", turn_id="c4", text="O modelo do dbt falhou no teste.", continues="c3",
                          timings={})
         _, _, end4 = await peer.reply("c4")
