@@ -107,6 +107,9 @@ class Segmenter:
     _eot_asked: bool = False
     _prev: np.ndarray | None = None  # the last utterance's audio, while the speaker may still go on with it
     _prev_voice_t: int = 0  # its last voiced sample (capture time)
+    _prev_voice_n: int = 0  # ... and in samples fed (audio time)
+    _n: int = 0  # samples fed before the chunk being read: audio time, which a file read fast keeps
+    _last_voice_n: int = 0
     _continues: bool = False  # the current utterance began with _prev's audio
     last_prob: float = 0.0
 
@@ -140,6 +143,7 @@ class Segmenter:
             t = self._buf_t
             self._buf_t += CHUNK * 1_000_000_000 // RATE
             events.extend(self._chunk(chunk, t))
+            self._n += CHUNK
         return events
 
     def _chunk(self, chunk: np.ndarray, t: int) -> list[Event]:
@@ -157,7 +161,7 @@ class Segmenter:
                 self._silence = 0
                 self._voiced = CHUNK
                 self._start_t = t
-                self._last_voice_t = t + chunk_ns
+                self._last_voice_t, self._last_voice_n = t + chunk_ns, self._n + CHUNK
                 self._announced = False
                 return self._maybe_announce()
             return []
@@ -174,7 +178,7 @@ class Segmenter:
             self._commit = False
             if p >= self.threshold:
                 self._voiced += CHUNK
-            self._last_voice_t = t + chunk_ns
+            self._last_voice_t, self._last_voice_n = t + chunk_ns, self._n + CHUNK
         else:
             self._silence += CHUNK
         events += self._maybe_announce()
@@ -251,10 +255,14 @@ class Segmenter:
         ("O modelo do debate." | "Faiou no teste"); joined, Whisper hears the sentence it was,
         and stt says which turn it completes (``continues``) so the brain and the UI merge them.
         The pause between the two is kept only as the pads around it (at most 2 * pad_ms).
+        The pause is the longer of capture time (frames the half-duplex gate held back never
+        reach here) and audio time (a file read fast stamps its frames in a rush: by capture
+        time its 2 s of silence took milliseconds, and two sentences were joined on CI).
         """
         prev = self._prev  # kept until this one is announced: a click after it must not lose it
+        gap_ns = max(t - self._prev_voice_t, (self._n - self._prev_voice_n) * 1_000_000_000 // RATE)
         self._continues = bool(self.continue_ms and prev is not None
-                               and 0 <= t - self._prev_voice_t <= self.continue_ms * 1_000_000
+                               and 0 <= gap_ns <= self.continue_ms * 1_000_000
                                and len(prev) + CHUNK * (len(self._pre) + 1) < self.max_s * RATE)
         return ([prev] if self._continues and prev is not None else []) + list(self._pre)
 
@@ -282,4 +290,5 @@ class Segmenter:
             return []  # too short: a click or a cough, not speech
         # a forced cut is the length limit: the next piece is not joined to it
         self._prev, self._prev_voice_t = (None, 0) if forced else (audio, self._last_voice_t)
+        self._prev_voice_n = self._last_voice_n
         return [Event("end", self._last_voice_t, audio, forced, same_as_pause=same, continues=continues)]

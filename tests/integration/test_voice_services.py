@@ -48,8 +48,12 @@ def _speech_wav(path, parts, rate=16000, channels=1):
 
 
 async def test_capture_file_to_transcripts(start_service, tmp_path):
-    """Wrong rate and channels on purpose: 44.1 kHz stereo in, 16 kHz mono to the VAD."""
-    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 1.0, ("espeak", Q2), 0.5], rate=44100, channels=2)
+    """Wrong rate and channels on purpose: 44.1 kHz stereo in, 16 kHz mono to the VAD.
+
+    The 2 s between the two is well past STT_CONTINUE_MS (1 s from the last voice), so the
+    second is a turn of its own. CI once heard them as one: the segmenter timed the pause by
+    the fast file's capture stamps, which pass 2 s of silence in milliseconds."""
+    wav = _speech_wav(tmp_path / "q.wav", [0.5, Q1, 2.0, ("espeak", Q2), 0.5], rate=44100, channels=2)
     async with Driver() as d:
         start_service("stt", **STT_ENV)
         start_service("capture", CAPTURE_FILE=str(wav), CAPTURE_FAST="1")
@@ -59,7 +63,7 @@ async def test_capture_file_to_transcripts(start_service, tmp_path):
         assert wer(Q1, t1["text"]) <= 0.10, t1["text"]
         assert wer(Q2, t2["text"]) <= 0.10, t2["text"]
         assert t1["model"] == "tiny.en (bundled)" and t1["language"] == "en"
-        assert len(t1.turn_id) == 32 and t1.turn_id != t2.turn_id
+        assert len(t1.turn_id) == 32 and t1.turn_id != t2.turn_id and not t2.get("continues")
         tm = t1["timings"]
         # (fast mode stamps frames when read, so audio times are only ordered among themselves)
         order = ["vad_start_ns", "vad_end_ns", "stt_end_ns", "transcript_ns"]

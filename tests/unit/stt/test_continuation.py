@@ -109,3 +109,34 @@ def test_a_chain_of_pauses_keeps_joining_within_the_length_limit():
     _ends(_feed(seg, 52, True, t, mark=1) + _feed(seg, 20, False, t))  # 1.66 s of voice
     (long_,) = _ends(_feed(seg, 10, True, t, mark=2) + _feed(seg, 20, False, t))
     assert not long_.continues  # with its pad it would pass STT_MAX_UTTERANCE_S: a new utterance
+
+
+def test_the_pause_is_the_longer_of_audio_time_and_capture_time():
+    """A file read fast (CAPTURE_FAST) stamps its frames in a rush: by capture time its 2 s of
+    silence took 32 ms, and CI heard two sentences as one. Frames the half-duplex gate held
+    back are the other way round: the stamps jump though no audio came. Neither is a short pause."""
+    def feed(seg, chunks, loud, t, step_ns, mark=0):
+        out = []
+        for _ in range(chunks):
+            out += seg.feed((np.full(CHUNK, 8000 + mark) if loud else np.zeros(CHUNK)).astype(np.int16), t[0])
+            t[0] += step_ns
+        return out
+
+    fast, t = _seg(), [0]
+    feed(fast, 30, True, t, 1_000_000, mark=1)
+    feed(fast, 62, False, t, 1_000_000)  # 2 s of audio in 62 ms of stamps
+    events = feed(fast, 30, True, t, 1_000_000, mark=2) + feed(fast, 20, False, t, 1_000_000)
+    (second,) = _ends(events)
+    assert not second.continues and 8001 not in set(np.unique(second.audio).tolist())
+
+    gated, t = _seg(), [0]
+    _speak_then_pause(gated, t, 20)
+    t[0] += 3_000_000_000  # 3 s held back by the gate, then the voice is back at once
+    (second,) = _ends(_feed(gated, 30, True, t, mark=2) + _feed(gated, 20, False, t))
+    assert not second.continues
+
+    short, t = _seg(), [0]  # and the same fast file with a 0.6 s pause still goes on with it
+    feed(short, 30, True, t, 1_000_000, mark=1)
+    feed(short, 19, False, t, 1_000_000)
+    (second,) = _ends(feed(short, 30, True, t, 1_000_000, mark=2) + feed(short, 20, False, t, 1_000_000))
+    assert second.continues
