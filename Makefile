@@ -31,14 +31,18 @@ system-deps:
 # pip's own output (what it downloads, with bars, and which wheel it builds), never -q silence.
 ifeq ($(LANGUAGE),en)
 MSG_VENV := [1/3] creating the Python environment ($(VENV))...
-MSG_DEPS := [2/3] installing dependencies with pip (llama-cpp-python may compile for several minutes)...
+MSG_DEPS := [2/3] installing dependencies with pip...
 MSG_VAD := [3/3] installing the voice activity detector (silero-vad, its ONNX file only)...
 MSG_DONE := dependencies installed in
+MSG_LLAMA := compiling llama.cpp for the embedded brain in the background, log:
+MSG_LLAMA_FAIL := llama.cpp did not compile (the lines above); the whole log:
 else
 MSG_VENV := [1/3] criando o ambiente Python ($(VENV))…
-MSG_DEPS := [2/3] instalando dependências com o pip (o llama-cpp-python pode compilar por alguns minutos)…
+MSG_DEPS := [2/3] instalando dependências com o pip…
 MSG_VAD := [3/3] instalando o detector de voz (silero-vad, só o arquivo ONNX)…
 MSG_DONE := dependências instaladas em
+MSG_LLAMA := compilando o llama.cpp do cérebro embutido em segundo plano, log:
+MSG_LLAMA_FAIL := o llama.cpp não compilou (as linhas acima); o log inteiro:
 endif
 
 $(BIN)/python:
@@ -46,11 +50,27 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Idempotent: re-runs pip only when pyproject.toml changed. llama-cpp-python builds
-# from source once (about 4 minutes); GGML_NATIVE=OFF keeps the wheel portable.
+# Idempotent: re-runs pip only when pyproject.toml changed. llama-cpp-python (the embedded
+# brain) compiles from source for minutes on 2 cores, so its wheel builds in the background
+# while pip fetches and installs everything else, and the wait shows ninja's step count.
+# GGML_NATIVE=OFF keeps the wheel portable; LLAVA_BUILD=OFF skips llama.cpp's multimodal
+# library (Luna's vision goes to Ollama or Gemini). The wheel is kept in $(WHEELS) for reinstalls.
+LLAMA_PIN := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
+WHEELS := $(VENV)/wheels
+LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-$(subst llama-cpp-python==,,$(LLAMA_PIN))-*.whl
+LLAMA_LOG := $(VENV)/llama-build.log
 $(STAMP): pyproject.toml | $(BIN)/python
-	@echo "$(MSG_DEPS)"; date +%s > $(VENV)/.install-start
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(BIN)/pip install --progress-bar on -e '.[dev,embedded]'
+	@echo "$(MSG_DEPS)"; date +%s > $(VENV)/.install-start; mkdir -p $(WHEELS); rm -f $(LLAMA_LOG).rc
+	@if ls $(LLAMA_WHEEL) >/dev/null 2>&1; then echo 0 > $(LLAMA_LOG).rc; else \
+	  echo "$(MSG_LLAMA) $(LLAMA_LOG)"; \
+	  ( CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}" $(BIN)/pip wheel -v --no-deps \
+	      -w $(WHEELS) '$(LLAMA_PIN)' > $(LLAMA_LOG) 2>&1; echo $$? > $(LLAMA_LOG).rc ) & fi
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@last=""; until [ -s $(LLAMA_LOG).rc ]; do \
+	  step=$$(grep -o '\[[0-9]*/[0-9]*\]' $(LLAMA_LOG) 2>/dev/null | tail -1); \
+	  [ "$$step" != "$$last" ] && echo "  llama.cpp $${step:-...}" && last=$$step; sleep 10; done; \
+	if [ "$$(cat $(LLAMA_LOG).rc)" != 0 ]; then tail -30 $(LLAMA_LOG); echo "$(MSG_LLAMA_FAIL) $(LLAMA_LOG)"; exit 1; fi
+	$(BIN)/pip install --progress-bar on --find-links $(WHEELS) -e '.[dev,embedded]'
 	@echo "$(MSG_VAD)"
 	# silero-vad's package pulls in torch; Luna only needs its bundled ONNX file.
 	$(BIN)/pip install --progress-bar on --no-deps 'silero-vad>=5.1'
