@@ -109,7 +109,7 @@ class Segmenter:
     _prev_voice_t: int = 0  # its last voiced sample (capture time)
     _prev_voice_n: int = 0  # ... and in samples fed (audio time)
     _n: int = 0  # samples fed before the chunk being read: audio time, which a file read fast keeps
-    _last_voice_n: int = 0
+    _last_voice_n: int = 0  # _last_voice_t in audio time
     _continues: bool = False  # the current utterance began with _prev's audio
     last_prob: float = 0.0
 
