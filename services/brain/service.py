@@ -162,8 +162,7 @@ class BrainService(Service):
         elif f.type == "transcript":
             self.speculation.finals.append(f.turn_id)
             self.clocks.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
-            if f.get("continues") and f["continues"] == self.last_spoken:
-                await self.supersede(f["continues"])
+            await self.supersede(f)
             self.last_spoken = f.turn_id
             if self.speculation.holds(f.turn_id, f["text"]):
                 self.speculation.commit()
@@ -239,12 +238,15 @@ class BrainService(Service):
         self.conv_id = conv_id
         self.info["conversation_id"] = conv_id
 
-    async def supersede(self, turn_id: str) -> None:
-        """The speaker went on with ``turn_id``'s words (stt joined the two utterances): that turn's
-        reply answers half a sentence, so it stops, and its lines leave the history; the new
-        transcript holds the whole of what was said, so nothing the user said is lost. Only the
-        newest turn, and only a spoken one (``last_spoken``): a frame naming any other turn (a
-        typed one, an old one) must not take it out of the history."""
+    async def supersede(self, f: Frame) -> None:
+        """The speaker went on with the turn ``f`` ``continues`` (stt joined the two utterances): that
+        turn's reply answers half a sentence, so it stops, and its lines leave the history; ``f``
+        holds the whole of what was said, so nothing the user said is lost. Only the newest turn,
+        and only a spoken one (``last_spoken``): a frame naming any other turn (a typed one, an old
+        one) must not take it out of the history, so this is the one place that rule is checked."""
+        turn_id = f.get("continues") or ""
+        if not turn_id or turn_id != self.last_spoken:
+            return
         if self.turn_meta[0] == turn_id and self.speculation.early is None:
             await self.cancel_turn()
         if self.history is not None and self.history.remove_turn(turn_id):

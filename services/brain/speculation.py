@@ -112,10 +112,9 @@ class Speculation:
         text = f["text"].strip()
         if self.early is not None:
             await self.drop("superseded")
-        if f.get("continues") and f["continues"] == h.last_spoken:
-            # they went on with the newest turn: its reply is moot, and its half sentence must not
-            # be in this reply's context (the final transcript finds it already gone)
-            await h.supersede(f["continues"])
+        # they went on with the newest turn: its reply is moot, and its half sentence must not
+        # be in this reply's context (the final transcript finds it already gone)
+        await h.supersede(f)
         if not text or h.busy_turn():
             return  # never interrupt a reply in progress on a guess: the final transcript will
         t0 = time.perf_counter_ns()
