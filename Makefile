@@ -33,16 +33,14 @@ ifeq ($(LANGUAGE),en)
 MSG_VENV := [1/3] creating the Python environment ($(VENV))...
 MSG_DEPS := [2/3] installing dependencies with pip...
 MSG_VAD := [3/3] installing the voice activity detector (silero-vad, its ONNX file only)...
-MSG_DONE := dependencies installed in
-MSG_LLAMA := compiling llama.cpp for the embedded brain in the background, log:
-MSG_LLAMA_FAIL := llama.cpp did not compile (the lines above); the whole log:
+MSG_READY := the UI can start (make up); packages installed in
+MSG_DONE := everything installed, llama.cpp included, in
 else
 MSG_VENV := [1/3] criando o ambiente Python ($(VENV))…
 MSG_DEPS := [2/3] instalando dependências com o pip…
 MSG_VAD := [3/3] instalando o detector de voz (silero-vad, só o arquivo ONNX)…
-MSG_DONE := dependências instaladas em
-MSG_LLAMA := compilando o llama.cpp do cérebro embutido em segundo plano, log:
-MSG_LLAMA_FAIL := o llama.cpp não compilou (as linhas acima); o log inteiro:
+MSG_READY := a interface já pode abrir (make up); pacotes instalados em
+MSG_DONE := tudo instalado, llama.cpp incluído, em
 endif
 
 $(BIN)/python:
@@ -51,31 +49,26 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # Idempotent: re-runs pip only when pyproject.toml changed. llama-cpp-python (the embedded
-# brain) compiles from source for minutes on 2 cores, so its wheel builds in the background
-# while pip fetches and installs everything else, and the wait shows ninja's step count.
-# GGML_NATIVE=OFF keeps the wheel portable; LLAVA_BUILD=OFF skips llama.cpp's multimodal
-# library (Luna's vision goes to Ollama or Gemini). The wheel is kept in $(WHEELS) for reinstalls.
-LLAMA_PIN := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
-WHEELS := $(VENV)/wheels
-LLAMA_WHEEL := $(WHEELS)/llama_cpp_python-$(subst llama-cpp-python==,,$(LLAMA_PIN))-*.whl
-LLAMA_LOG := $(VENV)/llama-build.log
+# brain) compiles from source for minutes on 2 cores, so shared/llama_build.py builds its wheel
+# in the background while pip installs everything else, and installs it once that is done.
+# $(STAMP) is "the UI can start" (make up goes on from there, and the brain says it is preparing
+# the local model); $(LLAMA_STAMP) is "the whole install" (make install, test and bench wait for it,
+# showing ninja's step count). The wheel is kept in .venv/wheels for reinstalls.
+LLAMA_STAMP := $(VENV)/.llama-stamp
 $(STAMP): pyproject.toml | $(BIN)/python
-	@echo "$(MSG_DEPS)"; date +%s > $(VENV)/.install-start; mkdir -p $(WHEELS); rm -f $(LLAMA_LOG).rc
-	@if ls $(LLAMA_WHEEL) >/dev/null 2>&1; then echo 0 > $(LLAMA_LOG).rc; else \
-	  echo "$(MSG_LLAMA) $(LLAMA_LOG)"; \
-	  ( CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}" $(BIN)/pip wheel -v --no-deps \
-	      -w $(WHEELS) '$(LLAMA_PIN)' > $(LLAMA_LOG) 2>&1; echo $$? > $(LLAMA_LOG).rc ) & fi
-	$(BIN)/pip install --progress-bar on -e '.[dev]'
-	@last=""; until [ -s $(LLAMA_LOG).rc ]; do \
-	  step=$$(grep -o '\[[0-9]*/[0-9]*\]' $(LLAMA_LOG) 2>/dev/null | tail -1); \
-	  [ "$$step" != "$$last" ] && echo "  llama.cpp $${step:-...}" && last=$$step; sleep 10; done; \
-	if [ "$$(cat $(LLAMA_LOG).rc)" != 0 ]; then tail -30 $(LLAMA_LOG); echo "$(MSG_LLAMA_FAIL) $(LLAMA_LOG)"; exit 1; fi
-	$(BIN)/pip install --progress-bar on --find-links $(WHEELS) -e '.[dev,embedded]'
+	@echo "$(MSG_DEPS)"; date +%s > $(VENV)/.install-start; rm -f $(VENV)/.deps-failed
+	@$(BIN)/python -m shared.llama_build start
+	$(BIN)/pip install --progress-bar on -e '.[dev]' || { touch $(VENV)/.deps-failed; exit 1; }
 	@echo "$(MSG_VAD)"
 	# silero-vad's package pulls in torch; Luna only needs its bundled ONNX file.
-	$(BIN)/pip install --progress-bar on --no-deps 'silero-vad>=5.1'
-	@echo "$(MSG_DONE) $$(( $$(date +%s) - $$(cat $(VENV)/.install-start) )) s"
+	$(BIN)/pip install --progress-bar on --no-deps 'silero-vad>=5.1' || { touch $(VENV)/.deps-failed; exit 1; }
+	@echo "$(MSG_READY) $$(( $$(date +%s) - $$(cat $(VENV)/.install-start) )) s"
 	@touch $(STAMP)
+
+$(LLAMA_STAMP): $(STAMP)
+	@$(BIN)/python -m shared.llama_build wait
+	@echo "$(MSG_DONE) $$(( $$(date +%s) - $$(cat $(VENV)/.install-start) )) s"
+	@touch $(LLAMA_STAMP)
 
 # smart-turn v3 (end of turn, BSD-2): only its ONNX file, taken from the pipecat-ai wheel
 # (pip download --no-deps, none of pipecat's dependencies), sha256-checked; missing = silence rule.
@@ -83,7 +76,7 @@ SMART_TURN := $(VENV)/share/luna/smart-turn-v3.2-cpu.onnx
 $(SMART_TURN): | $(STAMP)
 	-$(BIN)/python -m services.stt.endofturn --fetch
 
-install: system-deps $(STAMP) $(SMART_TURN)
+install: system-deps $(STAMP) $(SMART_TURN) $(LLAMA_STAMP)
 
 check: install
 	@$(BIN)/luna check
@@ -92,7 +85,9 @@ check: install
 models: install
 	@$(BIN)/luna models
 
-up: install
+# The UI opens once the packages are in; llama.cpp may still be compiling (the brain says so).
+up: system-deps $(STAMP) $(SMART_TURN)
+	@$(BIN)/python -m shared.llama_build start-if-missing
 	@$(BIN)/luna up
 
 down:

@@ -137,9 +137,9 @@ TTS_INFO = Shape("tts.info", {**_ENGINE, "last_first_chunk_ms": _NUM})
 #: What the brain shows the UI (``status.data``), also in its heartbeat info.
 BRAIN_STATUS = Shape("brain.status", {
     "functions": _D, "ollama": _S, "embedded": _B, "embedded_model": _S, "embedded_last_resort": _B,
-    "ollama_models": _L, "missing_models": _L, "conversation_id": _S, "pull": _D},
+    "ollama_models": _L, "missing_models": _L, "conversation_id": _S, "pull": _D, "preparing": _D},
     doc="functions: {function: {provider, model, configured, configured_model, chain, skipped, ...}}; "
-        "pull: a model download's progress")
+        "pull: a model download's progress; preparing: llama.cpp still compiling {step: 'n/m', held: turns waiting}")
 BRAIN_INFO = Shape("brain.info", {**BRAIN_STATUS.keys, "epoch": _I}, doc="epoch: the last reply's number")
 HEARTBEAT_INFO = ByService("heartbeat.info", {
     "capture": CAPTURE_INFO, "playback": PLAYBACK_INFO, "stt": STT_INFO, "tts": TTS_INFO, "brain": BRAIN_INFO,
@@ -148,6 +148,7 @@ HEARTBEAT_INFO = ByService("heartbeat.info", {
 
 # --- status.data ------------------------------------------------------------------
 PULL = Shape("status.data.pull", {"model": _S, "status": _S, "completed": _I, "total": _I, "error": _S})
+PREPARING = Shape("status.data.preparing", {"step": _S, "held": _I})
 STATUS_DATA = ByService("status.data", {
     "brain": BRAIN_STATUS,
     "capture": Shape("capture.status", {"muted": _B}),

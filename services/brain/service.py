@@ -9,6 +9,8 @@ pushes each finished sentence to TTS on the ``sentence`` stream. A ``command can
 before the utterance is known to be over, belong to :mod:`.speculation`; the
 providers, their health and who answers each function to :mod:`.providers.registry`.
 
+While llama.cpp is still compiling, the turns it would answer wait in :mod:`.preparing`.
+
 This module holds the brain's life (start-up, the Ollama check loop, shutdown),
 routes each event to the part that owns it, and publishes the brain's status.
 """
@@ -24,10 +26,12 @@ from typing import Any
 from services.brain import router
 from services.brain.commands import Commands
 from services.brain.history import History
+from services.brain.preparing import POLL_S, Held, Waiting, should_hold
 from services.brain.providers.registry import OLLAMA_CHECK_S, Registry
 from services.brain.soul import Soul
 from services.brain.speculation import Gate, Speculation
 from services.brain.turn import WINDOW_CHARS, Clocks, Turn
+from shared import llama_build
 from shared.messages import Frame
 from shared.service import Service
 
@@ -57,6 +61,7 @@ class BrainService(Service):
         self.last_spoken = ""  # the turn_id of the newest turn, when it was spoken: the one stt may continue
         self.turn_running = 0
         self.waiting: deque[Frame] = deque(maxlen=64)  # queued user-text (luna send), answered in order
+        self.preparing = Waiting()  # turns held while llama.cpp compiles (services/brain/preparing.py)
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -87,12 +92,50 @@ class BrainService(Service):
             super().notice(level, text, code)
         self.publish_status()
         while not self.stopping.is_set():
+            building = llama_build.state().building
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=OLLAMA_CHECK_S)
+                await asyncio.wait_for(self.stopping.wait(), timeout=POLL_S if building else OLLAMA_CHECK_S)
             if self.stopping.is_set():
                 break
-            if await self.registry.check_ollama():
+            if building or self.preparing.held is not None:
+                await self.watch_build()
+            if self.registry.check_is_old() and await self.registry.check_ollama():
                 self.publish_status()
+
+    async def watch_build(self) -> None:
+        """Follow llama.cpp's build: its step on the status line, and once it is over the embedded
+        model joins the chains and the newest held turn is answered (services/brain/preparing.py)."""
+        b = llama_build.state()
+        if b.building:
+            if b.step != self.preparing.step:
+                self.preparing.step = b.step
+                self.publish_status()
+            return
+        self.preparing.step = ""
+        held = None if self.busy_turn() else self.preparing.take()
+        was = self.registry.embedded_ok
+        self.registry.refresh_embedded()
+        if self.registry.embedded_ok and not was:
+            self.notice("info", self.say("brain.prepared", model=self.registry.embedded_model), "preparing")
+            asyncio.get_running_loop().create_task(self._preload_embedded())
+        elif b.state == llama_build.FAILED and held is not None:
+            self.notice("error", self.say("brain.prepare-failed", log=b.log), "preparing")
+        self.publish_status()
+        if held is not None:  # answered now: by the embedded model, or with the usual error when it failed
+            self.start_turn(held.text, held.intent, held.turn_id, held.image, held.spoken, 0.0)
+
+    def hold_for_local_model(self, held: Held, build: llama_build.Build) -> None:
+        """Keep ``held`` until llama.cpp is in; say so in its reply's place, and aloud when it was spoken."""
+        self.preparing.hold(held)
+        self.preparing.step = build.step
+        self.publish("reply-wait", turn_id=held.turn_id,
+                     text=self.say("brain.preparing", step=f" {build.step}" if build.step else ""))
+        if held.spoken:
+            self.epoch += 1
+            self.bus.push("sentence", "sentence", turn_id=held.turn_id, text=self.say("brain.preparing-short"),
+                          epoch=self.epoch, index=0, final=True)
+        self.publish_status()
+
 
     async def teardown(self) -> None:
         await self.cancel_turn()
@@ -123,7 +166,12 @@ class BrainService(Service):
 
     # -- status ----------------------------------------------------------------------------
     def status_data(self) -> dict[str, Any]:
-        return {**self.registry.status(), "conversation_id": self.conv_id}
+        data = {**self.registry.status(), "conversation_id": self.conv_id}
+        # always present ({} when not): the heartbeat's info is updated key by key, so a key left out stays
+        data["preparing"] = ({"step": self.preparing.step, "held": int(self.preparing.held is not None)}
+                             if self.preparing.step or self.preparing.held is not None or llama_build.state().building
+                             else {})
+        return data
 
     def heartbeat_frame(self) -> dict[str, Any]:
         """The brain numbers replies: tts, playback and stt clamp their epoch window to this counter."""
@@ -190,6 +238,11 @@ class BrainService(Service):
             self.commands.own_reply(own, turn_id, intent.value, spoken)
             return
         self.keep_user_line(text, intent.value, turn_id, image)
+        build = llama_build.state()
+        if should_hold(build, intent.value, self.registry.chain(intent.value), self.registry.ollama_up,
+                       self.registry.has_key):
+            self.hold_for_local_model(Held(text, intent.value, turn_id, image, spoken), build)
+            return
         self.start_turn(text, intent.value, turn_id, image, spoken, route_us)
 
     def start_turn(self, text: str, intent: str, turn_id: str, image: str, spoken: bool, route_us: float,
@@ -247,12 +300,23 @@ class BrainService(Service):
         turn_id = f.get("continues") or ""
         if not turn_id or turn_id != self.last_spoken:
             return
+        self.preparing.drop(turn_id)
         if self.turn_meta[0] == turn_id and self.speculation.early is None:
             await self.cancel_turn()
         if self.history is not None and self.history.remove_turn(turn_id):
             self.counters["turns_continued"] += 1
 
     async def cancel_turn(self) -> bool:
+        held = self.preparing.take()
+        if held is not None:  # waiting for llama.cpp: it ends as a reply cancelled before it ran
+            self.epoch += 1
+            if self.history is not None:
+                with contextlib.suppress(Exception):
+                    self.history.mark_cancelled(held.turn_id)
+            self.publish("reply-start", turn_id=held.turn_id, intent=held.intent, provider="", model="",
+                         epoch=self.epoch)
+            self.publish("reply-end", turn_id=held.turn_id, ok=False, cancelled=True, text="", epoch=self.epoch)
+            return True
         if self.speculation.early is not None:
             await self.speculation.drop("cancelled")
             return True

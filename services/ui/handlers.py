@@ -53,6 +53,10 @@ async def reply_start(app: LunaApp, f: Any) -> None:
     app.update_indicator()
 
 
+async def reply_wait(app: LunaApp, f: Any) -> None:
+    app.chat.reply_wait(f.turn_id, f["text"])
+
+
 async def reply_end(app: LunaApp, f: Any) -> None:
     total = (f.get("timings") or {}).get("total_ms")
     footer = f"{total:.0f} ms" if isinstance(total, (int, float)) else ""
@@ -200,6 +204,7 @@ HANDLERS: dict[str, Handler] = {
     "token": token,
     "reply-start": reply_start,
     "reply-end": reply_end,
+    "reply-wait": reply_wait,
     "transcript-partial": transcript_partial,
     "transcript": transcript,
     "user-text": user_text,

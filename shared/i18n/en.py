@@ -279,6 +279,15 @@ LINES: dict[str, str] = {
     "short_soul": "Soul", "short_code_mode": "Code", "short_mute": "Mic",
     "short_settings": "Config", "short_metrics": "Metr.", "short_command_palette": "palette",
     "up_summary": "luna up: {text}",
+    # ---- make install / make up: the llama.cpp build in the background (shared/llama_build.py)
+    "install.llama-started": "compiling llama.cpp for the embedded brain in the background (the UI can open already), log: {log}",
+    "install.llama-running": "llama.cpp is already compiling in the background, log: {log}",
+    "install.llama-failed": "llama.cpp did not compile (the lines above); run `make install` again. The whole log: {log}",
+    "brain.preparing": "preparing the local model (compiling llama.cpp{step}): your message is kept and answered "
+                       "as soon as it is ready",
+    "brain.preparing-short": "I am still preparing my local model. I will answer as soon as it is ready.",
+    "brain.prepared": "local model ready: {model} answers now",
+    "brain.prepare-failed": "llama.cpp did not compile, so the local model cannot answer; run `make install` (log: {log})",
     # ---- the UI's fallback banner (services/ui/widgets/banner.py)
     "banner.title": "⚠ Luna is using fallback models (click to hide):",
     "banner.ears": "ears", "banner.voice": "voice", "banner.brain": "brain",
@@ -289,6 +298,8 @@ LINES: dict[str, str] = {
     "banner.provider": "{what} unavailable",
     "banner.using": "using {model}", "banner.tiny_note": " (very small: poor replies)",
     "banner.using_ears": "using the bundled model", "banner.using_voice": "using the bundled voice",
+    "banner.preparing": "llama.cpp is still compiling{step}",
+    "banner.preparing_using": "your messages wait and are answered when it is ready",
     "banner.fix": "Fix it with: {cmd}",
     "banner.marker": "⚠ fallback: {parts}",
     # ---- the luna tool: make up, luna diagnose, make models (luna/)

@@ -293,6 +293,15 @@ LINES: dict[str, str] = {
     "short_soul": "Alma", "short_code_mode": "Código", "short_mute": "Mic",
     "short_settings": "Config.", "short_metrics": "Métr.", "short_command_palette": "paleta",
     "up_summary": "luna up: {text}",
+    # ---- make install / make up: the llama.cpp build in the background (shared/llama_build.py)
+    "install.llama-started": "compilando o llama.cpp do cérebro embutido em segundo plano (a interface já pode abrir), log: {log}",
+    "install.llama-running": "o llama.cpp já está compilando em segundo plano, log: {log}",
+    "install.llama-failed": "o llama.cpp não compilou (as linhas acima); rode `make install` de novo. O log inteiro: {log}",
+    "brain.preparing": "preparando o modelo local (compilando o llama.cpp{step}): guardei sua mensagem e respondo "
+                       "assim que ele ficar pronto",
+    "brain.preparing-short": "Ainda estou preparando meu modelo local. Respondo assim que ele ficar pronto.",
+    "brain.prepared": "modelo local pronto: {model} responde agora",
+    "brain.prepare-failed": "o llama.cpp não compilou, então o modelo local não responde; rode `make install` (log: {log})",
     # ---- the UI's fallback banner (services/ui/widgets/banner.py)
     "banner.title": "⚠ Luna está usando modelos de reserva (clique para ocultar):",
     "banner.ears": "ouvidos", "banner.voice": "voz", "banner.brain": "cérebro",
@@ -303,6 +312,8 @@ LINES: dict[str, str] = {
     "banner.provider": "{what} indisponível",
     "banner.using": "usando {model}", "banner.tiny_note": " (muito pequeno: respostas ruins)",
     "banner.using_ears": "usando o modelo embutido", "banner.using_voice": "usando a voz embutida",
+    "banner.preparing": "o llama.cpp ainda está compilando{step}",
+    "banner.preparing_using": "suas mensagens esperam e são respondidas quando ele ficar pronto",
     "banner.fix": "Corrija com: {cmd}",
     "banner.marker": "⚠ reserva: {parts}",
     # ---- the luna tool: make up, luna diagnose, make models (luna/)

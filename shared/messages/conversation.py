@@ -16,6 +16,9 @@ declare("user-text", 1, EVENT, {"text": _S}, {"image": _S, "spoken": _B, "conver
 declare("command", 1, EVENT, {"name": _S}, {"args": _D},
         doc="control: cancel, mute, unmute, new-conversation, config-set, history-list, history-open, ...")
 declare("reply-start", 1, EVENT, {"intent": _S, "provider": _S, "model": _S}, {"epoch": _I, "notice": _S})
+declare("reply-wait", 1, EVENT, {"text": _S},
+        doc="the brain keeps this turn until it can answer (llama.cpp still compiling); text says why, in the "
+            "user's language; reply-start follows when it answers, reply-end when it is cancelled")
 declare("token", 1, EVENT, {"text": _S}, {"epoch": _I})
 declare("reply-end", 1, EVENT, {"ok": _B}, {"text": _S, "error": _S, "epoch": _I, "provider": _S,
                                             "model": _S, "timings": _D, "cancelled": _B},

@@ -103,6 +103,7 @@ def gguf_path(configured: str = "") -> Path | None:
 
 def available(configured: str = "") -> bool:
     """Cheap: is there a model to load (without joining the packaged one) and llama.cpp to run it?"""
+    importlib.invalidate_caches()  # llama.cpp may have been installed since this process started
     if importlib.util.find_spec("llama_cpp") is None:
         return False
     if configured and (configured_path(configured) is not None or not hub_ref(configured)):

@@ -20,7 +20,7 @@ from services.brain.providers import embedded as emb
 from services.brain.providers import gguf
 from services.brain.providers.base import ProviderError
 from services.brain.providers.ollama import has_model, pull_hint
-from shared import i18n
+from shared import i18n, llama_build
 
 #: How often the brain asks Ollama whether it is up (and how long a "down" answer is trusted).
 OLLAMA_CHECK_S = 15.0
@@ -37,8 +37,19 @@ class Registry:
         self.ollama_up = False
         self.ollama_models: set[str] = set()
         self.ollama_checked = 0.0
-        self.embedded_ok = gguf.available(settings.LLM_GGUF)
-        self.embedded_model = gguf.model_name(settings.LLM_GGUF)
+        self.embedded_ok = False
+        self.embedded_model = ""
+        self.refresh_embedded()
+
+    def refresh_embedded(self) -> bool:
+        """Can the embedded model answer? True when that changed. Not while llama.cpp is being built
+        (shared/llama_build.py): pip replaces the package then, and until it is in there is none.
+        Asked again by the brain while the build runs, so the model joins the chains once installed."""
+        ok = gguf.available(self.settings.LLM_GGUF) and not llama_build.state().building
+        model = gguf.model_name(self.settings.LLM_GGUF)
+        changed = (ok, model) != (self.embedded_ok, self.embedded_model)
+        self.embedded_ok, self.embedded_model = ok, model
+        return changed
 
     def say(self, key: str, /, **fields: Any) -> str:
         return i18n.say(key, self.settings.LANGUAGE, **fields)

@@ -6,7 +6,7 @@ to run, not find it in the logs. It is built only from what the services already
 publish: stt's and tts's heartbeat ``info["fallback"]`` (with ``info["model"]``,
 what answers instead) and the brain's status in its heartbeat (``functions`` with
 the configured and the effective provider per function, ``ollama``,
-``missing_models``, ``embedded_last_resort``). A click hides it; the status bar
+``missing_models``, ``embedded_last_resort``, ``preparing``). A click hides it; the status bar
 keeps the short :meth:`FallbackBanner.marker` ("⚠ reserva: ouvidos, voz, cérebro").
 A fallback that appears later opens it again.
 """
@@ -69,7 +69,12 @@ def find(peers: dict[str, dict[str, Any]], settings: dict[str, Any]) -> list[Fal
     chat = chat if isinstance(chat, dict) else {}
     same = {"local": "ollama"}  # CHAT_PROVIDER=local is Ollama: not a fallback when Ollama answers
     eff, conf = (same.get(str(chat.get(k) or ""), str(chat.get(k) or "")) for k in ("provider", "configured"))
-    if eff and eff != conf:
+    preparing = brain.get("preparing")
+    if isinstance(preparing, dict) and preparing:  # llama.cpp still compiling (shared/llama_build.py): messages wait for it
+        step = str(preparing.get("step") or "")
+        out.append(Fallback("brain", s("preparing", step=f" {step}" if step else ""), s("preparing_using"),
+                            "make install"))
+    elif eff and eff != conf:
         conf, model = str(chat.get("configured") or ""), str(chat.get("configured_model") or "")
         tiny = bool(brain.get("embedded_last_resort")) and chat.get("provider") == "embedded"
         using = s("using", model=f"{chat.get('provider')}/{chat.get('model')}") + (s("tiny_note") if tiny else "")

@@ -127,6 +127,7 @@ class LunaMessage(Vertical):
         self.model = ""
         self.text = text
         self.pending = pending  # no reply-start yet
+        self.waiting = False  # the brain said it keeps this turn for later (reply-wait)
         self.done = not pending
         self.started_at = time.monotonic()
         self.first_token_at: float | None = None
@@ -182,8 +183,17 @@ class LunaMessage(Vertical):
             out.append(f"\n⚠ {self.notice}", style="not bold yellow")
         return out
 
+    def wait(self, text: str) -> None:
+        """No reply yet, and the brain said why (``reply-wait``): the footer says it until the reply starts."""
+        self.waiting = True
+        self.footer = f"⏳ {text}"
+        self._draw()
+
     def start(self, provider: str, model: str, notice: str = "", intent: str = "") -> None:
+        if self.waiting:  # the latency shown is the model's, not the time the turn waited for llama.cpp
+            self.started_at = time.monotonic()
         self.pending = False
+        self.waiting = False
         self.provider, self.model = provider, model
         if provider == "luna":  # Luna herself (a command, "attach an image"): no model to name
             who = f"/{model}" if intent == "system" and model else ""

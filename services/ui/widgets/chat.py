@@ -77,7 +77,7 @@ class ChatLog(FollowLog):
 
     def _check_started(self, tid: str) -> None:
         msg = self.turns.get(tid)
-        if msg is not None and msg.pending and not msg.done:
+        if msg is not None and msg.pending and not msg.done and not msg.waiting:
             msg.fail(t("brain_down"))
             self.replying = bool(self.running)
 
@@ -162,6 +162,15 @@ class ChatLog(FollowLog):
         if msg is not None:
             msg.epoch = epoch
             msg.start(provider, model, notice, intent)
+        return msg
+
+    def reply_wait(self, turn_id: str, text: str) -> LunaMessage | None:
+        """The brain keeps this turn until it can answer (llama.cpp compiling): the bubble says why, and
+        waits as long as it takes instead of calling the brain down after ``reply_timeout``."""
+        msg = self.reply_for(turn_id, None, create=True)
+        if msg is not None and not msg.done:
+            msg.wait(text)
+            self.follow()
         return msg
 
     async def reply_token(self, turn_id: str, epoch: int | None, text: str) -> LunaMessage | None:

@@ -142,3 +142,20 @@ async def test_a_first_heartbeat_without_the_model_name_still_reads_well(no_conf
         beat(app, "stt", {"fallback": STT["fallback"]})
         await settle(pilot, app)
         assert "ouvidos: Whisper small não foi baixado; usando o modelo embutido. Corrija com: make models" in shown(app)[1]
+
+
+async def test_banner_says_llama_cpp_is_still_compiling_and_goes_when_it_is_done(no_config: None) -> None:
+    """`make up` opened the UI before llama.cpp compiled (shared/llama_build.py): the brain's status says so."""
+    app = LunaApp(reply_timeout=30, language="en")
+    async with app.run_test(size=SIZE) as pilot:
+        beat(app, "brain", {**OLLAMA_DOWN, "preparing": {"step": "78/140", "held": 1}})
+        await settle(pilot, app)
+        _, text = shown(app)
+        assert text == ("⚠ Luna is using fallback models (click to hide): brain: llama.cpp is still compiling "
+                        "78/140; your messages wait and are answered when it is ready. Fix it with: make install"), text
+        assert "⚠ fallback: brain" in status_bar(app)
+        beat(app, "brain", {"ollama": "down", "embedded_last_resort": False, "missing_models": [], "preparing": {},
+                            "functions": {"chat": {"provider": "ollama", "model": "dolphin-mistral",
+                                                   "configured": "local", "configured_model": "dolphin-mistral"}}})
+        await settle(pilot, app)
+        assert shown(app)[1] == "" and "fallback" not in status_bar(app)
