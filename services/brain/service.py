@@ -124,6 +124,12 @@ class BrainService(Service):
         if held is not None:  # answered now: by the embedded model, or with the usual error when it failed
             self.start_turn(held.text, held.intent, held.turn_id, held.image, held.spoken, 0.0)
 
+    def must_wait(self, intent: str) -> llama_build.Build | None:
+        """The running build, when a turn of ``intent`` has to wait for it (services/brain/preparing.py)."""
+        build = llama_build.state()
+        r = self.registry
+        return build if should_hold(build, intent, r.chain(intent), r.ollama_up, r.has_key) else None
+
     def hold_for_local_model(self, held: Held, build: llama_build.Build) -> None:
         """Keep ``held`` until llama.cpp is in; say so in its reply's place, and aloud when it was spoken."""
         self.preparing.hold(held)
@@ -238,9 +244,8 @@ class BrainService(Service):
             self.commands.own_reply(own, turn_id, intent.value, spoken)
             return
         self.keep_user_line(text, intent.value, turn_id, image)
-        build = llama_build.state()
-        if should_hold(build, intent.value, self.registry.chain(intent.value), self.registry.ollama_up,
-                       self.registry.has_key):
+        build = self.must_wait(intent.value)
+        if build is not None:
             self.hold_for_local_model(Held(text, intent.value, turn_id, image, spoken), build)
             return
         self.start_turn(text, intent.value, turn_id, image, spoken, route_us)
