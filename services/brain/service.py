@@ -26,12 +26,11 @@ from typing import Any
 from services.brain import router
 from services.brain.commands import Commands
 from services.brain.history import History
-from services.brain.preparing import POLL_S, Held, Waiting, should_hold
+from services.brain.preparing import POLL_S, Held, Preparing
 from services.brain.providers.registry import OLLAMA_CHECK_S, Registry
 from services.brain.soul import Soul
 from services.brain.speculation import Gate, Speculation
 from services.brain.turn import WINDOW_CHARS, Clocks, Turn
-from shared import llama_build
 from shared.messages import Frame
 from shared.service import Service
 
@@ -61,7 +60,7 @@ class BrainService(Service):
         self.last_spoken = ""  # the turn_id of the newest turn, when it was spoken: the one stt may continue
         self.turn_running = 0
         self.waiting: deque[Frame] = deque(maxlen=64)  # queued user-text (luna send), answered in order
-        self.preparing = Waiting()  # turns held while llama.cpp compiles (services/brain/preparing.py)
+        self.preparing = Preparing(self)  # the turn held while llama.cpp compiles
 
     # -- life ------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -74,7 +73,7 @@ class BrainService(Service):
         await self.registry.check_ollama(announce=True)
         self.update_info()
         if self.registry.embedded_ok and any(c.provider == "embedded" for c in self.registry.chain("chat")):
-            asyncio.get_running_loop().create_task(self._preload_embedded())
+            asyncio.get_running_loop().create_task(self.preload_embedded())
 
     def notice(self, level: str, text: str, code: str = "") -> None:
         if self._held is not None:  # start-up: hold notices until subscribers had time to connect
@@ -92,55 +91,15 @@ class BrainService(Service):
             super().notice(level, text, code)
         self.publish_status()
         while not self.stopping.is_set():
-            building = llama_build.state().building
+            watching = self.preparing.watching()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=POLL_S if building else OLLAMA_CHECK_S)
+                await asyncio.wait_for(self.stopping.wait(), timeout=POLL_S if watching else OLLAMA_CHECK_S)
             if self.stopping.is_set():
                 break
-            if building or self.preparing.held is not None:
-                await self.watch_build()
+            if watching:
+                await self.preparing.watch()
             if self.registry.check_is_old() and await self.registry.check_ollama():
                 self.publish_status()
-
-    async def watch_build(self) -> None:
-        """Follow llama.cpp's build: its step on the status line, and once it is over the embedded
-        model joins the chains and the newest held turn is answered (services/brain/preparing.py)."""
-        b = llama_build.state()
-        if b.building:
-            if b.step != self.preparing.step:
-                self.preparing.step = b.step
-                self.publish_status()
-            return
-        self.preparing.step = ""
-        held = None if self.busy_turn() else self.preparing.take()
-        was = self.registry.embedded_ok
-        self.registry.refresh_embedded()
-        if self.registry.embedded_ok and not was:
-            self.notice("info", self.say("brain.prepared", model=self.registry.embedded_model), "preparing")
-            asyncio.get_running_loop().create_task(self._preload_embedded())
-        elif b.state == llama_build.FAILED and held is not None:
-            self.notice("error", self.say("brain.prepare-failed", log=b.log), "preparing")
-        self.publish_status()
-        if held is not None:  # answered now: by the embedded model, or with the usual error when it failed
-            self.start_turn(held.text, held.intent, held.turn_id, held.image, held.spoken, 0.0)
-
-    def must_wait(self, intent: str) -> llama_build.Build | None:
-        """The running build, when a turn of ``intent`` has to wait for it (services/brain/preparing.py)."""
-        build = llama_build.state()
-        r = self.registry
-        return build if should_hold(build, intent, r.chain(intent), r.ollama_up, r.has_key) else None
-
-    def hold_for_local_model(self, held: Held, build: llama_build.Build) -> None:
-        """Keep ``held`` until llama.cpp is in; say so in its reply's place, and aloud when it was spoken."""
-        self.preparing.hold(held)
-        self.preparing.step = build.step
-        self.publish("reply-wait", turn_id=held.turn_id,
-                     text=self.say("brain.preparing", step=f" {build.step}" if build.step else ""))
-        if held.spoken:
-            self.epoch += 1
-            self.bus.push("sentence", "sentence", turn_id=held.turn_id, text=self.say("brain.preparing-short"),
-                          epoch=self.epoch, index=0, final=True)
-        self.publish_status()
 
 
     async def teardown(self) -> None:
@@ -149,7 +108,7 @@ class BrainService(Service):
         if self.history is not None:
             self.history.close()
 
-    async def _preload_embedded(self) -> None:
+    async def preload_embedded(self) -> None:
         with contextlib.suppress(Exception):
             p = self.registry.get("embedded")
             await p.load()
@@ -172,12 +131,7 @@ class BrainService(Service):
 
     # -- status ----------------------------------------------------------------------------
     def status_data(self) -> dict[str, Any]:
-        data = {**self.registry.status(), "conversation_id": self.conv_id}
-        # always present ({} when not): the heartbeat's info is updated key by key, so a key left out stays
-        data["preparing"] = ({"step": self.preparing.step, "held": int(self.preparing.held is not None)}
-                             if self.preparing.step or self.preparing.held is not None or llama_build.state().building
-                             else {})
-        return data
+        return {**self.registry.status(), "conversation_id": self.conv_id, "preparing": self.preparing.status()}
 
     def heartbeat_frame(self) -> dict[str, Any]:
         """The brain numbers replies: tts, playback and stt clamp their epoch window to this counter."""
@@ -244,9 +198,9 @@ class BrainService(Service):
             self.commands.own_reply(own, turn_id, intent.value, spoken)
             return
         self.keep_user_line(text, intent.value, turn_id, image)
-        build = self.must_wait(intent.value)
+        build = self.preparing.must_wait(intent.value)
         if build is not None:
-            self.hold_for_local_model(Held(text, intent.value, turn_id, image, spoken), build)
+            self.preparing.hold(Held(text, intent.value, turn_id, image, spoken), build)
             return
         self.start_turn(text, intent.value, turn_id, image, spoken, route_us)
 
@@ -312,15 +266,7 @@ class BrainService(Service):
             self.counters["turns_continued"] += 1
 
     async def cancel_turn(self) -> bool:
-        held = self.preparing.take()
-        if held is not None:  # waiting for llama.cpp: it ends as a reply cancelled before it ran
-            self.epoch += 1
-            if self.history is not None:
-                with contextlib.suppress(Exception):
-                    self.history.mark_cancelled(held.turn_id)
-            self.publish("reply-start", turn_id=held.turn_id, intent=held.intent, provider="", model="",
-                         epoch=self.epoch)
-            self.publish("reply-end", turn_id=held.turn_id, ok=False, cancelled=True, text="", epoch=self.epoch)
+        if self.preparing.cancel():  # it was waiting for llama.cpp
             return True
         if self.speculation.early is not None:
             await self.speculation.drop("cancelled")

@@ -122,7 +122,7 @@ class Speculation:
         route_us = (time.perf_counter_ns() - t0) / 1000
         if intent in (router.Intent.SYSTEM, router.Intent.VISION):  # a voice turn has no image: user_turn asks
             return
-        if h.must_wait(intent.value) is not None:  # llama.cpp still compiling: the final transcript is held
+        if h.preparing.must_wait(intent.value) is not None:  # llama.cpp still compiling: the final transcript is held
             return
         h.counters["early_started"] += 1
         h.clocks.clock(f.turn_id).from_transcript_timings(f.get("timings") or {})
