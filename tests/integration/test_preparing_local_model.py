@@ -12,8 +12,10 @@ and the banner's line about the build goes away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,21 @@ async def peer(bus_env):
     await p.close()
 
 
+@contextlib.contextmanager
+def compiling(build: Path, log: str) -> Iterator[subprocess.Popen]:
+    """A build staged where the brain looks (``LUNA_LLAMA_BUILD_DIR``): a live process as the build,
+    and its log so far; the process is gone at the end whatever happened."""
+    build.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (build / lb.LOG).write_text(log)
+    Path(f"{build / lb.LOG}.pid").write_text(str(proc.pid))
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def screen_text(app) -> str:
     from tests.system.test_ui_live import screen_lines
 
@@ -53,11 +70,7 @@ async def test_a_message_typed_while_llama_cpp_compiles_is_answered_once_it_is_i
     from services.ui.widgets.bubbles import LunaMessage
 
     build = tmp_path / "venv"
-    build.mkdir()
-    compiling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    (build / lb.LOG).write_text("[1/140] Building C object ggml.c.o\n[78/140] Building CXX object llama.cpp.o\n")
-    Path(f"{build / lb.LOG}.pid").write_text(str(compiling.pid))
-    try:
+    with compiling(build, "[1/140] Building C object ggml.c.o\n[78/140] Building CXX object llama.cpp.o\n") as proc:
         brain = start_service("brain", OLLAMA_HOST=closed_port_url(), LUNA_LLAMA_BUILD_DIR=str(build), LANGUAGE="pt",
                               CHAT_MAX_TOKENS="40")
         app = LunaApp(reply_timeout=3)  # short: a held turn must not be called "brain down" by it
@@ -75,8 +88,8 @@ async def test_a_message_typed_while_llama_cpp_compiles_is_answered_once_it_is_i
             assert second.waiting and not second.done and "error" not in second.classes
 
             (build / lb.LOG).write_text("[140/140] Linking CXX shared library libllama.so\n")
-            compiling.kill()
-            compiling.wait()
+            proc.kill()
+            proc.wait()
             Path(f"{build / lb.LOG}.rc").write_text("0\n")  # built and installed (llama_cpp is in this venv)
 
             await wait_for(lambda: second.done, 180)
@@ -88,20 +101,13 @@ async def test_a_message_typed_while_llama_cpp_compiles_is_answered_once_it_is_i
             assert second.text.strip()[:20] in shown.replace("\n", " ") or second.text.split()[0] in shown
             assert "compilando" not in shown, shown  # neither the bubble nor the banner says it any more
             assert sum(1 for w in app.chat.children if isinstance(w, LunaMessage) and w.text.strip()) == 1
-    finally:
-        compiling.kill()
-        compiling.wait()
     assert "Traceback" not in brain.output(), brain.output()[-3000:]
 
 
 async def test_a_spoken_question_while_it_compiles_is_answered_aloud_that_luna_is_preparing(peer, start_service,
                                                                                             tmp_path: Path) -> None:
     build = tmp_path / "venv"
-    build.mkdir()
-    compiling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    (build / lb.LOG).write_text("[12/140] Building C object ggml.c.o\n")
-    Path(f"{build / lb.LOG}.pid").write_text(str(compiling.pid))
-    try:
+    with compiling(build, "[12/140] Building C object ggml.c.o\n"):
         start_service("brain", OLLAMA_HOST=closed_port_url(), LUNA_LLAMA_BUILD_DIR=str(build), LANGUAGE="pt")
         await peer.ready()
         # stt's pause partial first (a preemptive reply would start on it), then the final transcript
@@ -115,6 +121,3 @@ async def test_a_spoken_question_while_it_compiles_is_answered_aloud_that_luna_i
         assert said == ["Ainda estou preparando meu modelo local. Respondo assim que ele ficar pronto."]
         await asyncio.sleep(1)
         assert not [f for f in peer.of("reply-start") if f.turn_id == "v1"]  # no early reply, no error in its place
-    finally:
-        compiling.kill()
-        compiling.wait()
