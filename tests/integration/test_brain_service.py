@@ -77,12 +77,6 @@ class Peer:
         self.tts.close()
 
 
-@pytest.fixture
-async def peer(bus_env):
-    p = Peer()
-    yield p
-    await p.close()
-
 
 def closed_port_url() -> str:
     with socket.socket() as s:

@@ -23,18 +23,12 @@ import pytest
 from services.brain import packaged_model
 from shared import llama_build as lb
 from tests.conftest import wait_for
-from tests.integration.test_brain_service import Peer, closed_port_url
+from tests.integration.test_brain_service import closed_port_url
 from tests.support.ptquality import reply_lang
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not packaged_model.installed(), reason="the packaged Qwen GGUF is not installed")]
 
-
-@pytest.fixture
-async def peer(bus_env):
-    p = Peer()
-    yield p
-    await p.close()
 
 
 @contextlib.contextmanager

@@ -191,14 +191,6 @@ def test_offline_model_answers_in_portuguese_as_luna_without_looping(qwen) -> No
 
 
 # -- what the user sees and hears: the brain service with a model that loops or rambles ------------------
-@pytest.fixture
-async def peer(bus_env):
-    from tests.integration.test_brain_service import Peer
-
-    p = Peer()
-    yield p
-    await p.close()
-
 
 LOOPING = "Oi! Eu sou a Luna. O que tem é o que tem é o que tem é o que tem é o que tem é o que tem é o que tem."
 RAMBLING = ("O mar é enorme. Você pode usar o barco para ir longe. As ondas batem forte no inverno. "

@@ -25,13 +25,6 @@ from tests.integration.test_brain_service import Peer, T
 from tests.support.fakes.ollama import FakeOllama
 
 
-@pytest.fixture
-async def peer(bus_env):
-    p = Peer()
-    yield p
-    await p.close()
-
-
 @contextlib.contextmanager
 def tiny_disk(path: Path, size: str = "256k"):
     """A tmpfs of ``size`` mounted on ``path`` (root only): a disk that can really fill or go read-only."""
