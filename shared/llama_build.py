@@ -103,8 +103,8 @@ def state(venv: Path | None = None) -> Build:
     return Build(BUILDING if _alive(pid) else ABSENT, last_step(log), str(log))
 
 
-def installed(venv: Path | None = None) -> bool:
-    """Is llama-cpp-python importable from this venv (without importing it)?"""
+def installed() -> bool:
+    """Is llama-cpp-python importable by this interpreter (the Makefile runs it as the venv's python), without importing it?"""
     import importlib.util
 
     importlib.invalidate_caches()
