@@ -165,6 +165,18 @@ def _stack_env(lang: str = "en") -> dict[str, str]:
             **({"LLM_GGUF": str(smol)} if smol else {})}
 
 
+def _print_turn_counters(hb: Any) -> None:
+    """stt's own count of how its pauses went (smart-turn's verdicts, pause partials published,
+    calls over budget): why the turns ended as they did, without reading its log."""
+    if hb is None:
+        print("stt: no heartbeat seen")
+        return
+    cs = {k: v for k, v in (hb["counters"] or {}).items() if k.startswith(("eot_", "early_", "speculative")) and v}
+    info = hb["info"] or {}
+    print(f"stt end of turn: {info.get('end_of_turn', '?')}, model p50 {info.get('eot_ms_p50', '-')} ms; "
+          + ", ".join(f"{k} {v}" for k, v in sorted(cs.items())))
+
+
 # -- pipelined: the real stack --------------------------------------------------------------
 async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float, lang: str = "en") -> list[dict[str, Any]]:
     from tests.support.stack import client, start_stack
@@ -187,6 +199,7 @@ async def _run_stack(tmp: Path, wav: Path, n: int, program_s: float, lang: str =
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)
         frames = list(c.frames)
+        _print_turn_counters(c.latest("stt"))
     finally:
         c.close()
         st.stop()
