@@ -26,7 +26,6 @@ _ABBREV = {"sr", "sra", "srta", "dr", "dra", "prof", "profa", "etc", "ex", "vs",
            "st", "e.g", "i.e", "obs", "num", "tel", "av", "no", "nº"}
 #: Force a cut at a comma or space when a sentence grows past this (a list with no dots).
 MAX_CHARS = 280
-MIN_CHARS = 2
 #: The reply's first piece may end at a clause (", " "; " ": ") once it has this many characters:
 #: the first audio then starts one clause in instead of one sentence in (small models write long
 #: first sentences), and Piper speaks a clause as naturally as a sentence.
@@ -87,8 +86,10 @@ class Segmenter:
 
     # -- internals -------------------------------------------------------------------
     def _clean(self, text: str) -> list[str]:
+        # Dropped only when nothing is left to say: a one-character piece is a word ("É", the "2"
+        # of "2 mais 2 é 4", a reply of just "4"), and the first piece ends after one word.
         s = for_speech(text)
-        if len(s) < MIN_CHARS:
+        if not s:
             return []
         self.emitted += 1
         return [s]

@@ -258,6 +258,13 @@ def test_first_piece_may_end_at_a_clause_then_whole_sentences() -> None:
     seg = Segmenter()
     assert seg.feed("Em ") == [] and seg.feed("que") == [] and seg.feed(" pos") == []
     assert seg.feed("so ajudar?") == ["Em que posso"] and seg.flush() == ["ajudar?"]
+    # a one-character word is a word: "2 mais 2 é 4" kept its "2" only in the screen's text
+    seg, out = Segmenter(), []
+    for tok in ["2", " mais", " 2", " é", " 4", "."]:
+        out += seg.feed(tok)
+    assert out + seg.flush() == ["2", "mais 2 é 4."]
+    assert feed_all(Segmenter(), "É verdade.") == ["É", "verdade."]
+    assert feed_all(Segmenter(), "4") == ["4"] and feed_all(Segmenter(), "**") == []
     long = Segmenter().feed("palavra " * 20)
     assert len(long) == 1 and len(long[0]) <= 90
 
