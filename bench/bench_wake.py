@@ -37,7 +37,7 @@ from services.stt.wake import CHUNK, PHRASES, WakeWord, resolve
 from shared.config import KEY_BY_NAME
 from tests.support.turnset import espeak16
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "support" / "data"
 EN_VOICES = ("en-us", "en-gb", "en-us+f3", "en-us+m3")
 PT_VOICES = ("pt-br", "pt-br+f3", "pt-br+m3")
 SPEEDS = (130, 160, 190)
