@@ -60,7 +60,12 @@ async def test_make_up_in_tmux(tmp_path: Path) -> None:
         ready = subprocess.run([sys.executable, "-m", "luna.cli", "wait", "--timeout", "60"], cwd=ROOT,
                                env={**os.environ, **env}, capture_output=True, text=True, timeout=90)
         assert ready.returncode == 0, (ready.stdout, ready.stderr, screen())
-        assert "◌cap" in screen() and "●" in screen(), screen()  # no microphone here: capture says so by name
+        # no microphone here: capture says so by name. Waited for, not read once: the UI redraws the
+        # bar on the next heartbeat after `luna wait` returns (CI once read "○cap" there under load)
+        try:
+            await wait_for(lambda: "◌cap" in screen() and "●" in screen(), 30, every=0.5)
+        except AssertionError as exc:
+            raise AssertionError(f"capture's no-device state not on screen:\n{screen()}") from exc
         tmux("send-keys", "-t", name, "-l", "oi Luna")
         tmux("send-keys", "-t", name, "Enter")
         try:
