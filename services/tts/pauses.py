@@ -6,7 +6,8 @@ a gap of 500 ms or more that Silero calls non-speech. The gaps fall mid-phrase: 
 a sua pergunta" (608 ms), "O modelo do dbt | falhou" (608 ms), "no Power BI | com as vendas"
 (576 ms). A listener hears Luna stop in the middle of a sentence, and when the same voice
 asks the bench's and tests' questions, the VAD's 500 ms window ends the speaker's turn
-there. A comma's pause is shorter than MAX_PAUSE_S, so nothing a speaker would say is cut.
+there. A speaker's pause at a comma is about 150-250 ms and stays; Kokoro's own comma
+pauses (580 ms after "Paris," in "A capital da França é Paris, uma cidade linda.") are cut too.
 Pure functions over samples, tested without an engine (tests/unit/tts/test_pauses.py).
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The longest silence kept inside a piece (a comma's pause is 150-300 ms).
+#: The longest silence kept inside a piece (a speaker's pause at a comma is about 150-250 ms).
 MAX_PAUSE_S = 0.25
 #: A 10 ms frame whose loudest sample is below this (about -40 dBFS) is silent.
 SILENT_PEAK = 0.01
@@ -29,27 +30,14 @@ def cap_pauses(audio: np.ndarray, rate: int, max_s: float = MAX_PAUSE_S, floor: 
     n = len(audio) // frame
     if n < 3:
         return audio
-    peaks = np.abs(audio[: n * frame]).reshape(n, frame).max(axis=1)
-    silent = peaks < floor
-    keep_frames = max(2, int(round(max_s / FRAME_S)))
-    cuts: list[tuple[int, int]] = []  # sample ranges to drop
-    i = 0
-    while i < n:
-        if not silent[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and silent[j]:
-            j += 1
-        if i > 0 and j < n and j - i > keep_frames:  # inner: voice on both sides
-            half = keep_frames // 2
-            cuts.append(((i + half) * frame, (j - (keep_frames - half)) * frame))
-        i = j
-    if not cuts:
+    silent = np.abs(audio[: n * frame]).reshape(n, frame).max(axis=1) < floor
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+    keep = max(2, int(round(max_s / FRAME_S)))
+    half = keep // 2
+    drop = [((i + half) * frame, (j - (keep - half)) * frame)
+            for i, j in zip(edges[::2], edges[1::2], strict=True)
+            if i > 0 and j < n and j - i > keep]  # inner runs only: voice on both sides
+    if not drop:
         return audio
-    parts, start = [], 0
-    for a, b in cuts:
-        parts.append(audio[start:a])
-        start = b
-    parts.append(audio[start:])
-    return np.concatenate(parts)
+    cuts = np.concatenate([[0], np.ravel(drop), [len(audio)]])
+    return np.concatenate([audio[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True)])
